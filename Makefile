@@ -1,0 +1,40 @@
+# Trading Floor: one entry point for running, testing and benchmarking.
+# Everything installs into .venv from the package registries; no API key is needed.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+export LANGSMITH_TRACING ?= false
+export LANGGRAPH_CLI_NO_ANALYTICS ?= 1
+export LANGGRAPH_NO_VERSION_CHECK ?= true
+
+.PHONY: install run test bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: the main job, offline: a scripted run on the embedded SQLite default.
+run: $(STAMP)
+	$(BIN)/trading-floor demo
+
+## make test: install everything and run the whole test suite.
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## make bench: speed and memory figures, each printed against a baseline measured in the same run.
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

@@ -1,0 +1,1 @@
+"""The Chainlit chat UI: presentation and conversation only."""

@@ -1,0 +1,1 @@
+"""The trading cycle as a LangGraph state machine, the traders, the floor runtime and the command line."""

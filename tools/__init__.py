@@ -1,0 +1,1 @@
+"""Thin LangChain tools (and later MCP/event servers) over the market and the ledger."""
