@@ -1,0 +1,1 @@
+"""Floor traders: one theory each, rule mode by default, LLM mode by configuration."""
