@@ -1,0 +1,87 @@
+"""BackgroundMarket: the fundamentals plus every background agent, advanced one tick at a time.
+
+The Exchange calls `on_tick(exchange)` once per tick inside `advance`. Each tick:
+1. the fundamentals take one step;
+2. market makers refresh their quotes where needed (so liquidity is there before anyone takes it);
+3. noise traders' arrivals are sent;
+4. value traders' arrivals are sent.
+The fixed order, plus one random stream per component, makes the event stream a pure function of the
+master seed and of what the floor traders did. Streams come from `SeedSequence(seed).spawn(...)` with
+PCG64 generators: 128-bit state each, so the whole object pickles to a few kilobytes and rides along
+inside `Exchange.snapshot()`. The object never keeps a reference to the exchange.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from market.background.config import BackgroundConfig
+from market.background.market_maker import MarketMakers
+from market.background.noise_trader import NoiseTraders
+from market.background.value_trader import ValueTraders
+from market.fundamentals import Fundamentals
+from market.instruments import DEFAULT_UNIVERSE, Instrument, InstrumentKind
+
+_STREAMS = ("fundamentals", "market_makers", "noise", "value", "setup")
+
+
+class BackgroundMarket:
+    """Background liquidity for an Exchange. `seed` overrides `config.seed` when given."""
+
+    def __init__(
+        self,
+        config: BackgroundConfig | None = None,
+        *,
+        instruments: tuple[Instrument, ...] = DEFAULT_UNIVERSE,
+        seed: int | None = None,
+    ) -> None:
+        cfg = config or BackgroundConfig()
+        if seed is not None:
+            cfg = cfg.model_copy(update={"seed": seed})
+        self.config = cfg
+        self.instruments = tuple(instruments)
+        children = np.random.SeedSequence(cfg.seed).spawn(len(_STREAMS))
+        self.rngs = {name: np.random.Generator(np.random.PCG64(ss)) for name, ss in zip(_STREAMS, children, strict=True)}
+        setup = self.rngs.pop("setup")  # one-off draws (biases) that must not shift the running streams
+        self.fundamentals = Fundamentals(self.instruments, cfg.fundamentals)
+        stocks = self.fundamentals.symbols
+        self.market_makers = MarketMakers(cfg.market_makers, self.instruments, stocks, setup)
+        self.noise = NoiseTraders(cfg.noise, self.instruments)
+        self.value = ValueTraders(cfg.value, self.instruments, stocks, setup)
+        self.ticks = 0  # ticks this background market has been advanced
+
+    @property
+    def ticks_per_cycle(self) -> int:
+        return self.config.ticks_per_cycle
+
+    def fair_values(self) -> dict[str, float]:
+        """Fundamental value of every instrument in cents: stocks from the walk, ETFs as basket NAV."""
+        fair = self.fundamentals.values()
+        for inst in self.instruments:
+            if inst.kind is InstrumentKind.ETF:
+                fair[inst.symbol] = inst.nav(fair)
+        return fair
+
+    def on_tick(self, exchange) -> list:
+        """Advance one tick: step the fundamentals and let every agent act on `exchange`; return events."""
+        rngs = self.rngs
+        self.fundamentals.step(rngs["fundamentals"])
+        fair = self.fair_values()
+        events = self.market_makers.act(exchange, fair, rngs["market_makers"], self.ticks)
+        events += self.noise.act(exchange, fair, rngs["noise"])
+        events += self.value.act(exchange, fair, rngs["value"])
+        self.ticks += 1
+        return events
+
+    def stats(self) -> dict[str, int]:
+        """Messages sent so far, per class (submits, and the makers' cancels)."""
+        return {
+            "noise_orders": self.noise.orders_sent,
+            "value_orders": self.value.orders_sent,
+            "mm_orders": self.market_makers.orders_sent,
+            "mm_cancels": self.market_makers.cancels_sent,
+            "orders": self.noise.orders_sent + self.value.orders_sent + self.market_makers.orders_sent,
+            "messages": self.noise.orders_sent
+            + self.value.orders_sent
+            + self.market_makers.orders_sent
+            + self.market_makers.cancels_sent,
+        }
