@@ -1,0 +1,160 @@
+"""The Theory base class and its registry.
+
+Adding a trader is either
+- one config entry that reuses a registered theory with other parameters, or
+- one new class: subclass `Theory`, give it a `name`, a `description`, a `Params` model and `decide`,
+  and decorate it with `@register`. Put the module in `BUILTIN_MODULES` (or import it yourself before
+  loading the config) so the registry knows it.
+
+A theory is stateless: everything it knows comes from the `TraderView` and the `TraderConfig`, so the
+same inputs always give the same Decision (no randomness, no clock).
+"""
+from __future__ import annotations
+
+import importlib
+import threading
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from graphs.traders.decision import Action, Decision, ProposedOrder
+
+if TYPE_CHECKING:
+    from graphs.traders.config import TraderConfig
+    from graphs.traders.snapshot import TraderView
+
+BUILTIN_MODULES = (
+    "graphs.traders.momentum",
+    "graphs.traders.mean_reversion",
+    "graphs.traders.risk_parity",
+    "graphs.traders.arbitrage",
+    "graphs.traders.trend_following",
+    "graphs.traders.sentiment",
+)
+
+_REGISTRY: dict[str, type[Theory]] = {}
+_INSTANCES: dict[str, Theory] = {}
+_loaded = False
+_load_lock = threading.Lock()  # decisions may run in parallel threads (LangGraph Send)
+
+
+class TheoryParams(BaseModel):
+    """Base of every theory's parameter model: frozen, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Theory:
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    Params: ClassVar[type[TheoryParams]] = TheoryParams
+
+    def params(self, cfg: TraderConfig) -> Any:
+        return self.Params.model_validate(cfg.params)
+
+    def decide(self, view: TraderView, cfg: TraderConfig) -> Decision:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # Helpers shared by the theories -------------------------------------------------------------
+
+    @staticmethod
+    def hold(view: TraderView, cfg: TraderConfig, rationale: str, signals: dict[str, float]) -> Decision:
+        return Decision(trader=cfg.name, cycle=view.cycle, rationale=rationale, signals=signals)
+
+    @staticmethod
+    def decision(
+        view: TraderView,
+        cfg: TraderConfig,
+        orders: list[ProposedOrder],
+        rationale: str,
+        signals: dict[str, float],
+    ) -> Decision:
+        actions = {o.symbol: Action.BUY if o.side == "buy" else Action.SELL for o in orders}
+        return Decision(
+            trader=cfg.name,
+            cycle=view.cycle,
+            actions=actions,
+            orders=tuple(orders),
+            rationale=rationale,
+            signals=signals,
+        )
+
+
+def register(cls: type[Theory]) -> type[Theory]:
+    """Class decorator: make a theory available under `cls.name`."""
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} has no name")
+    existing = _REGISTRY.get(cls.name)
+    if existing is not None and existing is not cls:
+        raise ValueError(f"theory {cls.name!r} is already registered by {existing.__name__}")
+    _REGISTRY[cls.name] = cls
+    _INSTANCES.pop(cls.name, None)
+    return cls
+
+
+def _load_builtins() -> None:
+    global _loaded
+    if _loaded:
+        return
+    with _load_lock:
+        if not _loaded:
+            for mod in BUILTIN_MODULES:
+                importlib.import_module(mod)
+            _loaded = True
+
+
+def theory_names() -> tuple[str, ...]:
+    _load_builtins()
+    return tuple(sorted(_REGISTRY))
+
+
+def get_theory(name: str) -> Theory:
+    _load_builtins()
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown theory {name!r}; known: {', '.join(sorted(_REGISTRY))}")
+    inst = _INSTANCES.get(name)
+    if inst is None:
+        inst = _INSTANCES[name] = _REGISTRY[name]()
+    return inst
+
+
+def describe(theory: str) -> str:
+    """The theory's description in plain words (used in the LLM system prompt)."""
+    return get_theory(theory).description
+
+
+def rule_decision(view: TraderView, cfg: TraderConfig) -> Decision:
+    """The deterministic rule-mode decision of the trader configured by `cfg`."""
+    return get_theory(cfg.theory).decide(view, cfg)
+
+
+# Pricing and wording helpers shared by the theories ------------------------------------------------
+
+
+def usd(cents: float) -> str:
+    """Cents as a dollar amount for rationales: 12005 -> '120.05'."""
+    return f"{cents / 100:,.2f}"
+
+
+def pct(x: float) -> str:
+    return f"{x * 100:+.1f}%"
+
+
+def marketable_price(view: TraderView, symbol: str, side: str, max_relative_spread: float) -> int | None:
+    """A limit price that trades now if the book allows, kept inside the trader's price collar.
+
+    Buy at the ask (sell at the bid), but never further from mid than `max_relative_spread`; with one
+    side of the book empty, price at the collar edge from the mid. None when there is no price at all.
+    """
+    quote = view.market.quotes.get(symbol)
+    spec = view.market.instruments.get(symbol)
+    if quote is None or spec is None or quote.mid is None:
+        return None
+    mid = quote.mid
+    if side == "buy":
+        bound = spec.round_to_tick(mid * (1 + max_relative_spread), "down")
+        px = quote.ask if quote.ask is not None else bound
+        return max(spec.tick_size, min(px, bound))
+    bound = spec.round_to_tick(mid * (1 - max_relative_spread), "up")
+    px = quote.bid if quote.bid is not None else bound
+    return max(px, bound)

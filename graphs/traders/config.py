@@ -1,0 +1,187 @@
+"""Typed configuration of the floor's traders, LLM endpoints, group chat and topic choice.
+
+Every model is frozen and rejects unknown keys. `load_config(path)` reads YAML and applies environment
+overrides through pydantic-settings: variables prefixed `FLOOR_`, nested with `__`, for example
+`FLOOR_CHAT__ROUNDS=3`, or a whole list as JSON, `FLOOR_TRADERS='[...]'`. Environment beats YAML.
+Secrets never live in the file: an LLM config names the environment variable holding its key
+(`api_key_env`), and `LLMConfig.api_key()` reads it.
+
+A trader's `params` are validated against its theory's `Params` model (unknown keys rejected, defaults
+filled in), so a typo in YAML fails at load time, not in cycle 300.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from graphs.traders.base import get_theory
+
+DEFAULT_CONFIG_PATH = Path(__file__).with_name("floor.yaml")
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"  # usable as an @mention
+
+
+class LLMConfig(BaseModel):
+    """A named LLM endpoint in seed 001's format. Any OpenAI-compatible server works via `base_url`."""
+
+    model_config = _FROZEN
+
+    name: str
+    client: Literal["openai"] = "openai"
+    model: str
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=512, gt=0)
+    use_cache: bool = True
+    base_url: str | None = None
+    api_key_env: str | None = "OPENAI_API_KEY"
+    timeout_s: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=2, ge=0)
+    streaming: bool = False  # SSE; same fields as graphs.llm.settings.LLMConfig
+
+    def api_key(self) -> str | None:
+        """The key from the environment, never from the config file."""
+        return os.environ.get(self.api_key_env) if self.api_key_env else None
+
+
+class RiskSettings(BaseModel):
+    """A trader's risk limits and appetite (seed 001: risk_aversion, expected_return, max_relative_spread).
+
+    - risk_aversion: divides the volatility-targeted position size (2 trades half as big as 1).
+    - max_position: shares held per symbol, counting open buy orders.
+    - max_order_qty: shares per single order.
+    - cash_floor: cents of cash that buying never spends.
+    - stop_loss_pct: a long position whose mark is this fraction below its average cost is sold.
+    - max_relative_spread: price collar, the largest |limit - mid| / mid an order may have.
+    - expected_return: the smallest expected edge (fraction of price) a signal must promise to trade.
+    """
+
+    model_config = _FROZEN
+
+    risk_aversion: float = Field(default=1.0, gt=0)
+    max_position: int = Field(default=500, ge=0)
+    max_order_qty: int = Field(default=100, gt=0)
+    cash_floor: int = Field(default=1_000_000, ge=0)  # cents
+    stop_loss_pct: float = Field(default=0.08, gt=0, lt=1)
+    max_relative_spread: float = Field(default=0.02, gt=0, lt=1)
+    expected_return: float = Field(default=0.001, ge=0)
+
+
+class TraderConfig(BaseModel):
+    model_config = _FROZEN
+
+    name: str = Field(pattern=_NAME_PATTERN)
+    theory: str
+    mode: Literal["rule", "llm"] = "rule"
+    llm: str | None = None  # name of an entry in FloorConfig.llm_configs
+    initial_cash: int = Field(default=10_000_000, gt=0)  # cents ($100,000)
+    params: dict[str, Any] = Field(default_factory=dict)
+    risk: RiskSettings = RiskSettings()
+
+    @field_validator("theory")
+    @classmethod
+    def _known_theory(cls, value: str) -> str:
+        try:
+            get_theory(value)
+        except KeyError as exc:
+            raise ValueError(str(exc.args[0])) from None
+        return value
+
+    @field_validator("params")
+    @classmethod
+    def _valid_params(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        theory = info.data.get("theory")
+        if theory is None:  # the theory itself failed validation; that error is reported
+            return value
+        return get_theory(theory).Params.model_validate(value).model_dump()
+
+
+class ChatSettings(BaseModel):
+    model_config = _FROZEN
+
+    enabled: bool = True
+    rounds: int = Field(default=2, ge=0, le=10)
+    routing: Literal["broadcast", "mention"] = "mention"  # "mention": later rounds reply with @mentions
+    max_message_chars: int = Field(default=400, ge=40)
+
+
+class TopicSettings(BaseModel):
+    """Thresholds that make a market event worth a discussion (each scored as magnitude / threshold)."""
+
+    model_config = _FROZEN
+
+    mover_lookback: int = Field(default=1, ge=1)  # cycles over which a mover's return is measured
+    min_move_pct: float = Field(default=0.005, gt=0)
+    etf_dislocation_pct: float = Field(default=0.003, gt=0)
+    big_fill_qty: int = Field(default=200, gt=0)
+
+
+class FloorConfig(BaseSettings):
+    """The whole floor: traders, LLM endpoints, chat and topic settings."""
+
+    model_config = SettingsConfigDict(
+        frozen=True, extra="forbid", env_prefix="FLOOR_", env_nested_delimiter="__"
+    )
+
+    traders: tuple[TraderConfig, ...] = ()
+    llm_configs: tuple[LLMConfig, ...] = ()
+    chat: ChatSettings = ChatSettings()
+    topic: TopicSettings = TopicSettings()
+    history_lookback: int = Field(default=60, ge=2, le=256)  # cycles of history in each snapshot
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        # Environment first so it overrides the YAML passed in as init kwargs; no dotenv, no secrets dir.
+        return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FloorConfig:
+        names = [t.name for t in self.traders]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate trader names: {', '.join(dupes)}")
+        llm_names = [c.name for c in self.llm_configs]
+        if len(set(llm_names)) != len(llm_names):
+            raise ValueError("duplicate llm_configs names")
+        for t in self.traders:
+            if t.llm is not None and t.llm not in llm_names:
+                raise ValueError(f"trader {t.name!r} names unknown llm config {t.llm!r}")
+            if t.mode == "llm" and t.llm is None and not llm_names:
+                raise ValueError(f"trader {t.name!r} is in llm mode but no llm_configs are defined")
+        return self
+
+    def trader(self, name: str) -> TraderConfig:
+        for t in self.traders:
+            if t.name == name:
+                return t
+        raise KeyError(f"no trader named {name!r}")
+
+    def llm_for(self, trader: TraderConfig) -> LLMConfig | None:
+        """The trader's named LLM config, or the first one defined when it names none."""
+        if trader.llm is not None:
+            return next(c for c in self.llm_configs if c.name == trader.llm)
+        return self.llm_configs[0] if self.llm_configs else None
+
+    def with_mode(self, mode: Literal["rule", "llm"]) -> FloorConfig:
+        """A copy with every trader switched to `mode` (the command line's --llm/--no-llm)."""
+        traders = [t.model_dump() | {"mode": mode} for t in self.traders]
+        return type(self).model_validate(self.model_dump() | {"traders": traders})  # no env re-read
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> FloorConfig:
+    """Load a FloorConfig from YAML (default: the packaged floor.yaml), then FLOOR_* env overrides.
+
+    Keyword `overrides` replace top-level YAML keys before the environment is applied.
+    """
+    p = Path(path) if path is not None else DEFAULT_CONFIG_PATH
+    data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{p}: the top level must be a mapping")
+    data.update(overrides)
+    return FloorConfig(**data)
