@@ -1,0 +1,431 @@
+"""One symbol's limit order book and its matching engine: price-time priority, pure and deterministic.
+
+The book receives already-validated orders from the `Exchange` (which owns validation, the id
+window and the clock) and returns immutable events. No wall clock, no randomness, no I/O.
+
+Data layout (the hot path):
+- each side is a dict `key -> Level` plus a sorted list of keys with the *best level at the end*:
+  bids are keyed by price, asks by -price, so "best" is always `keys[-1]` and "does an incoming order
+  cross" is always `keys[-1] >= limit_key` (`-price` for a buy, `price` for a sell);
+- a `Level` is a FIFO deque of mutable order records (lists, see `order_state.new_order`); a cancel
+  only zeroes the record and fixes the level's totals (lazy deletion), the matcher pops dead records
+  when it meets them; a record that loses priority is re-entered as a new record, never revived;
+- a LIMIT order that fills completely never gets a record at all (`submit_limit`);
+- stops wait in two heaps, buys by stop price, sells by -stop price, with lazy invalidation
+  (`market/stops.py`).
+
+Behaviour choices (documented here because callers rely on them):
+- **Self-trade prevention cancels the resting order.** When an incoming order would match a resting
+  order of the same owner, the resting order is cancelled (`OrderCancelled`, `CancelReason.SELF_TRADE`)
+  and matching goes on with the next resting order. The newest instruction is taken as the owner's
+  intent, so a market maker re-quoting through its own stale quote just removes the stale one.
+- **A MARKET order against an empty opposite side is rejected** with `RejectReason.NO_LIQUIDITY` (it
+  was never accepted). Once accepted, a market order's unfilled remainder is cancelled with
+  `CancelReason.IOC_REMAINDER`: market orders never rest, whatever their time in force, except that a
+  MARKET + FOK order is killed whole (`FOK_UNFILLABLE`) unless it can fill completely.
+- **FOK** checks the liquidity it could actually take (not counting the owner's own resting orders,
+  which self-trade prevention would remove) before touching the book; if short, it is accepted then
+  cancelled with `FOK_UNFILLABLE` and the book is unchanged.
+- **Stops** trigger on the *last trade price*: a buy stop when last >= stop_price, a sell stop when
+  last <= stop_price. The condition is also checked on arrival against the current last trade, so a
+  stop-loss already through its level triggers at once; with no trade yet it waits. A triggered STOP
+  becomes a market order (IOC remainder, and cancelled with IOC_REMAINDER if the other side is empty,
+  since it was already accepted), a triggered STOP_LIMIT a limit order at `price` with the stop's time in
+  force, and its time priority is the moment of the trigger. Stops triggered by the same trade run in
+  order of arrival; the trades they make may trigger more stops (a cascade), checked until quiet.
+- **Modify**: a pure quantity reduction (same price, smaller quantity) keeps time priority; anything
+  else takes the order out, applies the change and enters it again as if new (it may trade at once if
+  the new price crosses; the rest joins the back of its level).
+"""
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections import deque
+
+from market.events import (
+    CancelReason,
+    OrderAccepted,
+    OrderCancelled,
+    OrderModified,
+    OrderRejected,
+    RejectReason,
+    TradeExecuted,
+)
+from market.instruments import Instrument
+from market.market_data import BarBuilder
+from market.order_state import (
+    ARRIVAL,
+    DONE,
+    FILLED,
+    IS_BUY,
+    OID,
+    OTYPE,
+    OWNER,
+    PENDING_STOP,
+    PRICE,
+    QTY,
+    RESTING,
+    SIDE,
+    STATE,
+    STOP,
+    TIF,
+    Clock,
+    Level,
+)
+from market.orders import OrderType, TimeInForce
+from market.stops import StopsMixin
+
+_new = tuple.__new__  # builds a NamedTuple event without the Python-level __new__ frame (hot path)
+_ANY = -(1 << 62)  # limit key of a market order: crosses every level
+_LIMIT = OrderType.LIMIT
+_IOC = TimeInForce.IOC
+_FOK = TimeInForce.FOK
+_SELF_TRADE = CancelReason.SELF_TRADE
+_IOC_REMAINDER = CancelReason.IOC_REMAINDER
+
+
+class OrderBook(StopsMixin):
+    """The book of one symbol. Shares `clock`, `live`, `owners` and `seen` with its exchange."""
+
+    def __init__(self, instrument: Instrument, clock: Clock, live: dict, owners: dict, seen: set,
+                 tape_size: int = 500) -> None:
+        self.instrument = instrument
+        self.symbol = instrument.symbol
+        self.lot = instrument.lot_size
+        self.tick_size = instrument.tick_size
+        self.clock = clock
+        self.live = live  # order_id -> order record, exchange-wide (resting orders and pending stops)
+        self.owners = owners  # owner -> {order_id: record}, exchange-wide
+        self.seen = seen  # accepted order ids still remembered for duplicate detection, exchange-wide
+        self.cycle_ids: list | None = None  # ids accepted this cycle (set by the exchange; None: keep forever)
+        self.tape: deque = deque(maxlen=tape_size)  # this symbol's most recent trades
+        self.bids: dict[int, Level] = {}
+        self.bid_keys: list[int] = []  # prices, ascending: best bid last
+        self.asks: dict[int, Level] = {}
+        self.ask_keys: list[int] = []  # -prices, ascending: best (lowest) ask last
+        self.stops_buy: list = []  # heap of (stop_price, arrival, record)
+        self.stops_sell: list = []  # heap of (-stop_price, arrival, record)
+        self.last: int | None = None
+        self.bar = BarBuilder()
+        self.pos: dict[str, int] = {}  # owner -> net shares bought minus sold in this symbol
+        self._stopping = False  # True while _run_stops works through a batch (no re-entry)
+
+    # ----------------------------------------------------------------- quotes
+    def best_bid(self) -> int | None:
+        return self.bid_keys[-1] if self.bid_keys else None
+
+    def best_ask(self) -> int | None:
+        return -self.ask_keys[-1] if self.ask_keys else None
+
+    def levels(self, is_buy: bool, n: int) -> tuple[tuple[int, int, int], ...]:
+        levels, keys = (self.bids, self.bid_keys) if is_buy else (self.asks, self.ask_keys)
+        out = []
+        for k in reversed(keys[-n:] if n > 0 else []):
+            lvl = levels[k]
+            out.append((lvl.price, lvl.qty, lvl.n))
+        return tuple(out)
+
+    # ----------------------------------------------------------------- commands
+    def submit_limit(self, oid: str, owner: str, side, is_buy: bool, tif, price: int, qty: int) -> list:
+        """Accept and run a validated LIMIT order (the hot path: no record unless it rests)."""
+        clk = self.clock
+        seq = clk.seq
+        sym = self.symbol
+        ev = [_new(OrderAccepted, (seq, clk.cycle, clk.tick, oid, owner, sym, side, _LIMIT, tif, qty, price, None))]
+        clk.seq = seq + 1
+        self.seen.add(oid)
+        if self.cycle_ids is not None:
+            self.cycle_ids.append(oid)
+        if tif is _FOK:
+            self._execute([oid, owner, sym, side, is_buy, _LIMIT, tif, price, None, qty, 0, DONE, seq], ev)
+            return ev
+        if is_buy:
+            keys, lim = self.ask_keys, -price
+        else:
+            keys, lim = self.bid_keys, price
+        filled = self._match(oid, owner, side, is_buy, qty, lim, ev) if keys and keys[-1] >= lim else 0
+        rem = qty - filled
+        if rem:
+            if tif is _IOC:
+                seq = clk.seq
+                ev.append(_new(OrderCancelled, (seq, clk.cycle, clk.tick, oid, owner, sym, rem, _IOC_REMAINDER)))
+                clk.seq = seq + 1
+            else:
+                o = [oid, owner, sym, side, is_buy, _LIMIT, tif, price, None, rem, filled, RESTING, ev[0][0]]
+                if is_buy:
+                    levels, keys, k = self.bids, self.bid_keys, price
+                else:
+                    levels, keys, k = self.asks, self.ask_keys, -price
+                lvl = levels.get(k)
+                if lvl is None:
+                    lvl = levels[k] = Level(price)
+                    if not keys or k > keys[-1]:
+                        keys.append(k)
+                    else:
+                        insort(keys, k)
+                lvl.q.append(o)
+                lvl.qty += rem
+                lvl.n += 1
+                self.live[oid] = o
+                by = self.owners.get(owner)
+                if by is None:
+                    self.owners[owner] = {oid: o}
+                else:
+                    by[oid] = o
+        if filled and (self.stops_buy or self.stops_sell) and not self._stopping:
+            self._run_stops(ev)
+        return ev
+
+    def submit(self, o: list) -> list:
+        """Accept and run any validated new order record; a MARKET order facing an empty side is rejected."""
+        clk = self.clock
+        seq = clk.seq
+        if o[PRICE] is None and o[STOP] is None and not (self.ask_keys if o[IS_BUY] else self.bid_keys):
+            clk.seq = seq + 1
+            return [OrderRejected(seq, clk.cycle, clk.tick, o[OID], o[OWNER], self.symbol, RejectReason.NO_LIQUIDITY,
+                                  f"market order {o[OID]}: there are no {'sell' if o[IS_BUY] else 'buy'} orders "
+                                  f"in {self.symbol} to trade against")]
+        ev = [OrderAccepted(seq, clk.cycle, clk.tick, o[OID], o[OWNER], self.symbol, o[SIDE], o[OTYPE], o[TIF],
+                            o[QTY], o[PRICE], o[STOP])]
+        clk.seq = seq + 1
+        self.seen.add(o[OID])
+        if self.cycle_ids is not None:
+            self.cycle_ids.append(o[OID])
+        o[ARRIVAL] = seq
+        if o[STOP] is not None:
+            self._park_stop(o)
+            if self.last is not None:
+                self._run_stops(ev)
+            return ev
+        self._execute(o, ev)
+        return ev
+
+    def cancel(self, o: list, reason: CancelReason = CancelReason.REQUESTED) -> OrderCancelled:
+        rem = self._remove(o)
+        clk = self.clock
+        seq = clk.seq
+        clk.seq = seq + 1
+        return OrderCancelled(seq, clk.cycle, clk.tick, o[OID], o[OWNER], self.symbol, rem, reason)
+
+    def remove_for_expiry(self, o: list) -> int:
+        """Take a live order out of the book (for DAY expiry); returns its remaining quantity."""
+        return self._remove(o)
+
+    def modify(self, o: list, qty: int, price: int | None) -> list:
+        """Apply a validated modification (new remaining qty, new limit price) to a live order."""
+        clk = self.clock
+        keep = price == o[PRICE] and qty <= o[QTY]
+        seq = clk.seq
+        ev: list = [OrderModified(seq, clk.cycle, clk.tick, o[OID], o[OWNER], self.symbol, qty, price, keep)]
+        clk.seq = seq + 1
+        if o[STATE] == PENDING_STOP:
+            o[QTY] = qty
+            o[PRICE] = price
+            if not keep:
+                o[ARRIVAL] = seq
+                self._push_stop(o)
+            return ev
+        if keep:
+            lvl = self.bids[price] if o[IS_BUY] else self.asks[-price]
+            lvl.qty -= o[QTY] - qty
+            o[QTY] = qty
+            return ev
+        # Re-enter as a fresh record: the old one stays dead in its level's deque (lazy deletion), so
+        # reviving it in place would give it back its old queue position.
+        self._remove(o)
+        o = o.copy()
+        o[QTY] = qty
+        o[PRICE] = price
+        o[ARRIVAL] = seq
+        self._execute(o, ev)
+        return ev
+
+    # ----------------------------------------------------------------- internals
+    def _execute(self, o: list, ev: list) -> None:
+        """Run an accepted (or triggered, or re-entered) order: FOK check, match, then rest or cancel."""
+        clk = self.clock
+        if o[TIF] is _FOK and self._available(o) < o[QTY]:
+            seq = clk.seq
+            ev.append(OrderCancelled(seq, clk.cycle, clk.tick, o[OID], o[OWNER], self.symbol, o[QTY],
+                                     CancelReason.FOK_UNFILLABLE))
+            clk.seq = seq + 1
+            o[STATE] = DONE
+            return
+        price = o[PRICE]
+        if o[IS_BUY]:
+            keys = self.ask_keys
+            lim = _ANY if price is None else -price
+        else:
+            keys = self.bid_keys
+            lim = _ANY if price is None else price
+        filled = 0
+        if keys and keys[-1] >= lim:
+            filled = self._match(o[OID], o[OWNER], o[SIDE], o[IS_BUY], o[QTY], lim, ev)
+            o[QTY] -= filled
+            o[FILLED] += filled
+        if o[QTY]:
+            if price is None or o[TIF] is _IOC:
+                seq = clk.seq
+                ev.append(OrderCancelled(seq, clk.cycle, clk.tick, o[OID], o[OWNER], self.symbol, o[QTY], _IOC_REMAINDER))
+                clk.seq = seq + 1
+                o[STATE] = DONE
+            else:
+                self._rest(o)
+        else:
+            o[STATE] = DONE
+        if filled and (self.stops_buy or self.stops_sell) and not self._stopping:
+            self._run_stops(ev)
+
+    def _match(self, oid: str, owner: str, aggressor, is_buy: bool, remaining: int, lim: int, ev: list) -> int:
+        """Match an incoming order against the opposite side down to limit key `lim`; returns qty filled.
+
+        Also books the trades: tapes, the cycle's bar, the last price and both owners' positions.
+        Record slots used here: m[0] order id, m[1] owner, m[9] remaining qty, m[10] filled, m[11] state.
+        """
+        if is_buy:
+            levels, keys = self.asks, self.ask_keys
+        else:
+            levels, keys = self.bids, self.bid_keys
+        clk = self.clock
+        seq, cyc, tk = clk.seq, clk.cycle, clk.tick
+        sym = self.symbol
+        live = self.live
+        tape = self.tape
+        pos = self.pos
+        filled = notional = ntr = 0
+        first = px = 0
+        while remaining and keys:
+            k = keys[-1]
+            if k < lim:
+                break
+            lvl = levels[k]
+            px = lvl.price
+            if not first:
+                first = px
+            q = lvl.q
+            while q:
+                m = q[0]
+                mq = m[9]
+                if not mq:
+                    q.popleft()
+                    continue
+                mo = m[1]
+                if mo == owner:  # self-trade prevention: cancel the resting order
+                    ev.append(_new(OrderCancelled, (seq, cyc, tk, m[0], mo, sym, mq, _SELF_TRADE)))
+                    seq += 1
+                    m[9] = 0
+                    m[11] = DONE
+                    lvl.qty -= mq
+                    lvl.n -= 1
+                    q.popleft()
+                    del live[m[0]]
+                    del self.owners[mo][m[0]]
+                    continue
+                fq = mq if mq <= remaining else remaining
+                if is_buy:
+                    t = _new(TradeExecuted, (seq, cyc, tk, f"T{seq}", sym, px, fq, oid, m[0], owner, mo, aggressor))
+                    pos[mo] = pos.get(mo, 0) - fq
+                else:
+                    t = _new(TradeExecuted, (seq, cyc, tk, f"T{seq}", sym, px, fq, m[0], oid, mo, owner, aggressor))
+                    pos[mo] = pos.get(mo, 0) + fq
+                seq += 1
+                ev.append(t)
+                tape.append(t)
+                m[10] += fq
+                lvl.qty -= fq
+                remaining -= fq
+                filled += fq
+                notional += px * fq
+                ntr += 1
+                if fq == mq:
+                    m[9] = 0
+                    m[11] = DONE
+                    lvl.n -= 1
+                    q.popleft()
+                    del live[m[0]]
+                    del self.owners[mo][m[0]]
+                else:
+                    m[9] = mq - fq
+                if not remaining:
+                    break
+            if not lvl.n:
+                del levels[k]
+                keys.pop()
+        clk.seq = seq
+        if filled:
+            pos[owner] = pos.get(owner, 0) + (filled if is_buy else -filled)
+            self.last = px
+            bar = self.bar  # fold this order's fills into the cycle's bar (inlined BarBuilder.add)
+            hi, lo = (px, first) if first < px else (first, px)
+            if bar.trades:
+                if hi > bar.high:
+                    bar.high = hi
+                if lo < bar.low:
+                    bar.low = lo
+            else:
+                bar.open, bar.high, bar.low = first, hi, lo
+            bar.close = px
+            bar.volume += filled
+            bar.notional += notional
+            bar.trades += ntr
+        return filled
+
+    def _available(self, o: list) -> int:
+        """Quantity `o` could take right now within its limit, excluding its owner's resting orders."""
+        if o[IS_BUY]:
+            levels, keys = self.asks, self.ask_keys
+            lim = _ANY if o[PRICE] is None else -o[PRICE]
+        else:
+            levels, keys = self.bids, self.bid_keys
+            lim = _ANY if o[PRICE] is None else o[PRICE]
+        need, owner, total = o[QTY], o[OWNER], 0
+        for k in reversed(keys):
+            if k < lim or total >= need:
+                break
+            for m in levels[k].q:
+                if m[QTY] and m[OWNER] != owner:
+                    total += m[QTY]
+        return total
+
+    def _rest(self, o: list) -> None:
+        price = o[PRICE]
+        if o[IS_BUY]:
+            levels, keys, k = self.bids, self.bid_keys, price
+        else:
+            levels, keys, k = self.asks, self.ask_keys, -price
+        lvl = levels.get(k)
+        if lvl is None:
+            lvl = levels[k] = Level(price)
+            if not keys or k > keys[-1]:
+                keys.append(k)
+            else:
+                insort(keys, k)
+        lvl.q.append(o)
+        lvl.qty += o[QTY]
+        lvl.n += 1
+        o[STATE] = RESTING
+        self.live[o[OID]] = o
+        self.owners.setdefault(o[OWNER], {})[o[OID]] = o
+
+    def _remove(self, o: list) -> int:
+        """Take a live order (resting or pending stop) out; returns its remaining quantity."""
+        rem = o[QTY]
+        o[QTY] = 0
+        if o[STATE] == RESTING:
+            price = o[PRICE]
+            if o[IS_BUY]:
+                levels, keys, k = self.bids, self.bid_keys, price
+            else:
+                levels, keys, k = self.asks, self.ask_keys, -price
+            lvl = levels[k]
+            lvl.qty -= rem
+            lvl.n -= 1
+            if not lvl.n:
+                del levels[k]
+                del keys[bisect_left(keys, k)]
+            elif len(lvl.q) > 2 * lvl.n + 16:
+                lvl.compact()
+        o[STATE] = DONE
+        del self.live[o[OID]]
+        del self.owners[o[OWNER]][o[OID]]
+        return rem

@@ -1,0 +1,306 @@
+"""The Exchange: one `OrderBook` per symbol, a shared clock and sequence, snapshots, market data.
+
+Every public command returns a list of immutable events and never raises on bad order input: a
+malformed command becomes an `OrderRejected` with a machine-readable `RejectReason` and a sentence
+(rules in `market/validation.py`).
+(`advance` with a negative or non-integer tick count and `restore` of a corrupt blob do raise
+`ValueError`: those are programming errors of the runtime, not trader input.)
+
+Conventions:
+- event `seq` numbers strictly increase across the whole exchange and start at 1; trade ids are
+  `"T{seq}"` of the trade event, so they are deterministic;
+- client order ids must be unique: a submission reusing the id of an order that is still live, or that
+  was accepted in the current cycle or the last `id_memory_cycles` completed cycles (default 5), is
+  rejected `duplicate_order_id`. The window keeps snapshots from growing with the run's length (like a
+  FIX session's ClOrdID uniqueness per trading day); `id_memory_cycles=None` remembers every id forever.
+  A rejected submission does not use its id up;
+- `position(owner, symbol)` is a cheap clearing counter: shares bought minus shares sold here;
+- `snapshot()` pickles the whole exchange (books with priority order, stops, ids seen, sequence
+  counters, tapes, bars, positions, clock, and the `background` object) and compresses it with zlib.
+  `restore()` unpickles it: only restore blobs this program wrote (pickle runs code on load).
+"""
+from __future__ import annotations
+
+import pickle
+import zlib
+from collections import deque
+from itertools import islice
+
+from market.book import OrderBook
+from market.events import OrderExpired, OrderRejected, RejectReason
+from market.instruments import DEFAULT_UNIVERSE, Instrument
+from market.market_data import Bar, Depth, RestingOrderView
+from market.order_state import (
+    FILLED,
+    OID,
+    OTYPE,
+    OWNER,
+    PENDING_STOP,
+    PRICE,
+    QTY,
+    SIDE,
+    STATE,
+    STOP,
+    SYMBOL,
+    TIF,
+    Clock,
+    new_order,
+)
+from market.orders import CancelOrder, ModifyOrder, OrderType, Side, SubmitOrder, TimeInForce
+from market.validation import Rejection, as_int, lookup, text, validate_modify, validate_submit
+
+_MAGIC = b"TFX1"
+_LIMIT = OrderType.LIMIT
+_DAY = TimeInForce.DAY
+_BUY = Side.BUY
+_INVALID_ORDER = RejectReason.INVALID_ORDER
+_as_int, _text, _lookup = as_int, text, lookup
+
+
+class Exchange:
+    def __init__(self, instruments=DEFAULT_UNIVERSE, *, background=None, tape_size: int = 500,
+                 bar_history: int = 1000, id_memory_cycles: int | None = 5) -> None:
+        if isinstance(instruments, dict):
+            instruments = tuple(instruments.values())
+        self.clock = Clock()
+        self.background = background
+        self.instruments: dict[str, Instrument] = {}
+        self._live: dict[str, list] = {}
+        self._owners: dict[str, dict[str, list]] = {}
+        self._seen: set[str] = set()
+        self._id_memory = id_memory_cycles
+        self._cycle_ids: list[str] | None = None if id_memory_cycles is None else []
+        self._old_ids: deque[list[str]] = deque()  # ids accepted in each of the last completed cycles
+        self._tape_size = tape_size
+        self._bar_history = bar_history
+        self._books: dict[str, OrderBook] = {}
+        self._bars: dict[str, deque] = {}
+        for inst in instruments:
+            self.add_instrument(inst)
+
+    # ----------------------------------------------------------------- clock
+    @property
+    def cycle(self) -> int:
+        return self.clock.cycle
+
+    @cycle.setter
+    def cycle(self, value: int) -> None:
+        self.clock.cycle = value
+
+    @property
+    def tick(self) -> int:
+        return self.clock.tick
+
+    @tick.setter
+    def tick(self, value: int) -> None:
+        self.clock.tick = value
+
+    def add_instrument(self, instrument: Instrument) -> None:
+        """List a new symbol (no-op if it is already listed)."""
+        if instrument.symbol in self._books:
+            return
+        self.instruments[instrument.symbol] = instrument
+        self._books[instrument.symbol] = OrderBook(
+            instrument, self.clock, self._live, self._owners, self._seen, tape_size=self._tape_size)
+        self._books[instrument.symbol].cycle_ids = self._cycle_ids
+        self._bars[instrument.symbol] = deque(maxlen=self._bar_history)
+
+    def advance(self, ticks: int) -> list:
+        """Move time on `ticks` ticks; each tick lets the background market act once."""
+        n = _as_int(ticks)
+        if n is None or n < 0:
+            raise ValueError(f"advance() needs a non-negative integer number of ticks, got {ticks!r}")
+        events: list = []
+        clk, bg = self.clock, self.background
+        for _ in range(n):
+            clk.tick += 1
+            if bg is not None:
+                events += bg.on_tick(self)
+        return events
+
+    def end_cycle(self) -> list:
+        """Expire DAY orders (in order of acceptance), close each symbol's bar, start the next cycle."""
+        clk = self.clock
+        events: list = []
+        for o in [o for o in self._live.values() if o[TIF] is _DAY]:
+            rem = self._books[o[SYMBOL]].remove_for_expiry(o)
+            events.append(OrderExpired(clk.seq, clk.cycle, clk.tick, o[OID], o[OWNER], o[SYMBOL], rem))
+            clk.seq += 1
+        for sym, book in self._books.items():
+            bar = book.bar.bar(clk.cycle)
+            if bar is not None:
+                self._bars[sym].append(bar)
+            book.bar.reset(book.last)
+        self._forget_old_ids()
+        clk.cycle += 1
+        clk.tick = 0
+        return events
+
+    def _forget_old_ids(self) -> None:
+        if self._cycle_ids is None:
+            return
+        self._old_ids.append(self._cycle_ids)
+        current: list[str] = []
+        live, seen = self._live, self._seen
+        while len(self._old_ids) > self._id_memory:
+            for oid in self._old_ids.popleft():
+                if oid in live:
+                    current.append(oid)  # still live: remember it until it is gone
+                else:
+                    seen.discard(oid)
+        self._cycle_ids = current
+        for book in self._books.values():
+            book.cycle_ids = current
+
+    # ----------------------------------------------------------------- commands
+    def reject(self, order_id, owner, symbol, reason: RejectReason, message: str) -> OrderRejected:
+        """Make (and number) a rejection event; also used by the replay for unreadable input lines."""
+        clk = self.clock
+        seq = clk.seq
+        clk.seq = seq + 1
+        return OrderRejected(seq, clk.cycle, clk.tick, _text(order_id), _text(owner), _text(symbol), reason, message)
+
+    def submit(self, cmd: SubmitOrder) -> list:
+        # Fast path: a well-formed LIMIT SubmitOrder with enum members and plain ints (the common case).
+        if type(cmd) is SubmitOrder:
+            oid, owner, symbol, side, qty, otype, price, stop, tif = cmd
+            if (otype is _LIMIT and type(qty) is int and type(price) is int and type(oid) is str
+                    and type(owner) is str and type(side) is Side and type(tif) is TimeInForce
+                    and stop is None and oid and owner and qty > 0 and price > 0):
+                book = self._books.get(symbol) if type(symbol) is str else None
+                if (book is not None and not qty % book.lot and not price % book.tick_size
+                        and oid not in self._seen):
+                    return book.submit_limit(oid, owner, side, side is _BUY, tif, price, qty)
+        return self._submit_checked(cmd)
+
+    def _submit_checked(self, cmd) -> list:
+        """Full validation of any submission; every problem becomes an OrderRejected."""
+        v = validate_submit(cmd, self._books, self._seen)
+        if isinstance(v, Rejection):
+            return [self.reject(*v)]
+        if v.order_type is _LIMIT:
+            return v.book.submit_limit(v.order_id, v.owner, v.side, v.is_buy, v.tif, v.price, v.qty)
+        return v.book.submit(new_order(v.order_id, v.owner, v.symbol, v.side, v.is_buy, v.order_type, v.tif,
+                                       v.price, v.stop_price, v.qty))
+
+    def _find(self, cmd, fields: int):
+        """Unpack a cancel/modify command and find its live order: (order, values, rejection)."""
+        if not isinstance(cmd, tuple) or len(cmd) != fields:
+            return None, None, self.reject(getattr(cmd, "order_id", ""), getattr(cmd, "owner", ""), "",
+                                           _INVALID_ORDER, f"not a cancel/modify command: {cmd!r:.80}")
+        values = tuple(cmd)
+        oid, owner = values[0], values[-1]
+        o = _lookup(self._live, oid)
+        if o is None:
+            return None, None, self.reject(oid, owner, "", RejectReason.UNKNOWN_ORDER,
+                                           f"there is no open order with id {oid!r}")
+        if owner is not None and owner != o[OWNER]:
+            return None, None, self.reject(oid, owner, o[SYMBOL], RejectReason.NOT_OWNER,
+                                           f"order {oid} belongs to someone else, not to {owner!r}")
+        return o, values, None
+
+    def cancel(self, cmd: CancelOrder) -> list:
+        o, _, rej = self._find(cmd, 2)
+        if rej is not None:
+            return [rej]
+        return [self._books[o[SYMBOL]].cancel(o)]
+
+    def modify(self, cmd: ModifyOrder) -> list:
+        o, values, rej = self._find(cmd, 4)
+        if rej is not None:
+            return [rej]
+        _, qty, price, _owner = values
+        sym = o[SYMBOL]
+        v = validate_modify(o[OID], o[OWNER], sym, self.instruments[sym], o[QTY], o[PRICE], o[OTYPE], qty, price)
+        if isinstance(v, Rejection):
+            return [self.reject(*v)]
+        return self._books[sym].modify(o, *v)
+
+    # ----------------------------------------------------------------- market data
+    def book(self, symbol: str) -> OrderBook | None:
+        return _lookup(self._books, symbol)
+
+    def best_bid(self, symbol: str) -> int | None:
+        b = _lookup(self._books, symbol)
+        return b.bid_keys[-1] if b is not None and b.bid_keys else None
+
+    def best_ask(self, symbol: str) -> int | None:
+        b = _lookup(self._books, symbol)
+        return -b.ask_keys[-1] if b is not None and b.ask_keys else None
+
+    def mid(self, symbol: str) -> float | None:
+        bid, ask = self.best_bid(symbol), self.best_ask(symbol)
+        return None if bid is None or ask is None else (bid + ask) / 2
+
+    def last_price(self, symbol: str) -> int | None:
+        b = _lookup(self._books, symbol)
+        return None if b is None else b.last
+
+    def depth(self, symbol: str, levels: int = 5) -> Depth:
+        b = _lookup(self._books, symbol)
+        n = _as_int(levels) or 0
+        if b is None:
+            return Depth(_text(symbol), (), ())
+        return Depth(symbol, b.levels(True, n), b.levels(False, n))
+
+    def trades(self, symbol: str | None = None, limit: int = 50) -> list:
+        """The most recent trades, most recent last, of one symbol or of all (merged by seq).
+
+        Each symbol keeps a bounded tape of its last `tape_size` trades (default 500); the all-symbol
+        view merges those tapes, so it is exact for `limit <= tape_size`.
+        """
+        n = max(0, _as_int(limit) or 0)
+        if symbol is None:
+            tapes = [list(islice(reversed(b.tape), n)) for b in self._books.values()]
+            out = sorted((t for tape in tapes for t in tape), key=_seq)[-n:] if n else []
+            return out
+        b = _lookup(self._books, symbol)
+        if b is None:
+            return []
+        out = list(islice(reversed(b.tape), n))
+        out.reverse()
+        return out
+
+    def bars(self, symbol: str) -> list[Bar]:
+        """Bars of completed cycles only (see `current_bar` for the cycle in progress)."""
+        bars = _lookup(self._bars, symbol)
+        return [] if bars is None else list(bars)
+
+    def current_bar(self, symbol: str) -> Bar | None:
+        b = _lookup(self._books, symbol)
+        return None if b is None else b.bar.bar(self.clock.cycle)
+
+    def open_orders(self, owner: str) -> list[RestingOrderView]:
+        """The owner's live orders (resting limits and untriggered stops), in order of entry."""
+        by = _lookup(self._owners, owner)
+        return [] if not by else [_view(o) for o in by.values()]
+
+    def order(self, order_id: str) -> RestingOrderView | None:
+        o = _lookup(self._live, order_id)
+        return None if o is None else _view(o)
+
+    def position(self, owner: str, symbol: str) -> int:
+        b = _lookup(self._books, symbol)
+        return 0 if b is None else _lookup(b.pos, owner) or 0
+
+    # ----------------------------------------------------------------- snapshots
+    def snapshot(self) -> bytes:
+        return _MAGIC + zlib.compress(pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL), 6)
+
+    @classmethod
+    def restore(cls, blob: bytes) -> Exchange:
+        if not isinstance(blob, bytes | bytearray) or not blob.startswith(_MAGIC):
+            raise ValueError("not an exchange snapshot")
+        ex = pickle.loads(zlib.decompress(blob[len(_MAGIC):]))
+        if not isinstance(ex, cls):
+            raise ValueError("snapshot does not hold an Exchange")
+        return ex
+
+
+def _seq(event) -> int:
+    return event[0]
+
+
+def _view(o: list) -> RestingOrderView:
+    return RestingOrderView(o[OID], o[OWNER], o[SYMBOL], o[SIDE], o[PRICE], o[QTY], o[TIF], o[OTYPE], o[STOP],
+                            o[FILLED], o[STATE] != PENDING_STOP)
