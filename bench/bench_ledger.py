@@ -1,0 +1,124 @@
+"""Ledger benchmark: settlement throughput, and rollback/fork cost on a long run.
+
+1. Fills settled per second, in batches of one cycle (2,000 fills per cycle, 100 cycles) on a file
+   database in WAL mode, next to raw `executemany` of the same number of 21-column rows into an
+   unindexed table in the same run (the ceiling; the ratio is printed). Target: >= 200k fills/s.
+2. A 10,000-cycle run (20 fills, 6 traces and a value snapshot per cycle), then the time of
+   `truncate_after` (dropping the last 1,000 and 5,000 cycles) and `fork` (at cycle 5,000 of the
+   remaining branch, and near its end).
+"""
+from __future__ import annotations
+
+import random
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+from ledger import Fill, Ledger
+
+SYMBOLS = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOG", "FLOR"]
+TRADERS = ["momentum", "mean_reversion", "risk_parity", "arbitrage", "trend", "sentiment"]
+BG = ["bg:mm", "bg:noise", "bg:value"]
+TARGET = 200_000
+
+
+def _ledger(path: Path) -> Ledger:
+    led = Ledger.open(path, fee_bps=1, symbols=SYMBOLS)
+    led.start_run(config={"bench": True}, seed=7)
+    with led.transaction():
+        for t in TRADERS:
+            led.open_account(t, theory=t, cash=10**9, holdings=dict.fromkeys(SYMBOLS, 10**5), cost=dict.fromkeys(SYMBOLS, 10_000))
+        for b in BG:
+            led.open_account(b, kind="background", cash=10**12, holdings=dict.fromkeys(SYMBOLS, 10**7),
+                             cost=dict.fromkeys(SYMBOLS, 10_000), allow_short=True, short_limit=10**9,
+                             credit_limit=10**12)
+    return led
+
+
+def _fills(rng: random.Random, cycle: int, n: int, start: int) -> list[Fill]:
+    names = TRADERS + BG
+    out = []
+    for i in range(n):
+        b, s = rng.sample(names, 2)
+        out.append(Fill(f"T{start + i}", cycle, i, rng.choice(SYMBOLS), rng.randint(9_900, 10_100),
+                        rng.randint(1, 10), b, s, f"B{start + i}", f"S{start + i}"))
+    return out
+
+
+def bench_settle(tmp: Path, cycles: int = 100, per_cycle: int = 2_000) -> float:
+    led = _ledger(tmp / "settle.db")
+    rng = random.Random(1)
+    batches = [_fills(rng, c, per_cycle, c * per_cycle) for c in range(1, cycles + 1)]
+    t0 = time.perf_counter()
+    for c, batch in enumerate(batches, 1):
+        res = led.settle(c, batch)
+        assert res.ok and res.settled == per_cycle, res
+    dt = time.perf_counter() - t0
+    led.close()
+    return cycles * per_cycle / dt
+
+
+def bench_raw(tmp: Path, cycles: int = 100, per_cycle: int = 2_000) -> float:
+    conn = sqlite3.connect(tmp / "raw.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("CREATE TABLE t (" + ", ".join(f"c{i}" for i in range(21)) + ")")
+    rows = [[(1, 1, c, i, f"T{c}-{i}", "AAPL", 10_000, 5, "a", "b", "x", "y", 0, 0, 0, 0, 0, 0, 0, 0, 0)
+             for i in range(per_cycle)] for c in range(cycles)]
+    q = "INSERT INTO t VALUES (" + ",".join("?" * 21) + ")"
+    t0 = time.perf_counter()
+    for batch in rows:
+        conn.execute("BEGIN")
+        conn.executemany(q, batch)
+        conn.execute("COMMIT")
+    dt = time.perf_counter() - t0
+    conn.close()
+    return cycles * per_cycle / dt
+
+
+def bench_versioning(tmp: Path, cycles: int = 10_000, per_cycle: int = 20) -> dict[str, float]:
+    led = _ledger(tmp / "long.db")
+    rng = random.Random(2)
+    marks = dict.fromkeys(SYMBOLS, 10_000)
+    t0 = time.perf_counter()
+    for c in range(1, cycles + 1):
+        with led.transaction():
+            led.settle(c, _fills(rng, c, per_cycle, c * per_cycle))
+            for t in TRADERS:
+                led.record_trace(c, t, "decide", "decision", {"action": "hold", "cycle": c})
+            led.record_snapshot(c, marks)
+    out = {"build_s": time.perf_counter() - t0}
+    main_branch = led.branch_id
+    for label, k in (("truncate_last_1000", cycles - 1_000), ("truncate_to_half", cycles // 2)):
+        t0 = time.perf_counter()
+        led.truncate_after(k)
+        out[label] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    led.fork(cycles // 4)
+    out["fork_at_quarter"] = time.perf_counter() - t0
+    led.use(led.run_id, main_branch)
+    t0 = time.perf_counter()
+    led.fork(cycles // 2 - 10)
+    out["fork_near_end"] = time.perf_counter() - t0
+    led.close()
+    return out
+
+
+def main() -> bool:
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        raw = bench_raw(tmp)
+        fps = bench_settle(tmp)
+        print(f"settle: {fps:,.0f} fills/s in batches of one cycle (target >= {TARGET:,})")
+        print(f"raw executemany baseline: {raw:,.0f} rows/s; settle/raw = {fps / raw:.2f}")
+        v = bench_versioning(tmp)
+        print(f"10,000-cycle run built in {v['build_s']:.1f}s (20 fills + 6 traces + snapshot per cycle)")
+        print(f"truncate_after(9000): {v['truncate_last_1000'] * 1000:.0f} ms; "
+              f"truncate_after(5000): {v['truncate_to_half'] * 1000:.0f} ms")
+        print(f"fork(2500): {v['fork_at_quarter'] * 1000:.0f} ms; fork(4990): {v['fork_near_end'] * 1000:.0f} ms")
+    return fps >= TARGET
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""Runs and branches: start, truncate_after (rollback) and fork.
+
+Choices:
+* `truncate_after(k)` undoes the branch's own rows with cycle > k (see `undo.py`), upserts only the
+  state rows they touched, and deletes those rows through (branch_id, cycle) indexes: O(rows removed
+  + state touched). If k is below the branch's fork point, the branch is rebuilt from its parent at
+  k (as a fork would be) and its fork point moves down to k.
+* `fork(at_cycle)` copies state, not history: the source's current state is loaded, the source's rows
+  after `at_cycle` are undone in memory, and the result (accounts, balances, positions, open lots,
+  open reservations) is written under the new branch id: O(accounts x symbols + open lots + rows
+  after at_cycle). History rows (fills, transfers, orders, traces, messages, snapshots) are not
+  copied; the new branch reads its parent's rows with cycle <= at_cycle through its lineage.
+  The source branch is only read.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from ledger.errors import LedgerError, RejectCode
+from ledger.lots import copy_stream, delete_from
+from ledger.schema import HISTORY_TABLES
+from ledger.state import BranchState, load_state
+from ledger.types import CASH
+from ledger.undo import undo_after
+
+
+def new_branch(conn: sqlite3.Connection, run_id: int, parent_id: int | None, fork_cycle: int | None,
+               name: str | None) -> int:
+    cur = conn.execute("INSERT INTO branches(run_id, parent_id, fork_cycle, cycle, name) VALUES (?,?,?,?,?)",
+                       (run_id, parent_id, fork_cycle, fork_cycle or 0, name))
+    return int(cur.lastrowid)
+
+
+def state_at(conn: sqlite3.Connection, branch_id: int, cycle: int) -> tuple[BranchState, int]:
+    """The state of a branch at the end of `cycle`, in memory: (state, branch it was derived from).
+
+    If `cycle` is below the branch's fork point, the answer comes from its parent (recursively).
+    """
+    parent, fork_cycle = conn.execute("SELECT parent_id, fork_cycle FROM branches WHERE branch_id=?",
+                                      (branch_id,)).fetchone()
+    if parent is not None and cycle < fork_cycle:
+        return state_at(conn, parent, cycle)
+    st = load_state(conn, branch_id)
+    undo_after(conn, st, cycle)
+    st.clear_dirty()
+    return st, branch_id
+
+
+def write_full_state(conn: sqlite3.Connection, st: BranchState, source_branch: int, target: int,
+                     cycle: int) -> None:
+    """Write the whole in-memory state `st` (derived from `source_branch`) as branch `target`'s state."""
+    r = st.run_id
+    conn.executemany(
+        "INSERT INTO accounts(run_id, branch_id, cycle, name, theory, kind, initial_cash, initial_holdings, "
+        "allow_short, short_limit, credit_limit) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        [(r, target, a.cycle, a.name, a.theory, a.kind, a.initial_cash, json.dumps(a.initial_holdings),
+          int(a.allow_short), a.short_limit, a.credit_limit) for a in st.accounts.values()])
+    rows = [(r, target, cycle, a, CASH, v, st.rcash.get(a, 0)) for a, v in st.cash.items()]
+    rows += [(r, target, cycle, k[0], k[1], v, st.rshares.get(k, 0)) for k, v in st.shares.items()]
+    conn.executemany("INSERT INTO balances(run_id, branch_id, cycle, account, asset, amount, reserved) "
+                     "VALUES (?,?,?,?,?,?,?)", rows)
+    conn.executemany(
+        "INSERT INTO positions(run_id, branch_id, cycle, account, symbol, cost_basis, realized_pnl, fees, "
+        "long_opened, long_consumed, short_opened, short_consumed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        [(r, target, cycle, k[0], k[1], p.cost, p.realized, p.fees, p.lo, p.lc, p.so, p.sc)
+         for k, p in st.pos.items()])
+    for (acct, sym), p in st.pos.items():
+        if p.lo > p.lc:
+            copy_stream(conn, source_branch, target, acct, sym, 1, p.lc, p.lo)
+        if p.so > p.sc:
+            copy_stream(conn, source_branch, target, acct, sym, -1, p.sc, p.so)
+    conn.executemany(
+        "INSERT INTO reservations(run_id, branch_id, cycle, order_id, account, side, symbol, qty, limit_price, "
+        "remaining) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        [(r, target, x.cycle, x.order_id, x.account, x.side, x.symbol, x.qty, x.limit_price, x.remaining)
+         for x in st.res.values()])
+
+
+def fork(conn: sqlite3.Connection, branch_id: int, at_cycle: int, name: str | None) -> int:
+    """Create a branch seeing `branch_id` exactly as at the end of `at_cycle`; returns its id."""
+    st, src = state_at(conn, branch_id, at_cycle)
+    new_id = new_branch(conn, st.run_id, src, at_cycle, name)
+    write_full_state(conn, st, src, new_id, at_cycle)
+    return new_id
+
+
+def _delete_branch_rows(conn: sqlite3.Connection, branch_id: int) -> None:
+    for t in ("accounts", "balances", "positions", "lots", "reservations", "fills", *HISTORY_TABLES):
+        conn.execute(f"DELETE FROM {t} WHERE branch_id=?", (branch_id,))
+
+
+def truncate_after(conn: sqlite3.Connection, st: BranchState, k: int) -> tuple[int, bool]:
+    """Remove the active branch's rows after cycle k and restore its state exactly.
+
+    Returns (rows undone, whether the branch was rebuilt from its parent). Mutates the mirror `st`
+    in place (exactly, see undo.py) unless rebuilt; the caller reloads it if rebuilt or on failure.
+    """
+    b = st.branch_id
+    if st.parent_id is not None and k < st.fork_cycle:
+        (n,) = conn.execute("SELECT count(*) FROM fills WHERE branch_id=?", (b,)).fetchone()
+        _delete_branch_rows(conn, b)
+        pst, src = state_at(conn, st.parent_id, k)
+        write_full_state(conn, pst, src, b, k)
+        conn.execute("UPDATE branches SET parent_id=?, fork_cycle=?, cycle=? WHERE branch_id=?", (src, k, k, b))
+        return n, True
+    rep = undo_after(conn, st, k)
+    for a in rep.dropped_accounts:
+        for t in ("accounts", "balances", "positions", "lots"):
+            col = "name" if t == "accounts" else "account"
+            conn.execute(f"DELETE FROM {t} WHERE branch_id=? AND {col}=?", (b, a))
+    st.flush(conn, k)
+    for acct, asset in conn.execute("SELECT account, asset FROM balances WHERE branch_id=? AND cycle>?", (b, k)):
+        if asset == CASH:
+            st.cash.pop(acct, None)
+            st.rcash.pop(acct, None)
+        else:
+            st.shares.pop((acct, asset), None)
+            st.rshares.pop((acct, asset), None)
+    for acct, sym in conn.execute("SELECT account, symbol FROM positions WHERE branch_id=? AND cycle>?", (b, k)):
+        st.pos.pop((acct, sym), None)
+    conn.execute("DELETE FROM balances WHERE branch_id=? AND cycle>?", (b, k))
+    conn.execute("DELETE FROM positions WHERE branch_id=? AND cycle>?", (b, k))
+    for acct, sym in rep.touched_positions:
+        p = st.pos.get((acct, sym))
+        if p is None:
+            continue
+        delete_from(conn, b, acct, sym, 1, p.lo)
+        delete_from(conn, b, acct, sym, -1, p.so)
+    conn.execute("DELETE FROM fills WHERE branch_id=? AND cycle>?", (b, k))
+    conn.execute("DELETE FROM reservations WHERE branch_id=? AND cycle>?", (b, k))
+    for t in HISTORY_TABLES:
+        conn.execute(f"DELETE FROM {t} WHERE branch_id=? AND cycle>?", (b, k))
+    return rep.rows, False
+
+
+def check_writable(st: BranchState, cycle: int) -> None:
+    if st.fork_cycle is not None and cycle <= st.fork_cycle:
+        raise LedgerError(RejectCode.INHERITED_PAST,
+                          f"branch {st.branch_id} was forked at cycle {st.fork_cycle}; "
+                          f"cycle {cycle} belongs to its parent")

@@ -1,0 +1,36 @@
+"""Branch lineage: which (branch, max cycle) pairs make up a branch's visible history.
+
+A fork at cycle c of branch P does not copy P's history rows (fills, transfers, orders, traces,
+messages, snapshots); the new branch sees P's rows with cycle <= c, and P's own lineage below that.
+State tables (balances, positions, open lots, open reservations, accounts) are copied at fork time.
+"""
+from __future__ import annotations
+
+import sqlite3
+
+INF = 1 << 62
+
+
+def lineage(conn: sqlite3.Connection, branch_id: int) -> list[tuple[int, int]]:
+    """[(branch_id, max_cycle), ...] from the branch itself up to its root."""
+    out: list[tuple[int, int]] = []
+    limit = INF
+    b: int | None = branch_id
+    while b is not None:
+        out.append((b, limit))
+        parent, fork_cycle = conn.execute(
+            "SELECT parent_id, fork_cycle FROM branches WHERE branch_id=?", (b,)).fetchone()
+        if parent is not None:
+            limit = min(limit, fork_cycle)
+        b = parent
+    return out
+
+
+def lineage_sql(lin: list[tuple[int, int]], alias: str = "") -> tuple[str, list[int]]:
+    """A WHERE fragment selecting the rows visible on a branch, with its parameters."""
+    p = f"{alias}." if alias else ""
+    parts, params = [], []
+    for b, c in lin:
+        parts.append(f"({p}branch_id=? AND {p}cycle<=?)")
+        params += [b, c]
+    return "(" + " OR ".join(parts) + ")", params

@@ -1,0 +1,177 @@
+"""The in-memory mirror of one branch's current state, and its loading from and flushing to SQLite.
+
+The ledger keeps the active branch's balances, reservations and open FIFO lots in dicts, so the hot
+path (`settle`) never reads SQLite. Every change marks the touched keys dirty; `flush` upserts exactly
+those rows inside the caller's transaction. If a transaction fails, the mirror is reloaded from the
+database, which is the truth. Another connection's commit is noticed through `PRAGMA data_version`
+and also triggers a reload, so a second Ledger on the same file stays correct (single writer at a time).
+
+FIFO lots are stored as contiguous streams per (account, symbol, side): each lot records `start`, the
+number of shares opened on that stream before it. A position keeps four counters: shares opened and
+consumed on its long stream and on its short stream. The open lots are exactly those whose
+[start, start + qty) range lies above the consumed counter, so consuming lots never updates lot rows,
+and undoing a fill only moves counters back (see `undo.py`).
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import deque
+from dataclasses import dataclass, field
+
+from ledger.lots import load_stream
+from ledger.types import CASH
+
+
+def fee_for(notional: int, fee_bps: int) -> int:
+    """Fee in cents on a notional, rounded up (so per-share reservations always cover it)."""
+    return (notional * fee_bps + 9999) // 10000 if fee_bps else 0
+
+
+@dataclass(slots=True)
+class AccountCfg:
+    name: str
+    theory: str
+    kind: str
+    cycle: int
+    initial_cash: int
+    initial_holdings: dict[str, int]
+    allow_short: bool
+    short_limit: int
+    credit_limit: int
+
+
+@dataclass(slots=True)
+class Res:
+    order_id: str
+    account: str
+    side: str  # "buy" | "sell"
+    symbol: str
+    qty: int
+    limit_price: int
+    remaining: int
+    cycle: int
+
+
+@dataclass(slots=True)
+class Pos:
+    cost: int = 0
+    realized: int = 0
+    fees: int = 0
+    lo: int = 0  # long shares opened (cumulative)
+    lc: int = 0  # long shares consumed
+    so: int = 0  # short shares opened
+    sc: int = 0  # short shares consumed
+    long: deque = field(default_factory=deque)  # open long lots: [start, qty, price]
+    short: deque = field(default_factory=deque)
+
+
+@dataclass(slots=True)
+class BranchState:
+    run_id: int
+    branch_id: int
+    parent_id: int | None
+    fork_cycle: int | None
+    fee_bps: int
+    symbols: set[str] = field(default_factory=set)
+    accounts: dict[str, AccountCfg] = field(default_factory=dict)
+    cash: dict[str, int] = field(default_factory=dict)
+    rcash: dict[str, int] = field(default_factory=dict)
+    shares: dict[tuple[str, str], int] = field(default_factory=dict)
+    rshares: dict[tuple[str, str], int] = field(default_factory=dict)
+    pos: dict[tuple[str, str], Pos] = field(default_factory=dict)
+    res: dict[str, Res] = field(default_factory=dict)  # open reservations only
+    next_seq: int = 1
+    last_fill_cycle: int | None = None
+    dirty_cash: set[str] = field(default_factory=set)
+    dirty_shares: set[tuple[str, str]] = field(default_factory=set)
+    dirty_pos: set[tuple[str, str]] = field(default_factory=set)
+    dirty_res: set[str] = field(default_factory=set)
+
+    # --- helpers -------------------------------------------------------------------------------
+    def fee_cap_per_share(self, limit_price: int) -> int:
+        return fee_for(limit_price, self.fee_bps)
+
+    def res_cash(self, r: Res) -> int:
+        """Cash a buy reservation holds: linear in remaining shares, so fills release it exactly."""
+        return r.remaining * (r.limit_price + self.fee_cap_per_share(r.limit_price))
+
+    def position(self, key: tuple[str, str]) -> Pos:
+        p = self.pos.get(key)
+        if p is None:
+            p = self.pos[key] = Pos()
+        return p
+
+    def clear_dirty(self) -> None:
+        self.dirty_cash.clear()
+        self.dirty_shares.clear()
+        self.dirty_pos.clear()
+        self.dirty_res.clear()
+
+    # --- persistence ---------------------------------------------------------------------------
+    def flush(self, conn: sqlite3.Connection, cycle: int) -> None:
+        """Upsert every dirty state row (inside the caller's transaction).
+
+        A state row's `cycle` is the cycle it was created in (never updated), so truncation can delete
+        the rows born after the cut, which makes the stored state identical to the state at the cut."""
+        r, b = self.run_id, self.branch_id
+        up_bal = ("INSERT INTO balances(run_id, branch_id, cycle, account, asset, amount, reserved) "
+                  "VALUES (?,?,?,?,?,?,?) ON CONFLICT(branch_id, account, asset) DO UPDATE SET "
+                  "amount=excluded.amount, reserved=excluded.reserved")
+        rows = [(r, b, cycle, a, CASH, self.cash.get(a, 0), self.rcash.get(a, 0)) for a in self.dirty_cash]
+        rows += [(r, b, cycle, k[0], k[1], self.shares.get(k, 0), self.rshares.get(k, 0))
+                 for k in self.dirty_shares]
+        if rows:
+            conn.executemany(up_bal, rows)
+        if self.dirty_pos:
+            conn.executemany(
+                "INSERT INTO positions(run_id, branch_id, cycle, account, symbol, cost_basis, realized_pnl, "
+                "fees, long_opened, long_consumed, short_opened, short_consumed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(branch_id, account, symbol) DO UPDATE SET "
+                "cost_basis=excluded.cost_basis, realized_pnl=excluded.realized_pnl, fees=excluded.fees, "
+                "long_opened=excluded.long_opened, long_consumed=excluded.long_consumed, "
+                "short_opened=excluded.short_opened, short_consumed=excluded.short_consumed",
+                [(r, b, cycle, k[0], k[1], p.cost, p.realized, p.fees, p.lo, p.lc, p.so, p.sc)
+                 for k in self.dirty_pos for p in (self.pos[k],)])
+        if self.dirty_res:
+            rows = []
+            for oid in self.dirty_res:
+                x = self.res.get(oid)
+                rows.append((x.remaining if x else 0, b, oid))
+            conn.executemany("UPDATE reservations SET remaining=? WHERE branch_id=? AND order_id=?", rows)
+        self.clear_dirty()
+
+
+def load_state(conn: sqlite3.Connection, branch_id: int) -> BranchState:
+    row = conn.execute("SELECT b.run_id, b.parent_id, b.fork_cycle, r.fee_bps FROM branches b "
+                       "JOIN runs r ON r.run_id = b.run_id WHERE b.branch_id=?", (branch_id,)).fetchone()
+    run_id, parent_id, fork_cycle, fee_bps = row
+    st = BranchState(run_id, branch_id, parent_id, fork_cycle, fee_bps or 0)
+    st.symbols = {s for (s,) in conn.execute("SELECT symbol FROM symbols WHERE run_id=?", (run_id,))}
+    for name, theory, kind, cyc, icash, ihold, ash, sl, cl in conn.execute(
+            "SELECT name, theory, kind, cycle, initial_cash, initial_holdings, allow_short, short_limit, "
+            "credit_limit FROM accounts WHERE branch_id=?", (branch_id,)):
+        st.accounts[name] = AccountCfg(name, theory, kind, cyc, icash, json.loads(ihold), bool(ash), sl, cl)
+    for acct, asset, amount, reserved in conn.execute(
+            "SELECT account, asset, amount, reserved FROM balances WHERE branch_id=?", (branch_id,)):
+        if asset == CASH:
+            st.cash[acct], st.rcash[acct] = amount, reserved
+        else:
+            st.shares[(acct, asset)], st.rshares[(acct, asset)] = amount, reserved
+    for acct, sym, cost, real, fees, lo, lc, so, sc in conn.execute(
+            "SELECT account, symbol, cost_basis, realized_pnl, fees, long_opened, long_consumed, "
+            "short_opened, short_consumed FROM positions WHERE branch_id=?", (branch_id,)):
+        p = Pos(cost, real, fees, lo, lc, so, sc)
+        if lo > lc:
+            p.long = load_stream(conn, branch_id, acct, sym, 1, lc, lo)
+        if so > sc:
+            p.short = load_stream(conn, branch_id, acct, sym, -1, sc, so)
+        st.pos[(acct, sym)] = p
+    for oid, acct, side, sym, qty, lim, rem, cyc in conn.execute(
+            "SELECT order_id, account, side, symbol, qty, limit_price, remaining, cycle FROM reservations "
+            "WHERE branch_id=? AND remaining > 0", (branch_id,)):
+        st.res[oid] = Res(oid, acct, side, sym, qty, lim, rem, cyc)
+    last = conn.execute("SELECT cycle, seq FROM fills WHERE branch_id=? ORDER BY cycle DESC, seq DESC LIMIT 1",
+                        (branch_id,)).fetchone()
+    st.last_fill_cycle, st.next_seq = (last[0], last[1] + 1) if last else (None, 1)
+    return st

@@ -1,0 +1,213 @@
+"""`Ledger`: the facade the graph, tools and UI call. One SQLite file (or ":memory:") per floor.
+
+Concurrency model: one writer at a time (the floor process). The active branch's state is mirrored in
+memory (see `state.py`); a commit by another connection is detected with `PRAGMA data_version` and
+reloads the mirror. Files use WAL with synchronous=NORMAL: a process crash (kill -9) loses nothing
+committed; a power cut may lose the last transactions but never leaves a half-written one.
+
+Writes for one cycle can be grouped with `with ledger.transaction():`; every public write also opens
+its own (nested: SAVEPOINT) transaction, so a refused request writes nothing and leaves any enclosing
+transaction usable.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from ledger import branches
+from ledger.errors import LedgerError, RejectCode
+from ledger.reading import ReadingMixin
+from ledger.schema import ALL_BRANCH_TABLES, create_schema
+from ledger.state import BranchState, load_state
+from ledger.trading import TradingMixin
+from ledger.types import CASH, SYSTEM_ACCOUNTS, BranchView, RunRef, RunView
+
+
+class Ledger(TradingMixin, ReadingMixin):
+    def __init__(self, conn: sqlite3.Connection, *, fee_bps: int, allow_short: bool, short_limit: int,
+                 credit_limit: int, symbols: Iterable[str] | None):
+        self.conn = conn
+        self.db = Database(conn)
+        create_schema(self.db)
+        self.fee_bps, self.allow_short, self.short_limit, self.credit_limit = (
+            fee_bps, allow_short, short_limit, credit_limit)
+        self.default_symbols = tuple(symbols or ())
+        self._st: BranchState | None = None
+        self._depth = 0
+        self._dv = None
+        self._cycle = 0
+        row = conn.execute("SELECT value FROM meta WHERE key='active_branch'").fetchone()
+        if row and conn.execute("SELECT 1 FROM branches WHERE branch_id=?", (int(row[0]),)).fetchone():
+            self._activate(int(row[0]))
+
+    # ------------------------------------------------------------------ lifecycle
+    @classmethod
+    def open(cls, path: str | Path, *, fee_bps: int = 0, allow_short: bool = False, short_limit: int = 0,
+             credit_limit: int = 0, symbols: Iterable[str] | None = None) -> Ledger:
+        """Open (creating if needed) a ledger database. `symbols` are the default universe of new runs."""
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache: the fills indexes stay hot
+        if str(path) != ":memory:":
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        return cls(conn, fee_bps=fee_bps, allow_short=allow_short, short_limit=short_limit,
+                   credit_limit=credit_limit, symbols=symbols)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit (BEGIN IMMEDIATE ... COMMIT; SAVEPOINT when nested). On error: rollback."""
+        outer = self._depth == 0
+        name = f"sp{self._depth}"
+        self.conn.execute("BEGIN IMMEDIATE" if outer else f"SAVEPOINT {name}")
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            self._depth -= 1
+            if outer:
+                self.conn.execute("ROLLBACK")
+            else:
+                self.conn.execute(f"ROLLBACK TO {name}")
+                self.conn.execute(f"RELEASE {name}")
+            self._reload()
+            raise
+        self._depth -= 1
+        self.conn.execute("COMMIT" if outer else f"RELEASE {name}")
+        if outer:
+            self._dv = self._data_version()
+
+    # ------------------------------------------------------------------ runs and branches
+    def start_run(self, *, config: Mapping[str, Any], seed: int, name: str | None = None,
+                  symbols: Iterable[str] | None = None, meta: Mapping[str, Any] | None = None) -> RunRef:
+        """Create a run with its main branch and the system accounts; it becomes the active branch."""
+        syms = sorted(set(symbols if symbols is not None else self.default_symbols))
+        with self.transaction():
+            cur = self.conn.execute("INSERT INTO runs(name, seed, config, meta, fee_bps) VALUES (?,?,?,?,?)",
+                                    (name, seed, json.dumps(config, sort_keys=True, default=str),
+                                     json.dumps(dict(meta or {}), sort_keys=True, default=str), self.fee_bps))
+            run_id = int(cur.lastrowid)
+            b = branches.new_branch(self.conn, run_id, None, None, "main")
+            self.conn.executemany("INSERT INTO symbols(run_id, symbol) VALUES (?,?)", [(run_id, s) for s in syms])
+            for acct in SYSTEM_ACCOUNTS:
+                self.conn.execute(
+                    "INSERT INTO accounts(run_id, branch_id, cycle, name, theory, kind, initial_cash, "
+                    "initial_holdings, allow_short, short_limit, credit_limit) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (run_id, b, -1, acct, "", "system", 0, "{}", 1, 0, 0))
+                self.conn.execute("INSERT INTO balances(run_id, branch_id, cycle, account, asset, amount, reserved) "
+                                  "VALUES (?,?,?,?,?,0,0)", (run_id, b, -1, acct, CASH))
+            self._activate(b)
+        return RunRef(run_id, b)
+
+    def use(self, run_id: int, branch_id: int) -> None:
+        row = self.conn.execute("SELECT run_id FROM branches WHERE branch_id=?", (branch_id,)).fetchone()
+        if row is None or row[0] != run_id:
+            raise LedgerError(RejectCode.NO_ACTIVE_RUN, f"run {run_id} has no branch {branch_id}")
+        self._activate(branch_id)
+
+    def _activate(self, branch_id: int) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('active_branch', ?)", (str(branch_id),))
+        self._st = load_state(self.conn, branch_id)
+        self._dv = self._data_version()
+
+    def list_runs(self) -> list[RunView]:
+        return [RunView(r, n, s, json.loads(c), json.loads(m)) for r, n, s, c, m in self.conn.execute(
+            "SELECT run_id, name, seed, config, meta FROM runs ORDER BY run_id")]
+
+    def list_branches(self, run_id: int | None = None) -> list[BranchView]:
+        rid = self.run_id if run_id is None else run_id
+        return [BranchView(*row) for row in self.conn.execute(
+            "SELECT branch_id, run_id, parent_id, fork_cycle, name FROM branches WHERE run_id=? ORDER BY branch_id",
+            (rid,))]
+
+    @property
+    def ref(self) -> RunRef:
+        st = self._state()
+        return RunRef(st.run_id, st.branch_id)
+
+    @property
+    def run_id(self) -> int:
+        return self.ref.run_id
+
+    @property
+    def branch_id(self) -> int:
+        return self.ref.branch_id
+
+    def truncate_after(self, cycle: int) -> int:
+        """Rollback of the active branch to the end of `cycle`; returns the number of rows undone."""
+        st = self._state()
+        with self.transaction():
+            n, rebuilt = branches.truncate_after(self.conn, st, cycle)
+        if rebuilt:
+            self._reload()
+        self._cycle = cycle
+        return n
+
+    def fork(self, at_cycle: int, *, name: str | None = None, activate: bool = True) -> int:
+        """New branch seeing the active branch as at the end of `at_cycle`; returns its id."""
+        st = self._state()
+        with self.transaction():
+            b = branches.fork(self.conn, st.branch_id, at_cycle, name)
+        if activate:
+            self._activate(b)
+            self._cycle = at_cycle
+        return b
+
+    def last_cycle(self) -> int | None:
+        st = self._state()
+        best = None
+        for t in ("fills", "transfers", "releases", "reservations", "orders", "traces", "messages", "snapshots"):
+            (c,) = self.conn.execute(f"SELECT max(cycle) FROM {t} WHERE branch_id=?", (st.branch_id,)).fetchone()
+            if c is not None and (best is None or c > best):
+                best = c
+        if st.fork_cycle is not None and (best is None or st.fork_cycle > best):
+            best = st.fork_cycle
+        if best is None:
+            (c,) = self.conn.execute("SELECT max(cycle) FROM accounts WHERE branch_id=? AND kind != 'system'",
+                                     (st.branch_id,)).fetchone()
+            best = c
+        return best
+
+    def reset(self) -> None:
+        """Seed 000's reset between runs: delete every run, branch and row; the schema stays."""
+        with self.transaction():
+            for t in (*ALL_BRANCH_TABLES, "symbols", "branches", "runs"):
+                self.conn.execute(f"DELETE FROM {t}")
+            self.conn.execute("DELETE FROM meta WHERE key='active_branch'")
+        self._st = None
+
+    # ------------------------------------------------------------------ internals
+    def _data_version(self) -> int:
+        return self.conn.execute("PRAGMA data_version").fetchone()[0]
+
+    def _reload(self) -> None:
+        if self._st is not None:
+            self._st = load_state(self.conn, self._st.branch_id)
+            self._dv = self._data_version()
+
+    def _state(self) -> BranchState:
+        if self._st is None:
+            raise LedgerError(RejectCode.NO_ACTIVE_RUN, "no active run: call start_run() or use() first")
+        if self._depth == 0 and self._data_version() != self._dv:
+            self._reload()
+        return self._st
+
+    def _cyc(self, cycle: int | None) -> int:
+        if cycle is not None:
+            self._cycle = cycle
+        return self._cycle

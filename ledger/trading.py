@@ -1,0 +1,175 @@
+"""Write side of the `Ledger` facade: accounts, transfers, reservations, settlement (a mixin)."""
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable, Mapping, Sequence
+
+from ledger import journal, reservations, settlement
+from ledger.branches import check_writable
+from ledger.errors import LedgerError, RejectCode, Rejection
+from ledger.state import AccountCfg
+from ledger.types import CASH, EXTERNAL, Fill, SettleResult
+
+
+class TradingMixin:
+    def add_symbols(self, symbols: Iterable[str]) -> None:
+        st = self._state()
+        new = sorted(set(symbols) - st.symbols)
+        with self.transaction():
+            self.conn.executemany("INSERT INTO symbols(run_id, symbol) VALUES (?,?)", [(st.run_id, s) for s in new])
+        st.symbols.update(new)
+
+    def symbols(self) -> list[str]:
+        return sorted(self._state().symbols)
+
+    def open_account(self, name: str, *, theory: str = "", cash: int, holdings: Mapping[str, int] | None = None,
+                     kind: str = "trader", cycle: int = 0, cost: Mapping[str, int] | None = None,
+                     allow_short: bool | None = None, short_limit: int | None = None,
+                     credit_limit: int | None = None) -> None:
+        """Open an account funded from @external: `cash` cents and `holdings` shares.
+
+        Symbols in `holdings` join the run's universe. `cost` gives the cost price per share of the
+        initial holdings (default 0: the endowment is a gift, so its FIFO cost basis is zero).
+        Shorting and credit default to the ledger's settings and may be overridden per account
+        (e.g. a background market maker). Raises LedgerError on invalid input; writes nothing then.
+        """
+        st = self._state()
+        cycle = self._cyc(cycle)
+        check_writable(st, cycle)
+        holdings = {s: q for s, q in (holdings or {}).items() if q}
+        if name in st.accounts:
+            raise LedgerError(RejectCode.DUPLICATE_ACCOUNT, f"account {name!r} already exists")
+        if not name or name.startswith("@"):
+            raise LedgerError(RejectCode.UNKNOWN_ACCOUNT, f"invalid account name {name!r} ('@' is for system accounts)")
+        if not isinstance(cash, int) or cash < 0:
+            raise LedgerError(RejectCode.NON_POSITIVE_AMOUNT, f"initial cash must be >= 0 cents, not {cash!r}")
+        for s, q in holdings.items():
+            if not isinstance(q, int) or q < 0:
+                raise LedgerError(RejectCode.NON_POSITIVE_QTY, f"initial holding of {s} must be >= 0, not {q!r}")
+        ash = self.allow_short if allow_short is None else allow_short
+        sl = self.short_limit if short_limit is None else short_limit
+        cl = self.credit_limit if credit_limit is None else credit_limit
+        with self.transaction():
+            new_syms = sorted(set(holdings) - st.symbols)
+            self.conn.executemany("INSERT INTO symbols(run_id, symbol) VALUES (?,?)",
+                                  [(st.run_id, s) for s in new_syms])
+            st.symbols.update(new_syms)
+            self.conn.execute(
+                "INSERT INTO accounts(run_id, branch_id, cycle, name, theory, kind, initial_cash, initial_holdings, "
+                "allow_short, short_limit, credit_limit) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (st.run_id, st.branch_id, cycle, name, theory, kind, cash, json.dumps(holdings, sort_keys=True),
+                 int(ash), sl, cl))
+            st.accounts[name] = AccountCfg(name, theory, kind, cycle, cash, dict(holdings), ash, sl, cl)
+            st.cash[name] = 0
+            st.rcash[name] = 0
+            st.dirty_cash.add(name)
+            if cash:
+                self._post(f"open:{name}:cash", EXTERNAL, name, CASH, cash, cycle, "open", None)
+            for s in sorted(holdings):
+                self._post(f"open:{name}:{s}", EXTERNAL, name, s, holdings[s], cycle, "open",
+                           int((cost or {}).get(s, 0)))
+            st.flush(self.conn, cycle)
+
+    def open_accounts_from_range(self, accounts: Mapping[str, str] | Sequence[str], *, seed: int,
+                                 cash: int | tuple[int, int], stocks: int | tuple[int, int],
+                                 symbols: Sequence[str] | None = None, cost: Mapping[str, int] | None = None,
+                                 kind: str = "trader", cycle: int = 0) -> dict[str, tuple[int, dict[str, int]]]:
+        """Seed 001's endowments: cash (cents) and shares of each symbol drawn uniformly from a range
+        (inclusive) with their own `seed`, or fixed when an int is given. `accounts` maps name -> theory
+        (or is a list of names). Returns {name: (cash, holdings)} in the order opened."""
+        rng = random.Random(seed)
+        syms = sorted(symbols if symbols is not None else self._state().symbols)
+
+        def draw(spec: int | tuple[int, int]) -> int:
+            return spec if isinstance(spec, int) else rng.randint(spec[0], spec[1])
+
+        theories = dict(accounts) if isinstance(accounts, Mapping) else {n: "" for n in accounts}
+        out = {}
+        with self.transaction():
+            for name, theory in theories.items():
+                c = draw(cash)
+                h = {s: draw(stocks) for s in syms}
+                self.open_account(name, theory=theory, cash=c, holdings=h, kind=kind, cycle=cycle, cost=cost)
+                out[name] = (c, h)
+        return out
+
+    def _post(self, transfer_id: str, debit: str, credit: str, asset: str, amount: int, cycle: int, kind: str,
+              price: int | None) -> Rejection | None:
+        st = self._state()
+        check = journal.check_transfer(self.conn, st, transfer_id=transfer_id, debit=debit, credit=credit,
+                                       asset=asset, amount=amount, cycle=cycle, kind=kind, price=price)
+        if isinstance(check, Rejection):
+            return check
+        if check is False:
+            check_writable(st, cycle)
+            journal.apply_transfer(self.conn, st, transfer_id=transfer_id, debit=debit, credit=credit, asset=asset,
+                                   amount=amount, cycle=cycle, kind=kind, price=price)
+        return None
+
+    def transfer(self, transfer_id: str, *, debit: str, credit: str, amount: int, asset: str = CASH,
+                 cycle: int | None = None, kind: str = "transfer", price: int | None = None) -> Rejection | None:
+        """A single double-entry transfer; idempotent by id. Returns a Rejection (nothing written) or None."""
+        with self.transaction():
+            return self._post(transfer_id, debit, credit, asset, amount, self._cyc(cycle), kind, price)
+
+    def deposit(self, account: str, amount: int, *, transfer_id: str, cycle: int | None = None) -> Rejection | None:
+        return self.transfer(transfer_id, debit=EXTERNAL, credit=account, amount=amount, cycle=cycle, kind="deposit")
+
+    def withdraw(self, account: str, amount: int, *, transfer_id: str, cycle: int | None = None) -> Rejection | None:
+        return self.transfer(transfer_id, debit=account, credit=EXTERNAL, amount=amount, cycle=cycle,
+                             kind="withdrawal")
+
+    def deposit_shares(self, account: str, symbol: str, qty: int, *, price: int, transfer_id: str,
+                       cycle: int | None = None) -> Rejection | None:
+        return self.transfer(transfer_id, debit=EXTERNAL, credit=account, amount=qty, asset=symbol, cycle=cycle,
+                             kind="deposit", price=price)
+
+    def reserve(self, *, order_id: str, account: str, side: str, symbol: str, qty: int, limit_price: int,
+                cycle: int | None = None) -> Rejection | None:
+        """Hold cash (buy: qty x (limit + fee cap)) or shares (sell) for an open order.
+
+        Market orders need a price cap from the caller (e.g. the risk collar) as `limit_price`.
+        Returns a Rejection (nothing written) or None."""
+        st = self._state()
+        side = str(getattr(side, "value", side)).lower()
+        rej = reservations.check_reserve(self.conn, st, order_id=order_id, account=account, side=side,
+                                         symbol=symbol, qty=qty, limit_price=limit_price)
+        if rej is not None:
+            return rej
+        cycle = self._cyc(cycle)
+        check_writable(st, cycle)
+        with self.transaction():
+            reservations.apply_reserve(self.conn, st, order_id=order_id, account=account, side=side,
+                                       symbol=symbol, qty=qty, limit_price=limit_price, cycle=cycle)
+        return None
+
+    def release(self, order_id: str, qty: int | None = None, *, cycle: int | None = None) -> Rejection | None:
+        """Give back the reservation of a cancelled/expired order (all of it, or `qty` shares of it)."""
+        st = self._state()
+        rej = reservations.check_release(st, order_id, qty)
+        if rej is not None:
+            return rej
+        cycle = self._cyc(cycle)
+        check_writable(st, cycle)
+        with self.transaction():
+            reservations.apply_release(self.conn, st, order_id, qty, cycle)
+        return None
+
+    def reserved_for(self, order_id: str) -> tuple[int, int] | None:
+        """(remaining shares, cash held) of an open reservation, or None."""
+        st = self._state()
+        r = st.res.get(order_id)
+        if r is None:
+            return None
+        return r.remaining, (st.res_cash(r) if r.side == "buy" else 0)
+
+    def settle(self, cycle: int, fills: Sequence[Fill]) -> SettleResult:
+        """Apply one cycle's fills in ONE transaction. Idempotent by fill_id; all or nothing."""
+        st = self._state()
+        self._cyc(cycle)
+        try:
+            with self.transaction():
+                return settlement.settle(self.conn, st, cycle, fills)
+        except settlement.BatchRejected as e:
+            return SettleResult(settled=0, duplicates=0, rejection=e.rejection)
