@@ -1,0 +1,1 @@
+"""Test support: a scripted fake chat model and a local OpenAI-compatible stub server."""

@@ -1,0 +1,245 @@
+"""A small OpenAI-compatible HTTP server on 127.0.0.1 for tests and benchmarks.
+
+Serves POST /v1/chat/completions as JSON, or as SSE when the request says `"stream": true`
+(`data: {chunk}` lines, an optional usage chunk when `stream_options.include_usage`, then
+`data: [DONE]`). Tool calls are returned in both forms.
+
+Scripted: `enqueue(...)` a queue of replies, consumed one per request:
+- `Reply.text("...")`, `Reply.tool_calls(("name", {...}), ...)`: a normal answer;
+- `Reply.error(500)`: an HTTP error with an OpenAI-style error body;
+- `Reply.delay(seconds)`: sleep before answering (longer than the client timeout -> a timeout);
+- `Reply.garbage("...")`: status 200 but a body that is not JSON.
+When the queue is empty `default` answers (None -> HTTP 500 "stub script exhausted").
+`latency_s` adds a fixed delay to every answer (for the LLM-mode benchmark).
+Every request body is recorded in `requests` (thread-safe).
+
+Use: `with OpenAIStub() as stub: ChatOpenAI(base_url=stub.base_url, ...)`.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Reply:
+    kind: str  # "text" | "tool_calls" | "error" | "delay" | "garbage"
+    content: str = ""
+    calls: tuple[tuple[str, dict[str, Any]], ...] = ()
+    status: int = 200
+    delay_s: float = 0.0
+    then: Reply | None = None  # what a delayed reply finally sends
+    usage: tuple[int, int] = (25, 12)  # (prompt_tokens, completion_tokens)
+
+    @staticmethod
+    def text(content: str, usage: tuple[int, int] = (25, 12)) -> Reply:
+        return Reply("text", content=content, usage=usage)
+
+    @staticmethod
+    def tool_calls(*calls: tuple[str, dict[str, Any]], usage: tuple[int, int] = (25, 12)) -> Reply:
+        return Reply("tool_calls", calls=tuple(calls), usage=usage)
+
+    @staticmethod
+    def error(status: int = 500, message: str = "stub server error") -> Reply:
+        return Reply("error", content=message, status=status)
+
+    @staticmethod
+    def delay(seconds: float, then: Reply | None = None) -> Reply:
+        return Reply("delay", delay_s=seconds, then=then or Reply.text("{}"))
+
+    @staticmethod
+    def garbage(body: str = "<html>this is not JSON at all") -> Reply:
+        return Reply("garbage", content=body)
+
+
+@dataclass
+class _State:
+    queue: deque[Reply] = field(default_factory=deque)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    served: int = 0
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:  # keep test output clean
+        pass
+
+    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server naming
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        if not self.path.rstrip("/").endswith("/chat/completions"):
+            self._send(404, b'{"error": {"message": "not found"}}')
+            return
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            self._send(400, b'{"error": {"message": "bad json"}}')
+            return
+        stub = self.server.stub
+        reply = stub._next(body)
+        try:
+            if stub.latency_s:
+                time.sleep(stub.latency_s)
+            while reply.kind == "delay":
+                time.sleep(reply.delay_s)
+                reply = reply.then or Reply.text("{}")
+            if reply.kind == "error":
+                err = {"error": {"message": reply.content, "type": "server_error", "code": reply.status}}
+                self._send(reply.status, json.dumps(err).encode())
+            elif reply.kind == "garbage":
+                self._send(200, reply.content.encode())
+            elif body.get("stream"):
+                self._stream(body, reply)
+            else:
+                self._send(200, json.dumps(_completion(body, reply, stub._next_id())).encode())
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test)
+            pass
+
+    def _stream(self, body: dict[str, Any], reply: Reply) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        cid = self.server.stub._next_id()
+        for chunk in _chunks(body, reply, cid):
+            self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+            self.wfile.flush()
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.wfile.flush()
+
+
+def _usage(reply: Reply) -> dict[str, int]:
+    p, c = reply.usage
+    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+
+
+def _tool_call_list(reply: Reply, cid: str) -> list[dict[str, Any]]:
+    return [{"id": f"call_{cid}_{i}", "type": "function",
+             "function": {"name": name, "arguments": json.dumps(args)}}
+            for i, (name, args) in enumerate(reply.calls)]
+
+
+def _completion(body: dict[str, Any], reply: Reply, cid: str) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": reply.content if reply.kind == "text" else None}
+    finish = "stop"
+    if reply.kind == "tool_calls":
+        message["tool_calls"] = _tool_call_list(reply, cid)
+        finish = "tool_calls"
+    return {"id": f"chatcmpl-{cid}", "object": "chat.completion", "created": 0,
+            "model": body.get("model", "stub"), "choices": [{"index": 0, "message": message,
+                                                             "finish_reason": finish}],
+            "usage": _usage(reply)}
+
+
+def _chunks(body: dict[str, Any], reply: Reply, cid: str) -> list[dict[str, Any]]:
+    base = {"id": f"chatcmpl-{cid}", "object": "chat.completion.chunk", "created": 0,
+            "model": body.get("model", "stub")}
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+    out = [chunk({"role": "assistant", "content": ""})]
+    if reply.kind == "text":
+        text = reply.content
+        out += [chunk({"content": text[i:i + 8]}) for i in range(0, len(text), 8)]
+        out.append(chunk({}, "stop"))
+    else:
+        for i, call in enumerate(_tool_call_list(reply, cid)):
+            args = call["function"]["arguments"]
+            half = len(args) // 2
+            out.append(chunk({"tool_calls": [{"index": i, "id": call["id"], "type": "function",
+                                              "function": {"name": call["function"]["name"],
+                                                           "arguments": args[:half]}}]}))
+            out.append(chunk({"tool_calls": [{"index": i, "function": {"arguments": args[half:]}}]}))
+        out.append(chunk({}, "tool_calls"))
+    if (body.get("stream_options") or {}).get("include_usage"):
+        out.append({**base, "choices": [], "usage": _usage(reply)})
+    return out
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    stub: OpenAIStub
+
+
+class OpenAIStub:
+    def __init__(self, *, latency_s: float = 0.0, default: Reply | None = None) -> None:
+        self.latency_s = latency_s
+        self.default = default
+        self._state = _State()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # Script and records ----------------------------------------------------------------------------
+
+    def enqueue(self, *replies: Reply) -> OpenAIStub:
+        with self._state.lock:
+            self._state.queue.extend(replies)
+        return self
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        with self._state.lock:
+            return list(self._state.requests)
+
+    @property
+    def pending(self) -> int:
+        with self._state.lock:
+            return len(self._state.queue)
+
+    def _next(self, body: dict[str, Any]) -> Reply:
+        with self._state.lock:
+            self._state.requests.append(body)
+            if self._state.queue:
+                return self._state.queue.popleft()
+        return self.default or Reply.error(500, "stub script exhausted")
+
+    def _next_id(self) -> str:
+        with self._state.lock:
+            self._state.served += 1
+            return str(self._state.served)
+
+    # Lifecycle -------------------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "start() the stub first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def start(self) -> OpenAIStub:
+        self._server = _Server(("127.0.0.1", 0), _Handler)  # port 0: a free port chosen by the OS
+        self._server.stub = self
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.02}, name="openai-stub", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> OpenAIStub:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
