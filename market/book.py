@@ -10,7 +10,19 @@ Data layout (the hot path):
 - a `Level` is a FIFO deque of mutable order records (lists, see `order_state.new_order`); a cancel
   only zeroes the record and fixes the level's totals (lazy deletion), the matcher pops dead records
   when it meets them; a record that loses priority is re-entered as a new record, never revived;
-- a LIMIT order that fills completely never gets a record at all (`submit_limit`);
+- a LIMIT order that fills completely never gets a record at all (`submit_limit`), and `submit_limit`
+  carries its own inlined copy of the matching loop (one Python call per order instead of three);
+- per fill the loop touches only the maker's remaining quantity (a record keeps its *total* quantity,
+  so filled = total - remaining needs no update), the trade event, the tape and the maker's position;
+  level totals, notional, trade count and the bar are updated once per level or once per order;
+- the exchange-wide tables are kept small and cheap: one `ids` dict serves duplicate detection and
+  lookup by id (used-up records are replaced by None), and the per-owner index exists only for owners
+  somebody asked about (see `OrderBook`).
+
+Measured with `python -m bench book` (200,000-order flow): this layout runs at about a third of the
+plain dict-of-deques baseline's speed. Profiling shows the gap is allocation, dictionary and GC work
+for the features the baseline lacks (immutable events per order and per fill, the id table, the tape,
+positions, bars), not bytecode dispatch: the same module compiled unchanged with Cython ran no faster.
 - stops wait in two heaps, buys by stop price, sells by -stop price, with lazy invalidation
   (`market/stops.py`).
 
@@ -40,7 +52,7 @@ Behaviour choices (documented here because callers rely on them):
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections import deque
+from collections import defaultdict, deque
 
 from market.events import (
     CancelReason,
@@ -56,7 +68,6 @@ from market.market_data import BarBuilder
 from market.order_state import (
     ARRIVAL,
     DONE,
-    FILLED,
     IS_BUY,
     OID,
     OTYPE,
@@ -69,6 +80,7 @@ from market.order_state import (
     STATE,
     STOP,
     TIF,
+    TOTAL,
     Clock,
     Level,
 )
@@ -85,19 +97,28 @@ _IOC_REMAINDER = CancelReason.IOC_REMAINDER
 
 
 class OrderBook(StopsMixin):
-    """The book of one symbol. Shares `clock`, `live`, `owners` and `seen` with its exchange."""
+    """The book of one symbol. Shares `clock`, `ids` and `owners` with its exchange.
 
-    def __init__(self, instrument: Instrument, clock: Clock, live: dict, owners: dict, seen: set,
-                 tape_size: int = 500) -> None:
+    `ids` maps every accepted order id still remembered (the duplicate-id window, plus every live order)
+    to its order record while it has one, else None: a limit order that filled at once never gets a
+    record, and a used-up resting order's entry is set to None (so the record is freed and the table
+    keeps its size). One table thus serves both duplicate detection and lookup by id; an order is live
+    while `ids[oid]` is a record whose STATE is not DONE.
+
+    `owners` (owner -> {order_id: record}) indexes the live orders of *registered* owners only: an owner
+    is registered by the exchange the first time somebody asks for its open orders (the floor traders,
+    the tools), from then on kept exact here. Background agents never ask, so the hot path skips the
+    index for them (one failed lookup instead of an insert and a delete per order).
+    """
+
+    def __init__(self, instrument: Instrument, clock: Clock, ids: dict, owners: dict, tape_size: int = 500) -> None:
         self.instrument = instrument
         self.symbol = instrument.symbol
         self.lot = instrument.lot_size
         self.tick_size = instrument.tick_size
         self.clock = clock
-        self.live = live  # order_id -> order record, exchange-wide (resting orders and pending stops)
-        self.owners = owners  # owner -> {order_id: record}, exchange-wide
-        self.seen = seen  # accepted order ids still remembered for duplicate detection, exchange-wide
-        self.cycle_ids: list | None = None  # ids accepted this cycle (set by the exchange; None: keep forever)
+        self.ids = ids  # order_id -> record or None, exchange-wide (see the class docstring)
+        self.owners = owners  # owner -> {order_id: record}, exchange-wide, for registered owners only
         self.tape: deque = deque(maxlen=tape_size)  # this symbol's most recent trades
         self.bids: dict[int, Level] = {}
         self.bid_keys: list[int] = []  # prices, ascending: best bid last
@@ -107,8 +128,14 @@ class OrderBook(StopsMixin):
         self.stops_sell: list = []  # heap of (-stop_price, arrival, record)
         self.last: int | None = None
         self.bar = BarBuilder()
-        self.pos: dict[str, int] = {}  # owner -> net shares bought minus sold in this symbol
+        self.pos: defaultdict[str, int] = defaultdict(int)  # owner -> net shares bought minus sold in this symbol
         self._stopping = False  # True while _run_stops works through a batch (no re-entry)
+
+    def __getstate__(self):
+        """The shared `ids` and `owners` tables are pickled (cleaned) by the exchange, which re-attaches them."""
+        state = self.__dict__.copy()
+        del state["ids"], state["owners"]
+        return state
 
     # ----------------------------------------------------------------- quotes
     def best_bid(self) -> int | None:
@@ -127,31 +154,125 @@ class OrderBook(StopsMixin):
 
     # ----------------------------------------------------------------- commands
     def submit_limit(self, oid: str, owner: str, side, is_buy: bool, tif, price: int, qty: int) -> list:
-        """Accept and run a validated LIMIT order (the hot path: no record unless it rests)."""
+        """Accept and run a validated LIMIT order: the hot path.
+
+        It does the same as `submit` + `_execute` + `_match` for a LIMIT order, inlined (one call per
+        order instead of three), and a LIMIT order that fills completely never gets a record at all.
+        """
         clk = self.clock
         seq = clk.seq
         sym = self.symbol
-        ev = [_new(OrderAccepted, (seq, clk.cycle, clk.tick, oid, owner, sym, side, _LIMIT, tif, qty, price, None))]
-        clk.seq = seq + 1
-        self.seen.add(oid)
-        if self.cycle_ids is not None:
-            self.cycle_ids.append(oid)
+        cyc = clk.cycle
+        tk = clk.tick
+        ev = [_new(OrderAccepted, (seq, cyc, tk, oid, owner, sym, side, _LIMIT, tif, qty, price, None))]
         if tif is _FOK:
-            self._execute([oid, owner, sym, side, is_buy, _LIMIT, tif, price, None, qty, 0, DONE, seq], ev)
+            clk.seq = seq + 1
+            self.ids[oid] = None
+            self._execute([oid, owner, sym, side, is_buy, _LIMIT, tif, price, None, qty, qty, DONE, seq], ev)
             return ev
+        arrival = seq
+        seq += 1
+        rem = qty
         if is_buy:
             keys, lim = self.ask_keys, -price
         else:
             keys, lim = self.bid_keys, price
-        filled = self._match(oid, owner, side, is_buy, qty, lim, ev) if keys and keys[-1] >= lim else 0
-        rem = qty - filled
+        if keys and keys[-1] >= lim:
+            # ---- matching (keep in step with `_match`, which serves every other order type)
+            levels = self.asks if is_buy else self.bids
+            tape = self.tape
+            pos = self.pos
+            ids = self.ids
+            owners = self.owners
+            first = px = notional = dropped = 0
+            while True:
+                k = keys[-1]
+                lvl = levels[k]
+                px = lvl.price
+                q = lvl.q
+                r0 = rem
+                while q:
+                    m = q[0]
+                    mq = m[9]
+                    if not mq:  # dead record (cancelled): lazy deletion
+                        q.popleft()
+                        continue
+                    mo = m[1]
+                    if mo == owner:  # self-trade prevention: cancel the resting order
+                        ev.append(_new(OrderCancelled, (seq, cyc, tk, m[0], mo, sym, mq, _SELF_TRADE)))
+                        seq += 1
+                        dropped += 1
+                        m[9] = 0
+                        m[11] = DONE
+                        ids[m[0]] = None
+                        by = owners.get(mo)
+                        if by is not None:
+                            del by[m[0]]
+                        lvl.qty -= mq
+                        lvl.n -= 1
+                        q.popleft()
+                        continue
+                    if mq <= rem:  # the resting order is used up
+                        fq = mq
+                        m[9] = 0
+                        m[11] = DONE
+                        ids[m[0]] = None  # forget the record (the id stays known), and free it
+                        by = owners.get(mo)
+                        if by is not None:
+                            del by[m[0]]
+                        lvl.n -= 1
+                        q.popleft()
+                    else:
+                        fq = rem
+                        m[9] = mq - fq
+                    if is_buy:
+                        t = _new(TradeExecuted, (seq, cyc, tk, f"T{seq}", sym, px, fq, oid, m[0], owner, mo, side))
+                        pos[mo] -= fq
+                    else:
+                        t = _new(TradeExecuted, (seq, cyc, tk, f"T{seq}", sym, px, fq, m[0], oid, mo, owner, side))
+                        pos[mo] += fq
+                    seq += 1
+                    ev.append(t)
+                    tape.append(t)
+                    rem -= fq
+                    if not rem:
+                        break
+                taken = r0 - rem
+                if taken:
+                    lvl.qty -= taken
+                    notional += px * taken
+                    if not first:
+                        first = px
+                if not lvl.n:
+                    del levels[k]
+                    keys.pop()
+                if not rem or not keys or keys[-1] < lim:
+                    break
+            filled = qty - rem
+            if filled:  # inlined `_booked`
+                pos[owner] += filled if is_buy else -filled
+                self.last = px
+                bar = self.bar
+                hi, lo = (px, first) if first < px else (first, px)
+                if bar.trades:
+                    if hi > bar.high:
+                        bar.high = hi
+                    if lo < bar.low:
+                        bar.low = lo
+                else:
+                    bar.open, bar.high, bar.low = first, hi, lo
+                bar.close = px
+                bar.volume += filled
+                bar.notional += notional
+                bar.trades += seq - arrival - 1 - dropped
+        clk.seq = seq
         if rem:
             if tif is _IOC:
-                seq = clk.seq
-                ev.append(_new(OrderCancelled, (seq, clk.cycle, clk.tick, oid, owner, sym, rem, _IOC_REMAINDER)))
+                self.ids[oid] = None
+                ev.append(_new(OrderCancelled, (seq, cyc, tk, oid, owner, sym, rem, _IOC_REMAINDER)))
                 clk.seq = seq + 1
             else:
-                o = [oid, owner, sym, side, is_buy, _LIMIT, tif, price, None, rem, filled, RESTING, ev[0][0]]
+                o = [oid, owner, sym, side, is_buy, _LIMIT, tif, price, None, rem, qty, RESTING, arrival]
                 if is_buy:
                     levels, keys, k = self.bids, self.bid_keys, price
                 else:
@@ -166,13 +287,13 @@ class OrderBook(StopsMixin):
                 lvl.q.append(o)
                 lvl.qty += rem
                 lvl.n += 1
-                self.live[oid] = o
+                self.ids[oid] = o
                 by = self.owners.get(owner)
-                if by is None:
-                    self.owners[owner] = {oid: o}
-                else:
+                if by is not None:
                     by[oid] = o
-        if filled and (self.stops_buy or self.stops_sell) and not self._stopping:
+        else:
+            self.ids[oid] = None
+        if rem != qty and (self.stops_buy or self.stops_sell) and not self._stopping:
             self._run_stops(ev)
         return ev
 
@@ -188,9 +309,7 @@ class OrderBook(StopsMixin):
         ev = [OrderAccepted(seq, clk.cycle, clk.tick, o[OID], o[OWNER], self.symbol, o[SIDE], o[OTYPE], o[TIF],
                             o[QTY], o[PRICE], o[STOP])]
         clk.seq = seq + 1
-        self.seen.add(o[OID])
-        if self.cycle_ids is not None:
-            self.cycle_ids.append(o[OID])
+        self.ids[o[OID]] = o
         o[ARRIVAL] = seq
         if o[STOP] is not None:
             self._park_stop(o)
@@ -218,8 +337,10 @@ class OrderBook(StopsMixin):
         seq = clk.seq
         ev: list = [OrderModified(seq, clk.cycle, clk.tick, o[OID], o[OWNER], self.symbol, qty, price, keep)]
         clk.seq = seq + 1
+        filled = o[TOTAL] - o[QTY]
         if o[STATE] == PENDING_STOP:
             o[QTY] = qty
+            o[TOTAL] = filled + qty
             o[PRICE] = price
             if not keep:
                 o[ARRIVAL] = seq
@@ -229,12 +350,14 @@ class OrderBook(StopsMixin):
             lvl = self.bids[price] if o[IS_BUY] else self.asks[-price]
             lvl.qty -= o[QTY] - qty
             o[QTY] = qty
+            o[TOTAL] = filled + qty
             return ev
         # Re-enter as a fresh record: the old one stays dead in its level's deque (lazy deletion), so
         # reviving it in place would give it back its old queue position.
         self._remove(o)
         o = o.copy()
         o[QTY] = qty
+        o[TOTAL] = filled + qty
         o[PRICE] = price
         o[ARRIVAL] = seq
         self._execute(o, ev)
@@ -262,7 +385,6 @@ class OrderBook(StopsMixin):
         if keys and keys[-1] >= lim:
             filled = self._match(o[OID], o[OWNER], o[SIDE], o[IS_BUY], o[QTY], lim, ev)
             o[QTY] -= filled
-            o[FILLED] += filled
         if o[QTY]:
             if price is None or o[TIF] is _IOC:
                 seq = clk.seq
@@ -279,8 +401,9 @@ class OrderBook(StopsMixin):
     def _match(self, oid: str, owner: str, aggressor, is_buy: bool, remaining: int, lim: int, ev: list) -> int:
         """Match an incoming order against the opposite side down to limit key `lim`; returns qty filled.
 
-        Also books the trades: tapes, the cycle's bar, the last price and both owners' positions.
-        Record slots used here: m[0] order id, m[1] owner, m[9] remaining qty, m[10] filled, m[11] state.
+        Also books the trades: tape, the cycle's bar, the last price and both owners' positions.
+        Record slots used here: m[0] order id, m[1] owner, m[9] remaining qty, m[11] state.
+        (`submit_limit` carries an inlined copy of this loop: change both together.)
         """
         if is_buy:
             levels, keys = self.asks, self.ask_keys
@@ -288,21 +411,22 @@ class OrderBook(StopsMixin):
             levels, keys = self.bids, self.bid_keys
         clk = self.clock
         seq, cyc, tk = clk.seq, clk.cycle, clk.tick
+        start = seq
         sym = self.symbol
-        live = self.live
         tape = self.tape
         pos = self.pos
-        filled = notional = ntr = 0
-        first = px = 0
-        while remaining and keys:
+        ids = self.ids
+        owners = self.owners
+        rem = remaining
+        first = px = notional = dropped = 0
+        while rem and keys:
             k = keys[-1]
             if k < lim:
                 break
             lvl = levels[k]
             px = lvl.price
-            if not first:
-                first = px
             q = lvl.q
+            r0 = rem
             while q:
                 m = q[0]
                 mq = m[9]
@@ -313,62 +437,75 @@ class OrderBook(StopsMixin):
                 if mo == owner:  # self-trade prevention: cancel the resting order
                     ev.append(_new(OrderCancelled, (seq, cyc, tk, m[0], mo, sym, mq, _SELF_TRADE)))
                     seq += 1
+                    dropped += 1
                     m[9] = 0
                     m[11] = DONE
+                    ids[m[0]] = None
+                    by = owners.get(mo)
+                    if by is not None:
+                        del by[m[0]]
                     lvl.qty -= mq
                     lvl.n -= 1
                     q.popleft()
-                    del live[m[0]]
-                    del self.owners[mo][m[0]]
                     continue
-                fq = mq if mq <= remaining else remaining
+                if mq <= rem:
+                    fq = mq
+                    m[9] = 0
+                    m[11] = DONE
+                    ids[m[0]] = None
+                    by = owners.get(mo)
+                    if by is not None:
+                        del by[m[0]]
+                    lvl.n -= 1
+                    q.popleft()
+                else:
+                    fq = rem
+                    m[9] = mq - fq
                 if is_buy:
                     t = _new(TradeExecuted, (seq, cyc, tk, f"T{seq}", sym, px, fq, oid, m[0], owner, mo, aggressor))
-                    pos[mo] = pos.get(mo, 0) - fq
+                    pos[mo] -= fq
                 else:
                     t = _new(TradeExecuted, (seq, cyc, tk, f"T{seq}", sym, px, fq, m[0], oid, mo, owner, aggressor))
-                    pos[mo] = pos.get(mo, 0) + fq
+                    pos[mo] += fq
                 seq += 1
                 ev.append(t)
                 tape.append(t)
-                m[10] += fq
-                lvl.qty -= fq
-                remaining -= fq
-                filled += fq
-                notional += px * fq
-                ntr += 1
-                if fq == mq:
-                    m[9] = 0
-                    m[11] = DONE
-                    lvl.n -= 1
-                    q.popleft()
-                    del live[m[0]]
-                    del self.owners[mo][m[0]]
-                else:
-                    m[9] = mq - fq
-                if not remaining:
+                rem -= fq
+                if not rem:
                     break
+            taken = r0 - rem
+            if taken:
+                lvl.qty -= taken
+                notional += px * taken
+                if not first:
+                    first = px
             if not lvl.n:
                 del levels[k]
                 keys.pop()
         clk.seq = seq
+        filled = remaining - rem
         if filled:
-            pos[owner] = pos.get(owner, 0) + (filled if is_buy else -filled)
-            self.last = px
-            bar = self.bar  # fold this order's fills into the cycle's bar (inlined BarBuilder.add)
-            hi, lo = (px, first) if first < px else (first, px)
-            if bar.trades:
-                if hi > bar.high:
-                    bar.high = hi
-                if lo < bar.low:
-                    bar.low = lo
-            else:
-                bar.open, bar.high, bar.low = first, hi, lo
-            bar.close = px
-            bar.volume += filled
-            bar.notional += notional
-            bar.trades += ntr
+            self._booked(owner, is_buy, filled, first, px, notional, seq - start - dropped)
         return filled
+
+    def _booked(self, owner: str, is_buy: bool, filled: int, first: int, last: int, notional: int,
+                trades: int) -> None:
+        """After an incoming order's fills: its owner's position, the last price and the cycle's bar."""
+        self.pos[owner] += filled if is_buy else -filled
+        self.last = last
+        bar = self.bar  # inlined BarBuilder.add: prices only move away from `first` monotonically
+        hi, lo = (last, first) if first < last else (first, last)
+        if bar.trades:
+            if hi > bar.high:
+                bar.high = hi
+            if lo < bar.low:
+                bar.low = lo
+        else:
+            bar.open, bar.high, bar.low = first, hi, lo
+        bar.close = last
+        bar.volume += filled
+        bar.notional += notional
+        bar.trades += trades
 
     def _available(self, o: list) -> int:
         """Quantity `o` could take right now within its limit, excluding its owner's resting orders."""
@@ -404,8 +541,10 @@ class OrderBook(StopsMixin):
         lvl.qty += o[QTY]
         lvl.n += 1
         o[STATE] = RESTING
-        self.live[o[OID]] = o
-        self.owners.setdefault(o[OWNER], {})[o[OID]] = o
+        self.ids[o[OID]] = o
+        by = self.owners.get(o[OWNER])
+        if by is not None:
+            by[o[OID]] = o
 
     def _remove(self, o: list) -> int:
         """Take a live order (resting or pending stop) out; returns its remaining quantity."""
@@ -426,6 +565,8 @@ class OrderBook(StopsMixin):
             elif len(lvl.q) > 2 * lvl.n + 16:
                 lvl.compact()
         o[STATE] = DONE
-        del self.live[o[OID]]
-        del self.owners[o[OWNER]][o[OID]]
+        by = self.owners.get(o[OWNER])
+        if by is not None:
+            by.pop(o[OID], None)
         return rem
+

@@ -31,7 +31,8 @@ from market.events import OrderExpired, OrderRejected, RejectReason
 from market.instruments import DEFAULT_UNIVERSE, Instrument
 from market.market_data import Bar, Depth, RestingOrderView
 from market.order_state import (
-    FILLED,
+    ARRIVAL,
+    DONE,
     OID,
     OTYPE,
     OWNER,
@@ -43,13 +44,14 @@ from market.order_state import (
     STOP,
     SYMBOL,
     TIF,
+    TOTAL,
     Clock,
     new_order,
 )
 from market.orders import CancelOrder, ModifyOrder, OrderType, Side, SubmitOrder, TimeInForce
 from market.validation import Rejection, as_int, lookup, text, validate_modify, validate_submit
 
-_MAGIC = b"TFX1"
+_MAGIC = b"TFX2"  # v2: record slot 10 holds the total (filled + open) quantity
 _LIMIT = OrderType.LIMIT
 _DAY = TimeInForce.DAY
 _BUY = Side.BUY
@@ -65,12 +67,13 @@ class Exchange:
         self.clock = Clock()
         self.background = background
         self.instruments: dict[str, Instrument] = {}
-        self._live: dict[str, list] = {}
+        # order id -> record (or None): every id accepted in the memory window and every live order, in
+        # order of acceptance (see OrderBook); an order is live while its record's STATE is not DONE
+        self._ids: dict[str, list | None] = {}
         self._owners: dict[str, dict[str, list]] = {}
-        self._seen: set[str] = set()
         self._id_memory = id_memory_cycles
-        self._cycle_ids: list[str] | None = None if id_memory_cycles is None else []
-        self._old_ids: deque[list[str]] = deque()  # ids accepted in each of the last completed cycles
+        self._cycle_counts: deque[int] = deque()  # how many ids each of the last completed cycles added
+        self._cycle_mark = 0  # len(self._ids) when the current cycle started
         self._tape_size = tape_size
         self._bar_history = bar_history
         self._books: dict[str, OrderBook] = {}
@@ -101,8 +104,7 @@ class Exchange:
             return
         self.instruments[instrument.symbol] = instrument
         self._books[instrument.symbol] = OrderBook(
-            instrument, self.clock, self._live, self._owners, self._seen, tape_size=self._tape_size)
-        self._books[instrument.symbol].cycle_ids = self._cycle_ids
+            instrument, self.clock, self._ids, self._owners, tape_size=self._tape_size)
         self._bars[instrument.symbol] = deque(maxlen=self._bar_history)
 
     def advance(self, ticks: int) -> list:
@@ -119,10 +121,12 @@ class Exchange:
         return events
 
     def end_cycle(self) -> list:
-        """Expire DAY orders (in order of acceptance), close each symbol's bar, start the next cycle."""
+        """Expire DAY orders (in order of time priority), close each symbol's bar, start the next cycle."""
         clk = self.clock
         events: list = []
-        for o in [o for o in self._live.values() if o[TIF] is _DAY]:
+        day = [o for o in self._ids.values() if o is not None and o[TIF] is _DAY and o[STATE] != DONE]
+        day.sort(key=_arrival)  # in order of time priority
+        for o in day:
             rem = self._books[o[SYMBOL]].remove_for_expiry(o)
             events.append(OrderExpired(clk.seq, clk.cycle, clk.tick, o[OID], o[OWNER], o[SYMBOL], rem))
             clk.seq += 1
@@ -137,20 +141,23 @@ class Exchange:
         return events
 
     def _forget_old_ids(self) -> None:
-        if self._cycle_ids is None:
+        """Forget ids accepted more than `id_memory_cycles` cycles ago, unless their order is still live.
+
+        `_ids` is in order of acceptance, so the ids of the oldest cycle are its first `count` keys; a
+        live one is moved to the back and counts as accepted in the cycle that starts now.
+        """
+        if self._id_memory is None:
             return
-        self._old_ids.append(self._cycle_ids)
-        current: list[str] = []
-        live, seen = self._live, self._seen
-        while len(self._old_ids) > self._id_memory:
-            for oid in self._old_ids.popleft():
-                if oid in live:
-                    current.append(oid)  # still live: remember it until it is gone
-                else:
-                    seen.discard(oid)
-        self._cycle_ids = current
-        for book in self._books.values():
-            book.cycle_ids = current
+        ids, counts = self._ids, self._cycle_counts
+        counts.append(len(ids) - self._cycle_mark)
+        keep = []
+        while len(counts) > self._id_memory:
+            for oid in list(islice(ids, counts.popleft())):
+                o = ids.pop(oid)
+                if o is not None and o[STATE] != DONE:
+                    keep.append((oid, o))
+        self._cycle_mark = len(ids)
+        ids.update(keep)
 
     # ----------------------------------------------------------------- commands
     def reject(self, order_id, owner, symbol, reason: RejectReason, message: str) -> OrderRejected:
@@ -169,13 +176,13 @@ class Exchange:
                     and stop is None and oid and owner and qty > 0 and price > 0):
                 book = self._books.get(symbol) if type(symbol) is str else None
                 if (book is not None and not qty % book.lot and not price % book.tick_size
-                        and oid not in self._seen):
+                        and oid not in self._ids):
                     return book.submit_limit(oid, owner, side, side is _BUY, tif, price, qty)
         return self._submit_checked(cmd)
 
     def _submit_checked(self, cmd) -> list:
         """Full validation of any submission; every problem becomes an OrderRejected."""
-        v = validate_submit(cmd, self._books, self._seen)
+        v = validate_submit(cmd, self._books, self._ids)
         if isinstance(v, Rejection):
             return [self.reject(*v)]
         if v.order_type is _LIMIT:
@@ -190,8 +197,8 @@ class Exchange:
                                            _INVALID_ORDER, f"not a cancel/modify command: {cmd!r:.80}")
         values = tuple(cmd)
         oid, owner = values[0], values[-1]
-        o = _lookup(self._live, oid)
-        if o is None:
+        o = _lookup(self._ids, oid)
+        if o is None or o[STATE] == DONE:
             return None, None, self.reject(oid, owner, "", RejectReason.UNKNOWN_ORDER,
                                            f"there is no open order with id {oid!r}")
         if owner is not None and owner != o[OWNER]:
@@ -271,19 +278,44 @@ class Exchange:
         return None if b is None else b.bar.bar(self.clock.cycle)
 
     def open_orders(self, owner: str) -> list[RestingOrderView]:
-        """The owner's live orders (resting limits and untriggered stops), in order of entry."""
+        """The owner's live orders (resting limits and untriggered stops), in order of time priority.
+
+        The first call for an owner builds its index from `_ids` and registers it; the books keep a
+        registered owner's index up to date (see `OrderBook`), so later calls are cheap.
+        """
         by = _lookup(self._owners, owner)
-        return [] if not by else [_view(o) for o in by.values()]
+        if by is None:
+            if not isinstance(owner, str):
+                return []
+            mine = [o for o in self._ids.values() if o is not None and o[OWNER] == owner and o[STATE] != DONE]
+            by = self._owners[owner] = {o[OID]: o for o in mine}
+        out = sorted(by.values(), key=_arrival)
+        return [_view(o) for o in out]
 
     def order(self, order_id: str) -> RestingOrderView | None:
-        o = _lookup(self._live, order_id)
-        return None if o is None else _view(o)
+        o = _lookup(self._ids, order_id)
+        return None if o is None or o[STATE] == DONE else _view(o)
 
     def position(self, owner: str, symbol: str) -> int:
         b = _lookup(self._books, symbol)
         return 0 if b is None else _lookup(b.pos, owner) or 0
 
     # ----------------------------------------------------------------- snapshots
+    def __getstate__(self):
+        """Records of done orders (left in `_ids` by market/IOC orders) are pickled as None: no state in them.
+
+        The books leave the two shared tables (`_ids`, `_owners`) out of their own state; `__setstate__`
+        hands them back."""
+        state = self.__dict__.copy()
+        state["_ids"] = {oid: (o if o is not None and o[STATE] != DONE else None) for oid, o in self._ids.items()}
+        return state
+
+    def __setstate__(self, state) -> None:
+        self.__dict__.update(state)
+        for book in self._books.values():
+            book.ids = self._ids
+            book.owners = self._owners
+
     def snapshot(self) -> bytes:
         return _MAGIC + zlib.compress(pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL), 6)
 
@@ -301,6 +333,10 @@ def _seq(event) -> int:
     return event[0]
 
 
+def _arrival(o: list) -> int:
+    return o[ARRIVAL]
+
+
 def _view(o: list) -> RestingOrderView:
     return RestingOrderView(o[OID], o[OWNER], o[SYMBOL], o[SIDE], o[PRICE], o[QTY], o[TIF], o[OTYPE], o[STOP],
-                            o[FILLED], o[STATE] != PENDING_STOP)
+                            o[TOTAL] - o[QTY], o[STATE] != PENDING_STOP)

@@ -35,17 +35,21 @@ class Clock:
 
 
 # An order record is a plain list (the cheapest mutable record to build on the hot path); these are
-# its slots. `QTY` is the *remaining* open quantity; 0 marks a dead record.
-OID, OWNER, SYMBOL, SIDE, IS_BUY, OTYPE, TIF, PRICE, STOP, QTY, FILLED, STATE, ARRIVAL = range(13)
+# its slots. `QTY` is the *remaining* open quantity; 0 marks a dead record. `TOTAL` is the filled plus
+# the remaining quantity, so that a fill only has to touch `QTY` (filled = TOTAL - QTY); it changes only
+# when a modify changes the quantity.
+OID, OWNER, SYMBOL, SIDE, IS_BUY, OTYPE, TIF, PRICE, STOP, QTY, TOTAL, STATE, ARRIVAL = range(13)
 
 
-def new_order(oid, owner, symbol, side, is_buy, otype, tif, price, stop, qty, filled=0, state=RESTING, arrival=0) -> list:
-    """A fresh order record: [oid, owner, symbol, side, is_buy, otype, tif, price, stop, qty, filled, state, arrival].
+def new_order(oid, owner, symbol, side, is_buy, otype, tif, price, stop, qty, total=None, state=RESTING,
+              arrival=0) -> list:
+    """A fresh order record: [oid, owner, symbol, side, is_buy, otype, tif, price, stop, qty, total, state, arrival].
 
     `price` is the limit price (None for MARKET / STOP), `stop` the trigger price (STOP / STOP_LIMIT),
     `arrival` the seq of the event that gave the order its current time priority.
     """
-    return [oid, owner, symbol, side, is_buy, otype, tif, price, stop, qty, filled, state, arrival]
+    return [oid, owner, symbol, side, is_buy, otype, tif, price, stop, qty, qty if total is None else total, state,
+            arrival]
 
 
 class Level:

@@ -16,12 +16,14 @@ from market.order_state import ARRIVAL, DONE, IS_BUY, OID, OWNER, PENDING_STOP, 
 
 
 class StopsMixin:
-    """Mixed into OrderBook; uses its live, owners, clock, symbol, last and _execute."""
+    """Mixed into OrderBook; uses its ids, owners, clock, symbol, last and _execute."""
 
     def _park_stop(self, o: list) -> None:
         o[STATE] = PENDING_STOP
-        self.live[o[OID]] = o
-        self.owners.setdefault(o[OWNER], {})[o[OID]] = o
+        self.ids[o[OID]] = o
+        by = self.owners.get(o[OWNER])
+        if by is not None:
+            by[o[OID]] = o
         self._push_stop(o)
 
     def _push_stop(self, o: list) -> None:
@@ -64,7 +66,8 @@ class StopsMixin:
         ev.append(StopTriggered(seq, clk.cycle, clk.tick, o[OID], o[OWNER], self.symbol, o[STOP], self.last))
         clk.seq = seq + 1
         o[ARRIVAL] = seq
-        del self.live[o[OID]]
-        del self.owners[o[OWNER]][o[OID]]
+        by = self.owners.get(o[OWNER])
+        if by is not None:
+            by.pop(o[OID], None)
         o[STATE] = DONE
         self._execute(o, ev)
