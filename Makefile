@@ -21,9 +21,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-## make run: the main job, offline: a scripted run on the embedded SQLite default.
+## make run: the main job, offline: a new 200-cycle scripted run on the embedded SQLite default (runs/floor.db).
 run: $(STAMP)
-	$(BIN)/trading-floor demo
+	$(BIN)/trading-floor run --cycles 200 --new
 
 ## make test: install everything and run the whole test suite.
 test: $(STAMP)

@@ -12,9 +12,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from graphs import cli_demo, cli_replay
+    from graphs import cli_demo, cli_replay, cli_run
 
-    for module in (cli_replay, cli_demo):
+    for module in (cli_run, cli_replay, cli_demo):
         module.register(app)
 
 

@@ -317,7 +317,8 @@ class Exchange:
             book.owners = self._owners
 
     def snapshot(self) -> bytes:
-        return _MAGIC + zlib.compress(pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL), 6)
+        # level 1: snapshots are taken every cycle, and level 6 costs twice the time for ~12% less size
+        return _MAGIC + zlib.compress(pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL), 1)
 
     @classmethod
     def restore(cls, blob: bytes) -> Exchange:

@@ -11,7 +11,6 @@ filled in), so a typo in YAML fails at load time, not in cycle 300.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,34 +18,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from graphs.llm.settings import BudgetConfig, LLMConfig
 from graphs.traders.base import get_theory
+from market.background.config import BackgroundConfig
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("floor.yaml")
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 _NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"  # usable as an @mention
-
-
-class LLMConfig(BaseModel):
-    """A named LLM endpoint in seed 001's format. Any OpenAI-compatible server works via `base_url`."""
-
-    model_config = _FROZEN
-
-    name: str
-    client: Literal["openai"] = "openai"
-    model: str
-    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
-    max_tokens: int = Field(default=512, gt=0)
-    use_cache: bool = True
-    base_url: str | None = None
-    api_key_env: str | None = "OPENAI_API_KEY"
-    timeout_s: float = Field(default=30.0, gt=0)
-    max_retries: int = Field(default=2, ge=0)
-    streaming: bool = False  # SSE; same fields as graphs.llm.settings.LLMConfig
-
-    def api_key(self) -> str | None:
-        """The key from the environment, never from the config file."""
-        return os.environ.get(self.api_key_env) if self.api_key_env else None
 
 
 class RiskSettings(BaseModel):
@@ -133,6 +112,11 @@ class FloorConfig(BaseSettings):
     chat: ChatSettings = ChatSettings()
     topic: TopicSettings = TopicSettings()
     history_lookback: int = Field(default=60, ge=2, le=256)  # cycles of history in each snapshot
+    llm_budget: BudgetConfig = BudgetConfig()
+    market: BackgroundConfig = BackgroundConfig()  # background liquidity and ticks per cycle
+    seed: int = 7  # master seed: every random stream of a run derives from it
+    approval: bool = False  # pause before execution for a person to approve the proposed orders
+    fee_bps: int = Field(default=0, ge=0, le=1000)  # exchange fee per side, in basis points
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,

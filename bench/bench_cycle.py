@@ -1,0 +1,100 @@
+"""The whole cycle graph: a rule-based run, flat cost per cycle, and LLM-mode parallelism.
+
+Figures (issue 5):
+- a 1,000-cycle rule-based run with six traders, the default background market and checkpoints on:
+  >= 10,000 trades in <= 20 s; printed next to the bare background market over the same cycles
+  (exchange only, no graph, no ledger) measured in the same run;
+- flat cost: cycles 4,900-5,000 take at most 1.2x the time of cycles 100-200 (same run continued);
+- LLM mode against the local stub server with a fixed 300 ms latency and six LLM traders: seconds per
+  cycle in units of the latency (about 1 when decisions run in parallel; 6 if they ran one after another).
+"""
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from graphs.session import FloorSession
+from graphs.traders.config import load_config
+from market.background import BackgroundMarket
+from market.exchange import Exchange
+
+CYCLES = 1000
+LONG = 5000
+LATENCY = 0.3
+
+
+def _bare_market(cycles: int, cfg) -> float:
+    ex = Exchange(background=BackgroundMarket(cfg.market, seed=cfg.seed))
+    start = time.perf_counter()
+    for _ in range(cycles):
+        ex.advance(cfg.market.ticks_per_cycle)
+        ex.end_cycle()
+    return time.perf_counter() - start
+
+
+def _rule_run(tmp: Path) -> bool:
+    cfg = load_config()
+    session = FloorSession(tmp / "bench.db", cfg)
+    session.start()
+    stamps, trades = [time.perf_counter()], []
+    for report in session.iter_cycles(LONG):
+        stamps.append(time.perf_counter())
+        trades.append(report.summary["trades"])
+        if len(trades) == CYCLES:
+            t1000 = stamps[-1] - stamps[0]
+            n1000 = sum(trades)
+            bare = _bare_market(CYCLES, cfg)
+            print(f"rule run, {CYCLES} cycles, 6 traders, checkpoints on: {t1000:.2f}s, {n1000:,} trades "
+                  f"(targets <= 20 s, >= 10,000 trades)")
+            print(f"  bare background market, same cycles: {bare:.2f}s -> graph + ledger + checkpoints cost "
+                  f"{t1000 / bare:.2f}x the market alone; {1000 * t1000 / CYCLES:.1f} ms per cycle")
+        if len(trades) % 1000 == 0:
+            print(f"  ... {len(trades)} cycles, {stamps[-1] - stamps[0]:.1f}s", flush=True)
+    per_cycle = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    early = statistics.fmean(per_cycle[100:200])
+    late = statistics.fmean(per_cycle[4900:5000])
+    print(f"cost per cycle: cycles 100-200 {1000 * early:.2f} ms, 4900-5000 {1000 * late:.2f} ms, "
+          f"ratio {late / early:.2f}x (target <= 1.2x)")
+    db_mb = sum(f.stat().st_size for f in tmp.glob("bench*")) / 1e6
+    print(f"  database files after {LONG} cycles: {db_mb:.1f} MB")
+    session.close()
+    return t1000 <= 20 and n1000 >= 10_000 and late / early <= 1.2
+
+
+def _llm_run(tmp: Path) -> bool:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from support.openai_stub import OpenAIStub, Reply
+
+    decision = Reply.tool_calls(("submit_decision", {"orders": [], "rationale": "holding: benchmark"}))
+    with OpenAIStub(latency_s=LATENCY, default=decision) as stub:
+        base = load_config()
+        llm = {"name": "stub", "model": "stub-model", "base_url": stub.base_url, "api_key_env": None,
+               "use_cache": False, "max_retries": 0, "timeout_s": 10}
+        cfg = load_config(llm_configs=[llm], traders=[
+            t.model_dump(mode="json") | {"mode": "llm", "llm": "stub"} for t in base.traders])
+        session = FloorSession(tmp / "llm.db", cfg)
+        session.start()
+        session.run(1)  # warm-up: imports, client construction
+        start = time.perf_counter()
+        session.run(5)
+        per_cycle = (time.perf_counter() - start) / 5
+        requests = len(stub.requests)
+        session.close()
+    print(f"LLM mode, 6 traders, stub latency {1000 * LATENCY:.0f} ms: {per_cycle:.2f}s per cycle = "
+          f"{per_cycle / LATENCY:.2f}x the latency (one round per stage ~1x; sequential would be 6x); "
+          f"{requests} requests")
+    return per_cycle / LATENCY < 2.5
+
+
+def main() -> bool:
+    with tempfile.TemporaryDirectory() as d:
+        ok = _llm_run(Path(d))
+        ok = _rule_run(Path(d)) and ok
+    return ok
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

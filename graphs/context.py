@@ -1,0 +1,40 @@
+"""How nodes reach the Floor runtime: the LangGraph runtime context, or the process default.
+
+The command line and the Chainlit app pass `FloorContext(floor=...)` as the run's context. Under
+`langgraph dev` nobody can pass Python objects in, so the exported graph falls back to one Floor per
+process, opened from the environment (see graphs/dev_graph.py).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from langgraph.runtime import Runtime
+
+from graphs.floor import Floor
+
+
+@dataclass
+class FloorContext:
+    floor: Floor | None = None  # None under `langgraph dev`, which builds the context from the request
+
+
+_default_factory: Callable[[], Floor] | None = None
+_default_floor: Floor | None = None
+
+
+def set_default_floor_factory(factory: Callable[[], Floor]) -> None:
+    global _default_factory, _default_floor
+    _default_factory, _default_floor = factory, None
+
+
+def floor_of(runtime: Runtime | None) -> Floor:
+    global _default_floor
+    ctx = getattr(runtime, "context", None)
+    if isinstance(ctx, FloorContext) and ctx.floor is not None:
+        return ctx.floor
+    if _default_floor is None:
+        if _default_factory is None:
+            raise RuntimeError("no Floor: pass context=FloorContext(floor) or set a default floor factory")
+        _default_floor = _default_factory()
+    return _default_floor

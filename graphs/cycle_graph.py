@@ -1,0 +1,40 @@
+"""The trading cycle as a LangGraph state machine: one invocation per cycle, on the run's thread.
+
+    START -> market_tick -> discussion -> decide (one Send per trader, in parallel) -> risk -> execution
+          -> settle -> END
+
+`build_graph()` returns the uncompiled builder; callers compile it with their checkpointer
+(SqliteSaver on the command line, AsyncSqliteSaver in Chainlit, none for `langgraph dev`).
+"""
+from __future__ import annotations
+
+from langgraph.graph import END, START, StateGraph
+
+from graphs.context import FloorContext
+from graphs.nodes.decide import decide, fan_out
+from graphs.nodes.discussion import discussion
+from graphs.nodes.execution import execution
+from graphs.nodes.market_tick import market_tick
+from graphs.nodes.risk import risk
+from graphs.nodes.settle import settle
+from graphs.state import CycleState
+
+NODES = ("market_tick", "discussion", "decide", "risk", "execution", "settle")
+
+
+def build_graph() -> StateGraph:
+    g = StateGraph(CycleState, context_schema=FloorContext)
+    g.add_node("market_tick", market_tick)
+    g.add_node("discussion", discussion)
+    g.add_node("decide", decide)
+    g.add_node("risk", risk)
+    g.add_node("execution", execution)
+    g.add_node("settle", settle)
+    g.add_edge(START, "market_tick")
+    g.add_edge("market_tick", "discussion")
+    g.add_conditional_edges("discussion", fan_out, ["decide"])
+    g.add_edge("decide", "risk")
+    g.add_edge("risk", "execution")
+    g.add_edge("execution", "settle")
+    g.add_edge("settle", END)
+    return g

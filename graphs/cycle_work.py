@@ -1,0 +1,30 @@
+"""What one cycle accumulates in memory between its nodes, until the settle node records it.
+
+Graph state stays small (this cycle's summaries and references); the cycle's raw market events,
+trader views and chat transcript live here, in the Floor runtime, and are written to the ledger
+database in one transaction at the end of the cycle.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from market.events import TradeExecuted
+
+
+@dataclass
+class CycleWork:
+    cycle: int
+    events: list = field(default_factory=list)  # every market event of the cycle, in order
+    market: Any = None  # the MarketSnapshot every trader sees this cycle
+    views: dict[str, Any] = field(default_factory=dict)  # trader -> TraderView (with this cycle's chat)
+    transcript: Any = None  # ChatTranscript
+    traces: list[tuple[str, str, str, dict]] = field(default_factory=list)  # (agent, node, kind, payload)
+    orders: list[dict] = field(default_factory=list)  # floor orders as recorded in the ledger
+    llm_details: dict[str, dict] = field(default_factory=dict)  # trader -> tool calls, tokens, retries
+
+    def trace(self, agent: str, node: str, kind: str, payload: dict) -> None:
+        self.traces.append((agent, node, kind, payload))
+
+    def trades(self) -> list[TradeExecuted]:
+        return [e for e in self.events if type(e) is TradeExecuted]

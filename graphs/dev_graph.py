@@ -1,0 +1,35 @@
+"""The graph that `langgraph.json` names, for `langgraph dev` and the LangGraph HTTP API.
+
+It is compiled WITHOUT a checkpointer: the server brings its own (`langgraph dev` refuses a graph that
+has one). Nobody can pass Python objects through the HTTP API, so the nodes reach a process-wide Floor
+opened from the environment:
+- TRADING_FLOOR_DB: the ledger file (default: ~/.cache/trading-floor/langgraph-dev.db, outside the
+  watched project folder);
+- TRADING_FLOOR_CONFIG: a floor YAML (default: the packaged floor.yaml).
+
+A thread with no state starts a new run on its first cycle; every later run continues it. Runs from an
+old checkpoint (time travel) are safe: the first node brings the ledger and the books to that cycle.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from graphs.context import set_default_floor_factory
+from graphs.cycle_graph import build_graph
+from graphs.floor import Floor
+from graphs.traders.config import load_config
+
+
+def _default_db() -> Path:
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return Path(os.environ.get("TRADING_FLOOR_DB", cache / "trading-floor" / "langgraph-dev.db"))
+
+
+def _open_floor() -> Floor:
+    config_path = os.environ.get("TRADING_FLOOR_CONFIG")
+    return Floor.open(_default_db(), load_config(config_path) if config_path else load_config())
+
+
+set_default_floor_factory(_open_floor)
+graph = build_graph().compile()

@@ -1,0 +1,159 @@
+"""The Floor runtime: the objects a cycle works on, reached by nodes through the LangGraph runtime context.
+
+A Floor owns the exchange (market/), the ledger (ledger/), the market-snapshot store, the run's config
+and the LLM budget and cache. It never lives in graph state: the state holds this cycle's data and the
+references (run, branch, cycle) that say where the run is.
+
+`align(run_id, branch_id, cycle)` is the heart of rollback. Before a cycle changes anything, the books
+and the ledger are brought to the checkpoint's (branch, cycle). When the branch's ledger has already moved
+past that cycle (a rollback, LangGraph time travel, or a crash after the ledger committed), the branch is
+forked at the cycle and the run continues on the fork: the discarded future stays intact as its own
+branch and can still be inspected.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from graphs.cycle_work import CycleWork
+from graphs.event_bus import EventBus
+from graphs.market_snapshots import MarketSnapshots
+from graphs.traders.config import FloorConfig
+from ledger.store import Ledger
+from market.background import BackgroundMarket
+from market.exchange import Exchange
+from market.instruments import DEFAULT_UNIVERSE, Instrument
+
+BACKGROUND_PREFIX = "bg:"
+BACKGROUND_CASH = 10**13  # cents: background classes are deep-pocketed liquidity providers
+BACKGROUND_SHARES = 10**8
+
+
+class AlignmentError(RuntimeError):
+    """The books or the ledger cannot be brought to the checkpoint's cycle."""
+
+
+@dataclass
+class Floor:
+    config: FloorConfig
+    ledger: Ledger
+    instruments: tuple[Instrument, ...] = DEFAULT_UNIVERSE
+    exchange: Exchange | None = None
+    at: tuple[int, int, int] | None = None  # (run_id, branch_id, cycle) the exchange and ledger stand at
+    work: CycleWork | None = None  # the cycle in progress (in memory only)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    llm_models: dict[str, object] = field(default_factory=dict)  # injected chat models by trader (tests)
+    llm_budget: object | None = None
+    llm_cache: object | None = None
+    bus: EventBus = field(default_factory=EventBus)  # live feed of settled cycles (servers, UI)
+    last_marks: dict[str, int] | None = None
+
+    def __post_init__(self) -> None:
+        self.snapshots = MarketSnapshots(self.ledger.db.conn)
+        self.trader_names = tuple(t.name for t in self.config.traders)
+        self.by_symbol = {i.symbol: i for i in self.instruments}
+
+    # ----- opening -------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, db_path: str | Path, config: FloorConfig, **kwargs) -> Floor:
+        if str(db_path) != ":memory:":
+            Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        ledger = Ledger.open(db_path, fee_bps=config.fee_bps, symbols=[i.symbol for i in DEFAULT_UNIVERSE])
+        return cls(config=config, ledger=ledger, **kwargs)
+
+    def start_run(self, *, seed: int | None = None, name: str | None = None) -> tuple[int, int]:
+        """A new run: accounts for the traders and one per background class, the books at cycle 0."""
+        seed = self.config.seed if seed is None else seed
+        ref = self.ledger.start_run(
+            config=self.config.model_dump(mode="json"), seed=seed, name=name,
+            symbols=[i.symbol for i in self.instruments],
+        )
+        with self.ledger.transaction():
+            for t in self.config.traders:
+                self.ledger.open_account(t.name, theory=t.theory, cash=t.initial_cash)
+            for cls_name in ("mm", "noise", "value"):
+                self.ledger.open_account(
+                    BACKGROUND_PREFIX + cls_name, theory=f"background {cls_name}", kind="background",
+                    cash=BACKGROUND_CASH, holdings={i.symbol: BACKGROUND_SHARES for i in self.instruments},
+                )
+            # A short tape and id window keep the per-cycle snapshot small; the full trade history is in
+            # the ledger, and floor order ids are unique by construction (trader-c<cycle>-<n>).
+            self.exchange = Exchange(self.instruments, background=BackgroundMarket(self.config.market, seed=seed),
+                                     tape_size=100, id_memory_cycles=1, bar_history=256)
+            self.exchange.cycle = 1  # the exchange stamps events with the cycle in progress
+            self.snapshots.save(ref.run_id, ref.branch_id, 0, self.exchange.snapshot())
+        self.at = (ref.run_id, ref.branch_id, 0)
+        return ref.run_id, ref.branch_id
+
+    def seed(self) -> int:
+        return next(r.seed for r in self.ledger.list_runs() if r.run_id == self.ledger.run_id)
+
+    # ----- accounts ------------------------------------------------------------------------------
+    def account_of(self, owner: str) -> str:
+        """Exchange owner -> ledger account: traders trade as themselves, background agents by class."""
+        if owner in self.trader_names:
+            return owner
+        return BACKGROUND_PREFIX + owner.split(":", 1)[0]
+
+    def marks(self) -> dict[str, int]:
+        """Mark price per symbol: the last trade, else the mid, else the initial price."""
+        ex = self.exchange
+        out = {}
+        for inst in self.instruments:
+            last = ex.last_price(inst.symbol)
+            mid = ex.mid(inst.symbol)
+            out[inst.symbol] = last if last is not None else (int(round(mid)) if mid else inst.initial_price)
+        return out
+
+    # ----- alignment (rollback, fork, time travel, crash recovery) ------------------------------
+    def align(self, run_id: int, branch_id: int, cycle: int) -> int:
+        """Bring ledger and books to the end of `cycle` on `branch_id`; return the branch to continue on."""
+        if self.at == (run_id, branch_id, cycle) and self.exchange is not None:
+            return branch_id
+        ledger = self.ledger
+        ledger.use(run_id, branch_id)
+        last = ledger.last_cycle() or 0
+        if last > cycle and self.snapshots.load(run_id, branch_id, last) is None:
+            ledger.truncate_after(cycle)  # an incomplete cycle (a crash before settle): nothing to keep
+        elif last > cycle:
+            branch_id = ledger.fork(cycle, name=f"continued from cycle {cycle} (branch {branch_id} kept)")
+        elif last < cycle:
+            raise AlignmentError(
+                f"the checkpoint is at cycle {cycle} but branch {branch_id}'s ledger ends at cycle {last}"
+            )
+        blob = self.snapshot_blob(run_id, branch_id, cycle)
+        if blob is None:
+            raise AlignmentError(f"no market snapshot for run {run_id}, branch {branch_id}, cycle {cycle}")
+        self.exchange = Exchange.restore(blob)
+        self.at = (run_id, branch_id, cycle)
+        self.work = None
+        return branch_id
+
+    def snapshot_blob(self, run_id: int, branch_id: int, cycle: int) -> bytes | None:
+        """The books at the end of `cycle` as seen from `branch_id` (following its fork lineage)."""
+        b: int | None = branch_id
+        while b is not None:
+            blob = self.snapshots.load(run_id, b, cycle)
+            if blob is not None:
+                return blob
+            row = self.ledger.db.conn.execute(
+                "SELECT parent_id, fork_cycle FROM branches WHERE branch_id = ?", (b,)
+            ).fetchone()
+            if row is None or row[0] is None or row[1] < cycle:
+                return None
+            b = row[0]
+        return None
+
+    def fork(self, run_id: int, branch_id: int, at_cycle: int, *, name: str | None = None) -> int:
+        """A new branch continuing from `at_cycle`; the original branch is untouched."""
+        self.ledger.use(run_id, branch_id)
+        last = self.ledger.last_cycle() or 0
+        if at_cycle > last:
+            raise AlignmentError(f"branch {branch_id} has no cycle {at_cycle} yet (it ends at {last})")
+        new_branch = self.ledger.fork(at_cycle, name=name or f"fork of branch {branch_id} at cycle {at_cycle}")
+        self.at = None  # the exchange is restored on the next align
+        return new_branch
+
+    def close(self) -> None:
+        self.ledger.close()

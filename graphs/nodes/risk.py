@@ -1,0 +1,58 @@
+"""Node 4, risk: every decision passes the pre-trade checks; optional human approval before execution.
+
+Decisions are merged in a fixed order (by trader name), whatever order the parallel branches finished in.
+With approval on, the graph pauses here with `interrupt()`: the person sees the proposed orders and
+answers True (approve all), False (reject all), or a list of the order indices to keep.
+"""
+from __future__ import annotations
+
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+
+from graphs.context import floor_of
+from graphs.risk import check_decision
+from graphs.state import CycleState
+from graphs.traders.decision import Decision
+
+
+def risk(state: CycleState, runtime: Runtime) -> dict:
+    floor = floor_of(runtime)
+    cycle = state["cycle"] + 1
+    decisions = sorted((d for d in state.get("decisions", []) if d["cycle"] == cycle), key=lambda d: d["trader"])
+    orders, cancels, rejections = [], [], []
+    for raw in decisions:
+        decision = Decision.model_validate(raw)
+        cfg = floor.config.trader(decision.trader)
+        result = check_decision(decision, floor.work.views[decision.trader], cfg.risk, floor.by_symbol)
+        for kind, batch in (("stop_loss", result.stop_losses), ("decision", result.accepted)):
+            orders.extend({"trader": decision.trader, "source": kind, **o.model_dump(mode="json")} for o in batch)
+        cancels.extend({"trader": decision.trader, "order_id": oid} for oid in result.cancels)
+        for r in result.rejected:
+            rejections.append({"trader": decision.trader, "order": r.order.model_dump(mode="json"),
+                               "reason": str(r.reason), "message": r.message})
+        floor.work.trace(decision.trader, "risk", "risk_check", {
+            "accepted": len(result.accepted), "stop_losses": len(result.stop_losses),
+            "rejected": [{"reason": str(r.reason), "message": r.message} for r in result.rejected],
+            "notes": list(result.notes),
+        })
+    if state.get("approval", floor.config.approval) and orders:
+        answer = interrupt({"cycle": cycle, "orders": orders, "cancels": cancels,
+                            "question": "Approve these orders? true / false / a list of order indices to keep"})
+        kept = _approved(answer, len(orders))
+        for i, o in enumerate(orders):
+            if i not in kept:
+                rejections.append({"trader": o["trader"], "order": o, "reason": "not_approved",
+                                   "message": "A person rejected this order at the approval step."})
+        floor.work.trace("human", "risk", "approval", {"answer": answer, "kept": sorted(kept)})
+        orders = [o for i, o in enumerate(orders) if i in kept]
+    return {"orders": orders, "cancels": cancels, "rejections": rejections}
+
+
+def _approved(answer, n: int) -> set[int]:
+    if isinstance(answer, dict):
+        answer = answer.get("approve", answer.get("keep", False))
+    if answer is True:
+        return set(range(n))
+    if isinstance(answer, list | tuple):
+        return {int(i) for i in answer if isinstance(i, int) and 0 <= i < n}
+    return set()

@@ -1,0 +1,90 @@
+"""Node 6, settle and record: close the cycle, fills to the ledger, marks, snapshots, traces, messages.
+
+Everything the cycle produced is written in ONE ledger transaction together with the end-of-cycle
+snapshot of the books, so a cycle is either wholly recorded or wholly absent.
+"""
+from __future__ import annotations
+
+from langgraph.runtime import Runtime
+
+from graphs.context import floor_of
+from graphs.event_bus import cycle_events
+from graphs.state import CycleState
+from ledger.types import Fill
+from market.events import OrderCancelled, OrderExpired, OrderRejected
+
+_CLOSED = (OrderCancelled, OrderExpired, OrderRejected)
+
+
+def settle(state: CycleState, runtime: Runtime) -> dict:
+    floor = floor_of(runtime)
+    work = floor.work
+    cycle = work.cycle
+    ledger, ex = floor.ledger, floor.exchange
+    work.events.extend(ex.end_cycle())
+    traders = set(floor.trader_names)
+    account = floor.account_of
+    trades = work.trades()
+    # Two agents of one background class trade within one account: that moves nothing, so it is not journaled.
+    fills = [
+        Fill(t.trade_id, cycle, t.tick, t.symbol, t.price, t.qty, buyer, seller, t.buy_order_id, t.sell_order_id)
+        for t in trades
+        if (buyer := account(t.buyer)) != (seller := account(t.seller))
+    ]
+    floor_trades = [t for t in trades if t.buyer in traders or t.seller in traders]
+    closed = {e.order_id: e for e in work.events if type(e) in _CLOSED and e.owner in traders}
+    submitted = {o["order_id"] for o in work.orders if o["status"] == "submitted"}
+    marks = floor.marks()
+    run_id, branch_id = state["run_id"], state["branch_id"]
+    with ledger.transaction():
+        result = ledger.settle(cycle, fills)
+        if not result.ok:
+            raise RuntimeError(f"cycle {cycle}: the ledger refused the exchange's fills: {result.rejection}")
+        for order_id in sorted(closed.keys() | submitted):
+            if ex.order(order_id) is None and ledger.reserved_for(order_id) is not None:
+                ledger.release(order_id, cycle=cycle)
+        for o in work.orders:
+            ledger.record_order(cycle=cycle, order_id=o["order_id"], account=o["trader"], side=o["side"],
+                                symbol=o["symbol"], qty=o["qty"], limit_price=o.get("limit_price"),
+                                order_type=o["order_type"], status=o["status"], reason=o.get("reason"),
+                                detail=o.get("detail"), payload={"source": o.get("source"), "tif": o["tif"]})
+        for oid, e in closed.items():
+            ledger.record_order(cycle=cycle, order_id=oid, account=e.owner, side="", symbol=e.symbol, qty=0,
+                                status=type(e).__name__.removeprefix("Order").lower(), tick=e.tick,
+                                reason=str(getattr(e, "reason", "")) or None)
+        for t in floor_trades:
+            for who in {t.buyer, t.seller} & traders:
+                side = "buy" if who == t.buyer else "sell"
+                ledger.record_trace(cycle, who, "settle", "fill", {
+                    "trade_id": t.trade_id, "symbol": t.symbol, "side": side, "price": t.price, "qty": t.qty,
+                    "tick": t.tick, "counterparty": t.seller if side == "buy" else t.buyer,
+                })
+        if work.transcript is not None:
+            for m in work.transcript.messages:
+                ledger.record_message(cycle, m.sender, m.text, recipients=m.recipients, sentiment=m.sentiment,
+                                      topic=m.topic, round=m.round)
+        for agent, node, kind, payload in work.traces:
+            ledger.record_trace(cycle, agent, node, kind, payload)
+        ledger.record_snapshot(cycle, marks)
+        floor.snapshots.save(run_id, branch_id, cycle, ex.snapshot())
+    floor.at = (run_id, branch_id, cycle)
+    summary = {
+        "cycle": cycle,
+        "trades": len(trades),
+        "floor_trades": len(floor_trades),
+        "volume": sum(t.qty for t in trades),
+        "orders": len(work.orders),
+        "rejections": len(state.get("rejections", [])),
+        "marks": marks,
+    }
+    floor.bus.publish(cycle_events(
+        run_id, branch_id, cycle, trades=trades, marks=marks, previous_marks=floor.last_marks,
+        decisions=[d for d in state.get("decisions", []) if d["cycle"] == cycle],
+        messages=work.transcript.messages if work.transcript is not None else (),
+        rejections=state.get("rejections", []), summary=summary,
+    ))
+    floor.last_marks = marks
+    return {"cycle": cycle, "summary": summary}
+
+
+

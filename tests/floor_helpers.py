@@ -1,0 +1,29 @@
+"""Shared builders for whole-graph tests: a small, fast floor config and session helpers."""
+from __future__ import annotations
+
+from graphs.session import FloorSession
+from graphs.traders.config import FloorConfig, load_config
+
+
+def fast_config(**overrides) -> FloorConfig:
+    """The default floor with a lighter background market, so graph tests run many cycles quickly."""
+    market = {"ticks_per_cycle": 10, "noise": {"count": 300}, "value": {"count": 30}}
+    return load_config(**({"market": market} | overrides))
+
+
+def ledger_fills(session: FloorSession, cycles) -> list[tuple]:
+    """Fills of the given cycles as the active branch sees them, without branch ids: comparable across branches."""
+    out = []
+    for c in cycles:
+        rows = session.floor.ledger.fills(cycle=c, limit=None)
+        out.extend(tuple((k, v) for k, v in sorted(r.items()) if k not in ("branch_id", "run_id")) for r in rows)
+    return out
+
+
+def trader_orders(session: FloorSession, cycles) -> list[tuple]:
+    out = []
+    for c in cycles:
+        rows = session.floor.ledger.orders(cycle=c, limit=None)
+        out.extend(tuple((k, v) for k, v in sorted(r.items()) if k not in ("branch_id", "run_id", "id"))
+                   for r in rows)
+    return out
