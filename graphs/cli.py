@@ -1,5 +1,10 @@
-"""The `trading-floor` command line. Each command lives in its own `graphs/cli_*.py` module."""
+"""The `trading-floor` command line. Each command group lives in its own `graphs/cli_*.py` module,
+which defines `register(app)`; modules are found by name, so adding a command is adding a file."""
 from __future__ import annotations
+
+import importlib
+import pkgutil
+from pathlib import Path
 
 import typer
 
@@ -10,12 +15,13 @@ app = typer.Typer(
     add_completion=False,
 )
 
+_ORDER = ("cli_run", "cli_replay", "cli_demo")  # these first; any other cli_* module after, by name
+
 
 def _register() -> None:
-    from graphs import cli_demo, cli_replay, cli_run
-
-    for module in (cli_run, cli_replay, cli_demo):
-        module.register(app)
+    found = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name.startswith("cli_"))
+    for name in sorted(found, key=lambda n: (_ORDER.index(n) if n in _ORDER else len(_ORDER), n)):
+        importlib.import_module(f"graphs.{name}").register(app)
 
 
 _register()
