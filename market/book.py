@@ -135,7 +135,14 @@ class OrderBook(StopsMixin):
         """The shared `ids` and `owners` tables are pickled (cleaned) by the exchange, which re-attaches them."""
         state = self.__dict__.copy()
         del state["ids"], state["owners"]
+        # trades as plain tuples: pickling a NamedTuple costs a class lookup per record, every snapshot
+        state["tape"] = (self.tape.maxlen, [tuple(t) for t in self.tape])
         return state
+
+    def __setstate__(self, state) -> None:
+        maxlen, trades = state["tape"]
+        state["tape"] = deque((TradeExecuted._make(t) for t in trades), maxlen=maxlen)
+        self.__dict__.update(state)
 
     # ----------------------------------------------------------------- quotes
     def best_bid(self) -> int | None:

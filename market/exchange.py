@@ -308,9 +308,12 @@ class Exchange:
         hands them back."""
         state = self.__dict__.copy()
         state["_ids"] = {oid: (o if o is not None and o[STATE] != DONE else None) for oid, o in self._ids.items()}
+        state["_bars"] = {sym: (bars.maxlen, [tuple(b) for b in bars]) for sym, bars in self._bars.items()}
         return state
 
     def __setstate__(self, state) -> None:
+        state["_bars"] = {sym: deque((Bar._make(b) for b in bars), maxlen=maxlen)
+                          for sym, (maxlen, bars) in state["_bars"].items()}
         self.__dict__.update(state)
         for book in self._books.values():
             book.ids = self._ids
