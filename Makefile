@@ -9,7 +9,7 @@ export LANGSMITH_TRACING ?= false
 export LANGGRAPH_CLI_NO_ANALYTICS ?= 1
 export LANGGRAPH_NO_VERSION_CHECK ?= true
 
-.PHONY: install run test bench lint clean
+.PHONY: install browser run test bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,15 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/trading-floor run --cycles 200 --new
 
+## Debian's chromium drives the browser tests (Playwright's own browser download does not work offline).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium)) >/dev/null; \
+	  elif command -v sudo >/dev/null 2>&1; then (sudo apt-get install -y -q chromium || (sudo apt-get update -q && sudo apt-get install -y -q chromium)) >/dev/null; \
+	  else echo "chromium is missing and cannot be installed here: the browser tests will fail"; fi; }
+
 ## make test: install everything and run the whole test suite.
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 ## make bench: speed and memory figures, each printed against a baseline measured in the same run.
