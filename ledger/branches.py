@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from ledger import fillkeys
 from ledger.errors import LedgerError, RejectCode
 from ledger.lots import copy_stream, delete_from
 from ledger.schema import HISTORY_TABLES
@@ -86,7 +87,8 @@ def fork(conn: sqlite3.Connection, branch_id: int, at_cycle: int, name: str | No
 
 
 def _delete_branch_rows(conn: sqlite3.Connection, branch_id: int) -> None:
-    for t in ("accounts", "balances", "positions", "lots", "reservations", "fills", *HISTORY_TABLES):
+    conn.execute("DELETE FROM fills WHERE seq BETWEEN ? AND ?", fillkeys.branch(branch_id))
+    for t in ("accounts", "balances", "positions", "lots", "reservations", *HISTORY_TABLES):
         conn.execute(f"DELETE FROM {t} WHERE branch_id=?", (branch_id,))
 
 
@@ -98,7 +100,7 @@ def truncate_after(conn: sqlite3.Connection, st: BranchState, k: int) -> tuple[i
     """
     b = st.branch_id
     if st.parent_id is not None and k < st.fork_cycle:
-        (n,) = conn.execute("SELECT count(*) FROM fills WHERE branch_id=?", (b,)).fetchone()
+        (n,) = conn.execute("SELECT count(*) FROM fills WHERE seq BETWEEN ? AND ?", fillkeys.branch(b)).fetchone()
         _delete_branch_rows(conn, b)
         pst, src = state_at(conn, st.parent_id, k)
         write_full_state(conn, pst, src, b, k)
@@ -117,8 +119,11 @@ def truncate_after(conn: sqlite3.Connection, st: BranchState, k: int) -> tuple[i
         else:
             st.shares.pop((acct, asset), None)
             st.rshares.pop((acct, asset), None)
-    for acct, sym in conn.execute("SELECT account, symbol FROM positions WHERE branch_id=? AND cycle>?", (b, k)):
+    for acct, sym in conn.execute("SELECT account, symbol FROM positions WHERE branch_id=? AND cycle>?",
+                                  (b, k)).fetchall():
         st.pos.pop((acct, sym), None)
+        for side in (1, -1):  # a position born after k: every lot of it was opened after k
+            delete_from(conn, b, acct, sym, side, 0)
     conn.execute("DELETE FROM balances WHERE branch_id=? AND cycle>?", (b, k))
     conn.execute("DELETE FROM positions WHERE branch_id=? AND cycle>?", (b, k))
     for acct, sym in rep.touched_positions:
@@ -127,7 +132,7 @@ def truncate_after(conn: sqlite3.Connection, st: BranchState, k: int) -> tuple[i
             continue
         delete_from(conn, b, acct, sym, 1, p.lo)
         delete_from(conn, b, acct, sym, -1, p.so)
-    conn.execute("DELETE FROM fills WHERE branch_id=? AND cycle>?", (b, k))
+    conn.execute("DELETE FROM fills WHERE seq BETWEEN ? AND ?", fillkeys.after(b, k))
     conn.execute("DELETE FROM reservations WHERE branch_id=? AND cycle>?", (b, k))
     for t in HISTORY_TABLES:
         conn.execute(f"DELETE FROM {t} WHERE branch_id=? AND cycle>?", (b, k))

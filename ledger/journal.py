@@ -86,7 +86,7 @@ def apply_transfer(conn: sqlite3.Connection, st: BranchState, *, transfer_id: st
         key = (credit, asset)
         pos = st.position(key)
         conn.execute(CHUNK_INSERT, chunk_row(st.run_id, st.branch_id, credit, asset, 1, pos.lo, cycle,
-                                             [[amount, price, transfer_id]]))
+                                             [amount], [price], [transfer_id]))
         pos.long.append([pos.lo, amount, price])
         pos.lo += amount
         pos.cost += amount * price

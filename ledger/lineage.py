@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import sqlite3
 
+from ledger import fillkeys
+from ledger.schema import JOURNAL_ARMS, journal_union
+
 INF = 1 << 62
 
 
@@ -26,11 +29,28 @@ def lineage(conn: sqlite3.Connection, branch_id: int) -> list[tuple[int, int]]:
     return out
 
 
-def lineage_sql(lin: list[tuple[int, int]], alias: str = "") -> tuple[str, list[int]]:
-    """A WHERE fragment selecting the rows visible on a branch, with its parameters."""
+def lineage_sql(lin: list[tuple[int, int]], alias: str = "", *, table: str = "") -> tuple[str, list[int]]:
+    """A WHERE fragment selecting the rows visible on a branch, with its parameters.
+
+    For `fills` the fragment is a set of `seq` (rowid) ranges, which is how that table is keyed."""
     p = f"{alias}." if alias else ""
     parts, params = [], []
+    if table == "fills":
+        for b, c in lin:
+            parts.append(f"({p}seq BETWEEN ? AND ?)")
+            params += fillkeys.upto(b, c)
+        return "(" + " OR ".join(parts) + ")", params
     for b, c in lin:
         parts.append(f"({p}branch_id=? AND {p}cycle<=?)")
         params += [b, c]
     return "(" + " OR ".join(parts) + ")", params
+
+
+def journal_sql(lin: list[tuple[int, int]]) -> tuple[str, list[int]]:
+    """A subquery with the `journal` view's rows visible on a branch, each arm using its table's key."""
+    tw, tp = lineage_sql(lin)
+    fw, fp = lineage_sql(lin, table="fills")
+    params: list[int] = []
+    for _, table, _ in JOURNAL_ARMS:
+        params += tp if table == "transfers" else fp
+    return "(" + journal_union({"transfers": tw, "fills": fw}) + ")", params

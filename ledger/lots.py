@@ -6,11 +6,13 @@ opened and consumed, so the open lots are those reaching above the consumed coun
 lot never rewrites a row.
 
 For speed, the lots one settlement batch opens on a stream are stored as ONE row (a chunk): its
-`start`, total `qty`, and `items`, a JSON array of [qty, price, source] in FIFO order. A chunk never
-spans two batches, so it belongs to exactly one cycle and truncation deletes whole chunks
-(`start >= opened`). Read one lot per row with:
-    SELECT l.account, l.symbol, l.side, l.cycle, j.value ->> 0 AS qty, j.value ->> 1 AS price,
-           j.value ->> 2 AS source FROM lots l, json_each(l.items) j
+`start`, total `qty`, and `items`, a JSON array of three parallel arrays [[qty...], [price...],
+[source...]] in FIFO order (columnar, because json.dumps encodes flat lists about three times faster
+than a list of small lists). A chunk never spans two batches, so it belongs to exactly one cycle and
+truncation deletes whole chunks (`start >= opened`). Read one lot per row with:
+    SELECT l.account, l.symbol, l.side, l.cycle, q.value AS qty,
+           l.items ->> ('$[1][' || q.key || ']') AS price, l.items ->> ('$[2][' || q.key || ']') AS source
+      FROM lots l, json_each(l.items, '$[0]') q
 """
 from __future__ import annotations
 
@@ -18,15 +20,16 @@ import json
 import sqlite3
 from collections import deque
 
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 CHUNK_INSERT = "INSERT INTO lots VALUES (?,?,?,?,?,?,?,?,?)"
 _FIRST = ("coalesce((SELECT max(start) FROM lots WHERE branch_id=? AND account=? AND symbol=? AND side=? "
           "AND start<=?), 0)")
 
 
 def chunk_row(run_id: int, branch_id: int, account: str, symbol: str, side: int, start: int, cycle: int,
-              items: list) -> tuple:
-    return (run_id, branch_id, account, symbol, side, start, sum(i[0] for i in items), cycle,
-            json.dumps(items, separators=(",", ":")))
+              qtys: list[int], prices: list[int], sources: list[str]) -> tuple:
+    return (run_id, branch_id, account, symbol, side, start, sum(qtys), cycle,
+            _dumps([qtys, prices, sources]))
 
 
 def read_lots(conn: sqlite3.Connection, branch_id: int, account: str, symbol: str, side: int,
@@ -38,7 +41,8 @@ def read_lots(conn: sqlite3.Connection, branch_id: int, account: str, symbol: st
             f"SELECT start, cycle, items FROM lots WHERE branch_id=? AND account=? AND symbol=? AND side=? "
             f"AND start >= {_FIRST} AND start < ? ORDER BY start", (*key, *key, consumed, opened)):
         s = start
-        for qty, price, source in json.loads(items):
+        qtys, prices, sources = json.loads(items)
+        for qty, price, source in zip(qtys, prices, sources, strict=True):
             if s + qty > consumed and s < opened:
                 out.append((s, qty, price, cycle, source))
             s += qty

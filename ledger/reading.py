@@ -8,7 +8,7 @@ from typing import Any
 from ledger import records, views
 from ledger.branches import check_writable
 from ledger.errors import LedgerError, RejectCode
-from ledger.lineage import lineage, lineage_sql
+from ledger.lineage import journal_sql, lineage
 from ledger.lots import read_lots
 from ledger.types import AccountView, JournalEntry, Lot, PositionView
 
@@ -84,20 +84,20 @@ class ReadingMixin:
     def transactions(self, name: str, limit: int = 50) -> list[JournalEntry]:
         """The account's latest journal entries (trade legs, fees, transfers), oldest first."""
         st = self._acct(name)
-        where, params = lineage_sql(lineage(self.conn, st.branch_id))
+        src, params = journal_sql(lineage(self.conn, st.branch_id))
         rows = self.conn.execute(
-            f"SELECT transfer_id, cycle, debit_account, credit_account, asset, amount, kind FROM journal "
-            f"WHERE {where} AND (debit_account=? OR credit_account=?) ORDER BY cycle DESC LIMIT ?",
+            f"SELECT transfer_id, cycle, debit_account, credit_account, asset, amount, kind FROM {src} "
+            f"WHERE (debit_account=? OR credit_account=?) ORDER BY cycle DESC LIMIT ?",
             [*params, name, name, int(limit)]).fetchall()
         return [JournalEntry(*r) for r in reversed(rows)]
 
     def journal(self, *, cycle: int | None = None) -> list[JournalEntry]:
         st = self._state()
-        where, params = lineage_sql(lineage(self.conn, st.branch_id))
-        extra = "" if cycle is None else " AND cycle=?"
+        src, params = journal_sql(lineage(self.conn, st.branch_id))
+        extra = "" if cycle is None else " WHERE cycle=?"
         rows = self.conn.execute(
-            f"SELECT transfer_id, cycle, debit_account, credit_account, asset, amount, kind FROM journal "
-            f"WHERE {where}{extra}", [*params, *([] if cycle is None else [cycle])]).fetchall()
+            f"SELECT transfer_id, cycle, debit_account, credit_account, asset, amount, kind FROM {src}{extra}",
+            [*params, *([] if cycle is None else [cycle])]).fetchall()
         return [JournalEntry(*r) for r in rows]
 
     def fills(self, *, cycle: int | None = None, account: str | None = None, symbol: str | None = None,

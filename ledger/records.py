@@ -72,7 +72,7 @@ def select(conn: sqlite3.Connection, branch_id: int, table: str, columns: str, *
 
     With `newest`, the last `limit` rows are returned (still oldest first).
     """
-    lin_where, lin_params = lineage_sql(lineage(conn, branch_id))
+    lin_where, lin_params = lineage_sql(lineage(conn, branch_id), table=table)
     sql = f"SELECT {columns} FROM {table} WHERE {lin_where}"
     if where:
         sql += f" AND {where}"

@@ -10,19 +10,22 @@ Two kinds of tables:
   `traces`, `messages`, `snapshots`, `marks`. `truncate_after` deletes their rows after a cycle and
   undoes exactly those rows' effect on the state tables.
 
-Tables are created through sqlite-utils. The two hot tables, `fills` and `lots`, are WITHOUT ROWID
-tables clustered on the key they are read and truncated by, which sqlite-utils cannot declare, so
-they get raw DDL.
+Tables are created through sqlite-utils. The two hot tables get raw DDL, which sqlite-utils cannot
+declare: `fills` is a rowid table whose INTEGER PRIMARY KEY `seq` encodes (branch, cycle, position)
+(see `fillkeys.py`), so a fill costs one append to one B-tree; retries are recognised through
+`fill_ids`, one row of id ranges per batch (see `fillids.py`), not a per-fill index; `lots` is a WITHOUT ROWID table clustered on
+(branch_id, account, symbol, side, start).
 """
 from __future__ import annotations
 
 from sqlite_utils import Database
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 FILLS_DDL = """
 CREATE TABLE IF NOT EXISTS fills (
-    run_id INTEGER NOT NULL, branch_id INTEGER NOT NULL, cycle INTEGER NOT NULL, seq INTEGER NOT NULL,
+    run_id INTEGER NOT NULL, branch_id INTEGER NOT NULL, cycle INTEGER NOT NULL,
+    seq INTEGER PRIMARY KEY,          -- branch_id * 2^44 + cycle * 2^20 + position in the cycle (fillkeys.py)
     tick INTEGER NOT NULL, fill_id TEXT NOT NULL, symbol TEXT NOT NULL,
     price INTEGER NOT NULL, qty INTEGER NOT NULL, buyer TEXT NOT NULL, seller TEXT NOT NULL,
     buy_order_id TEXT NOT NULL, sell_order_id TEXT NOT NULL,
@@ -30,8 +33,16 @@ CREATE TABLE IF NOT EXISTS fills (
     buyer_cover INTEGER NOT NULL,     -- shares of the buyer's short lots this fill covered (FIFO)
     seller_close INTEGER NOT NULL,    -- shares of the seller's long lots this fill closed (FIFO)
     buyer_realized INTEGER NOT NULL, seller_realized INTEGER NOT NULL,
-    buyer_cost INTEGER NOT NULL, seller_cost INTEGER NOT NULL,  -- change of each side's cost basis
-    PRIMARY KEY (branch_id, cycle, seq)
+    buyer_cost INTEGER NOT NULL, seller_cost INTEGER NOT NULL   -- change of each side's cost basis
+)
+"""
+
+FILL_IDS_DDL = """
+CREATE TABLE IF NOT EXISTS fill_ids (
+    run_id INTEGER NOT NULL, branch_id INTEGER NOT NULL, cycle INTEGER NOT NULL,
+    prefix TEXT NOT NULL,             -- fill id = prefix || number; ids without a numeric tail: the whole id
+    lo INTEGER NOT NULL, hi INTEGER NOT NULL,  -- smallest and largest number of the batch's ids (-1: none)
+    PRIMARY KEY (branch_id, prefix, hi, lo, cycle)
 ) WITHOUT ROWID
 """
 
@@ -42,26 +53,34 @@ CREATE TABLE IF NOT EXISTS lots (
     start INTEGER NOT NULL,           -- shares opened on this (account, symbol, side) before this chunk
     qty INTEGER NOT NULL,             -- shares in this chunk (sum of its items)
     cycle INTEGER NOT NULL,
-    items TEXT NOT NULL,              -- JSON [[qty, price, source], ...] in FIFO order (see lots.py)
+    items TEXT NOT NULL,              -- JSON [[qty...], [price...], [source...]] in FIFO order (lots.py)
     PRIMARY KEY (branch_id, account, symbol, side, start)
 ) WITHOUT ROWID
 """
 
-JOURNAL_VIEW = """
-CREATE VIEW IF NOT EXISTS journal AS
-SELECT run_id, branch_id, cycle, transfer_id, debit_account, credit_account, asset, amount, kind
-  FROM transfers
-UNION ALL
-SELECT run_id, branch_id, cycle, fill_id || ':cash', buyer, seller, '$', price * qty, 'fill' FROM fills
-UNION ALL
-SELECT run_id, branch_id, cycle, fill_id || ':shares', seller, buyer, symbol, qty, 'fill' FROM fills
-UNION ALL
-SELECT run_id, branch_id, cycle, fill_id || ':fee:buyer', buyer, '@fees', '$', buyer_fee, 'fee'
-  FROM fills WHERE buyer_fee > 0
-UNION ALL
-SELECT run_id, branch_id, cycle, fill_id || ':fee:seller', seller, '@fees', '$', seller_fee, 'fee'
-  FROM fills WHERE seller_fee > 0
-"""
+# The journal's arms: (columns, table, filter). The view unions them; `lineage.journal_sql` builds the
+# same union with each arm restricted by the key of its own table (fills: `seq` ranges).
+JOURNAL_ARMS = (
+    ("run_id, branch_id, cycle, transfer_id, debit_account, credit_account, asset, amount, kind", "transfers", ""),
+    ("run_id, branch_id, cycle, fill_id || ':cash', buyer, seller, '$', price * qty, 'fill'", "fills", ""),
+    ("run_id, branch_id, cycle, fill_id || ':shares', seller, buyer, symbol, qty, 'fill'", "fills", ""),
+    ("run_id, branch_id, cycle, fill_id || ':fee:buyer', buyer, '@fees', '$', buyer_fee, 'fee'", "fills",
+     "buyer_fee > 0"),
+    ("run_id, branch_id, cycle, fill_id || ':fee:seller', seller, '@fees', '$', seller_fee, 'fee'", "fills",
+     "seller_fee > 0"),
+)
+
+
+def journal_union(conds: dict[str, str] | None = None) -> str:
+    """UNION ALL of the journal arms, each filtered by its own condition and `conds[table]` if given."""
+    arms = []
+    for cols, table, cond in JOURNAL_ARMS:
+        where = [c for c in (cond, (conds or {}).get(table, "")) if c]
+        arms.append(f"SELECT {cols} FROM {table}" + (f" WHERE {' AND '.join(where)}" if where else ""))
+    return "\nUNION ALL\n".join(arms)
+
+
+JOURNAL_VIEW = "CREATE VIEW IF NOT EXISTS journal AS\n" + journal_union()
 
 
 def create_schema(db: Database) -> None:
@@ -69,6 +88,10 @@ def create_schema(db: Database) -> None:
     t = db.table
     t("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
     db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+    (version,) = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    if int(version) != SCHEMA_VERSION:
+        raise RuntimeError(f"ledger database has schema version {version}, this code needs {SCHEMA_VERSION}; "
+                           "start a new database file")
     t("runs").create({"run_id": int, "name": str, "seed": int, "config": str, "meta": str,
                       "fee_bps": int}, pk="run_id", if_not_exists=True)
     t("branches").create({"branch_id": int, "run_id": int, "parent_id": int, "fork_cycle": int,
@@ -92,7 +115,8 @@ def create_schema(db: Database) -> None:
     t("transfers").create_index(["branch_id", "transfer_id"], unique=True, if_not_exists=True)
     t("transfers").create_index(["branch_id", "cycle"], if_not_exists=True)
     db.execute(FILLS_DDL)
-    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS idx_fills_id ON fills(branch_id, fill_id)")
+    db.execute(FILL_IDS_DDL)
+    db.execute("CREATE INDEX IF NOT EXISTS idx_fill_ids_cycle ON fill_ids(branch_id, cycle)")
     db.execute(LOTS_DDL)
     t("reservations").create({"run_id": int, "branch_id": int, "cycle": int, "order_id": str,
                               "account": str, "side": str, "symbol": str, "qty": int,
@@ -126,6 +150,6 @@ def create_schema(db: Database) -> None:
 
 
 # Tables with per-cycle history rows, and what `truncate_after` simply deletes after undoing effects.
-HISTORY_TABLES = ("transfers", "releases", "orders", "traces", "messages", "snapshots", "marks")
-ALL_BRANCH_TABLES = ("accounts", "balances", "positions", "transfers", "fills", "lots", "reservations",
+HISTORY_TABLES = ("fill_ids", "transfers", "releases", "orders", "traces", "messages", "snapshots", "marks")
+ALL_BRANCH_TABLES = ("accounts", "balances", "positions", "transfers", "fills", "fill_ids", "lots", "reservations",
                      "releases", "orders", "traces", "messages", "snapshots", "marks")

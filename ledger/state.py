@@ -19,6 +19,7 @@ import sqlite3
 from collections import deque
 from dataclasses import dataclass, field
 
+from ledger import fillkeys
 from ledger.lots import load_stream
 from ledger.types import CASH
 
@@ -81,7 +82,7 @@ class BranchState:
     rshares: dict[tuple[str, str], int] = field(default_factory=dict)
     pos: dict[tuple[str, str], Pos] = field(default_factory=dict)
     res: dict[str, Res] = field(default_factory=dict)  # open reservations only
-    next_seq: int = 1
+    next_seq: int = 0  # position in `last_fill_cycle` of the next fill (see fillkeys.py)
     last_fill_cycle: int | None = None
     dirty_cash: set[str] = field(default_factory=set)
     dirty_shares: set[tuple[str, str]] = field(default_factory=set)
@@ -171,7 +172,15 @@ def load_state(conn: sqlite3.Connection, branch_id: int) -> BranchState:
             "SELECT order_id, account, side, symbol, qty, limit_price, remaining, cycle FROM reservations "
             "WHERE branch_id=? AND remaining > 0", (branch_id,)):
         st.res[oid] = Res(oid, acct, side, sym, qty, lim, rem, cyc)
-    last = conn.execute("SELECT cycle, seq FROM fills WHERE branch_id=? ORDER BY cycle DESC, seq DESC LIMIT 1",
-                        (branch_id,)).fetchone()
-    st.last_fill_cycle, st.next_seq = (last[0], last[1] + 1) if last else (None, 1)
+    set_fill_cursor(conn, st, fillkeys.branch(branch_id))
     return st
+
+
+def set_fill_cursor(conn: sqlite3.Connection, st: BranchState, seq_range: tuple[int, int]) -> None:
+    """Point the fill cursor after the last stored fill in `seq_range` (one rowid probe)."""
+    (last,) = conn.execute("SELECT max(seq) FROM fills WHERE seq BETWEEN ? AND ?", seq_range).fetchone()
+    if last is None:
+        st.last_fill_cycle, st.next_seq = None, 0
+    else:
+        _, cycle, i = fillkeys.decode(last)
+        st.last_fill_cycle, st.next_seq = cycle, i + 1

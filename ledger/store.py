@@ -53,7 +53,7 @@ class Ledger(TradingMixin, ReadingMixin):
         """Open (creating if needed) a ledger database. `symbols` are the default universe of new runs."""
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout=10000")
-        conn.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache: the fills indexes stay hot
+        conn.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache: the hot B-tree pages stay in memory
         if str(path) != ":memory:":
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -171,7 +171,9 @@ class Ledger(TradingMixin, ReadingMixin):
     def last_cycle(self) -> int | None:
         st = self._state()
         best = None
-        for t in ("fills", "transfers", "releases", "reservations", "orders", "traces", "messages", "snapshots"):
+        if st.last_fill_cycle is not None:
+            best = st.last_fill_cycle
+        for t in ("transfers", "releases", "reservations", "orders", "traces", "messages", "snapshots"):
             (c,) = self.conn.execute(f"SELECT max(cycle) FROM {t} WHERE branch_id=?", (st.branch_id,)).fetchone()
             if c is not None and (best is None or c > best):
                 best = c

@@ -166,10 +166,9 @@ class TradingMixin:
 
     def settle(self, cycle: int, fills: Sequence[Fill]) -> SettleResult:
         """Apply one cycle's fills in ONE transaction. Idempotent by fill_id; all or nothing."""
-        st = self._state()
         self._cyc(cycle)
         try:
             with self.transaction():
-                return settlement.settle(self.conn, st, cycle, fills)
+                return settlement.settle(self.conn, self._state(), cycle, fills)
         except settlement.BatchRejected as e:
             return SettleResult(settled=0, duplicates=0, rejection=e.rejection)

@@ -17,8 +17,9 @@ import sqlite3
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
+from ledger import fillkeys
 from ledger.lots import read_lots
-from ledger.state import BranchState, Res
+from ledger.state import BranchState, Res, set_fill_cursor
 from ledger.types import CASH, FEES
 
 
@@ -44,7 +45,7 @@ def undo_after(conn: sqlite3.Connection, st: BranchState, k: int, lots_branch: i
     for (sym, p, q, buyer, seller, bo, so, bf, sf, cover, close, rb, rs, cb, cs) in conn.execute(
             "SELECT symbol, price, qty, buyer, seller, buy_order_id, sell_order_id, buyer_fee, seller_fee, "
             "buyer_cover, seller_close, buyer_realized, seller_realized, buyer_cost, seller_cost "
-            "FROM fills WHERE branch_id=? AND cycle>?", (b, k)):
+            "FROM fills WHERE seq BETWEEN ? AND ?", fillkeys.after(b, k)):
         rep.rows += 1
         n = p * q
         cash[buyer] += n + bf
@@ -124,9 +125,7 @@ def _restore_queue(conn: sqlite3.Connection, src: int, key: tuple[str, str], sid
 
 def refresh_fill_cursor(conn: sqlite3.Connection, st: BranchState, k: int) -> None:
     """Reset the next fill sequence number to follow the branch's last stored fill (exact replays)."""
-    last = conn.execute("SELECT cycle, seq FROM fills WHERE branch_id=? AND cycle<=? ORDER BY cycle DESC, seq DESC "
-                        "LIMIT 1", (st.branch_id, k)).fetchone()
-    st.last_fill_cycle, st.next_seq = (last[0], last[1] + 1) if last else (None, 1)
+    set_fill_cursor(conn, st, fillkeys.upto(st.branch_id, k))
 
 
 def _undo_reservations(conn: sqlite3.Connection, st: BranchState, k: int, give_back: dict[str, int],
