@@ -2,19 +2,20 @@
 from __future__ import annotations
 
 from floor_helpers import fast_config
-from support.fake_chat import ScriptedChatModel, ai_tool_calls
+from support.fake_chat import ScriptedChatModel, ai_text, ai_tool_calls
 
 from graphs.session import FloorSession
 
 
 def _llm_config():
-    cfg = fast_config()
+    cfg = fast_config(chat={"rounds": 1})
     traders = tuple(t.model_copy(update={"mode": "llm"}) if t.name == "momentum" else t for t in cfg.traders)
     return cfg.model_copy(update={"traders": traders})
 
 
 def test_a_scripted_llm_trader_uses_tools_and_its_order_is_executed(tmp_path):
     script = [
+        ai_text("@mean_reversion NVDA keeps climbing, my momentum read says buy; I am adding shares."),
         ai_tool_calls(("quote", {"symbol": "NVDA"}), ("my_cash", {})),
         ai_tool_calls(("submit_decision", {
             "orders": [{"symbol": "NVDA", "side": "buy", "qty": 7, "order_type": "limit", "limit_price": 121.0,
@@ -37,6 +38,9 @@ def test_a_scripted_llm_trader_uses_tools_and_its_order_is_executed(tmp_path):
     fills = s.floor.ledger.fills(cycle=1, account="momentum", limit=None)
     assert sum(f["qty"] for f in fills) == 7
     assert s.floor.ledger.holdings("momentum").get("NVDA") == 7
+    said = [m for m in s.floor.ledger.messages(cycle=1, limit=None) if m["sender"] == "momentum"]
+    assert said and said[0]["text"].startswith("@mean_reversion NVDA keeps climbing")
+    assert s.floor.ledger.traces(cycle=1, agent="momentum", kind="chat_llm", limit=None)[0]["payload"]["mode"] == "llm"
     traces = s.floor.ledger.traces(cycle=1, agent="momentum", kind="llm_transcript", limit=None)
     assert [c["name"] for c in traces[0]["payload"]["tool_calls"]][:2] == ["quote", "my_cash"]
     s.close()

@@ -151,13 +151,19 @@ def run_group_chat(
     topic: Topic,
     rng: random.Random | None = None,
     compose: Callable[[Turn], str] | None = None,
+    compose_round: Callable[[list[Turn]], list[str]] | None = None,
 ) -> ChatTranscript:
-    """Hold one cycle's discussion among the traders in `configs` that have a view in `views`."""
+    """Hold one cycle's discussion among the traders in `configs` that have a view in `views`.
+
+    Within a round, speakers answer only the previous round, so a round's turns are independent:
+    `compose_round` may write them all at once (e.g. LLM traders in parallel); by default each turn is
+    written with `compose`."""
     speakers = [c for c in configs if c.name in views]
     cycle = next(iter(views.values())).cycle if views else 0
     if not settings.enabled or settings.rounds == 0 or not speakers:
         return ChatTranscript(cycle=cycle, topic=topic)
     compose = compose or (lambda turn: rule_compose(turn, settings.max_message_chars))
+    compose_round = compose_round or (lambda turns: [compose(t) for t in turns])
     names = [c.name for c in speakers]
     universe = next(iter(views.values())).market.symbols
     decisions = {c.name: rule_decision(views[c.name], c) for c in speakers}
@@ -169,7 +175,7 @@ def run_group_chat(
         order = list(speakers)
         if rng is not None:
             rng.shuffle(order)
-        current: list[tuple[ChatMessage, tuple[str, ...]]] = []
+        turns: list[Turn] = []
         for cfg in order:
             reply_to = None
             if rnd == 1:  # open the debate: answer someone who took the opposite side of my symbol
@@ -181,13 +187,15 @@ def run_group_chat(
             if rnd > 0 and reply_to is None:
                 continue
             stance, symbol = stances[cfg.name]
-            turn = Turn(cfg, views[cfg.name], topic, rnd, decisions[cfg.name], stance, symbol, reply_to)
-            text = _truncate(compose(turn), settings.max_message_chars)
-            addressed = parse_mentions(text, names, cfg.name)
+            turns.append(Turn(cfg, views[cfg.name], topic, rnd, decisions[cfg.name], stance, symbol, reply_to))
+        current: list[tuple[ChatMessage, tuple[str, ...]]] = []
+        for turn, raw in zip(turns, compose_round(turns) if turns else [], strict=True):
+            text = _truncate(raw, settings.max_message_chars)
+            addressed = parse_mentions(text, names, turn.cfg.name)
             if settings.routing == "broadcast":
                 text = text.replace("@", "")
             current.append((ChatMessage(
-                cycle=cycle, round=rnd, sender=cfg.name,
+                cycle=cycle, round=rnd, sender=turn.cfg.name,
                 recipients=addressed if settings.routing == "mention" else (), text=text,
                 sentiment=score(text), topic=topic.headline, symbols=symbols_in(text, universe),
             ), addressed))

@@ -21,8 +21,34 @@ def discussion(state: CycleState, runtime: Runtime) -> dict:
     }
     topic = choose_topic(work.market, cfg.topic)
     rng = random.Random(f"{floor.seed()}:{work.cycle}:chat")
-    transcript = run_group_chat(views, cfg.traders, cfg.chat, topic, rng=rng)
+    compose_round = _llm_round(floor, views) if any(t.mode == "llm" for t in cfg.traders) else None
+    transcript = run_group_chat(views, cfg.traders, cfg.chat, topic, rng=rng, compose_round=compose_round)
     work.transcript = transcript
     work.views = {name: view_with_chat(v, transcript) for name, v in views.items()}
     work.trace("floor", "discussion", "topic", topic.model_dump(mode="json"))
     return {"topic": topic.headline, "sentiment": transcript.sentiment.overall, "messages": len(transcript.messages)}
+
+
+def _llm_round(floor, views):
+    """Compose a round: LLM traders write their own message (in parallel), rule traders use their signals."""
+    from graphs.discussion.group_chat import rule_compose
+    from graphs.llm.chat_message import llm_chat_text, parallel_round
+    from graphs.traders.base import describe
+    from graphs.view_text import render_view
+
+    limit = floor.config.chat.max_message_chars
+
+    def write(turn) -> str:
+        rule = lambda: rule_compose(turn, limit)  # noqa: E731
+        if turn.cfg.mode != "llm":
+            return rule()
+        text, fallback = llm_chat_text(
+            turn, llm_cfg=floor.config.llm_for(turn.cfg), model=floor.llm_models.get(turn.cfg.name),
+            budget=floor.llm_budget, cache=floor.llm_cache, description=describe(turn.cfg.theory),
+            view_text=render_view(views[turn.cfg.name]), max_chars=limit, rule_text=rule,
+        )
+        floor.work.trace(turn.cfg.name, "discussion", "chat_llm",
+                         {"round": turn.round, "mode": "fallback" if fallback else "llm", "fallback_reason": fallback})
+        return text
+
+    return lambda turns: parallel_round(turns, write)
