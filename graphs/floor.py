@@ -53,6 +53,7 @@ class Floor:
         self.snapshots = MarketSnapshots(self.ledger.db.conn)
         self.trader_names = tuple(t.name for t in self.config.traders)
         self.by_symbol = {i.symbol: i for i in self.instruments}
+        self._seed_cache: tuple[int, int] | None = None
 
     # ----- opening -------------------------------------------------------------------------------
     @classmethod
@@ -87,7 +88,11 @@ class Floor:
         return ref.run_id, ref.branch_id
 
     def seed(self) -> int:
-        return next(r.seed for r in self.ledger.list_runs() if r.run_id == self.ledger.run_id)
+        """The active run's master seed (cached per run: asked for several times every cycle)."""
+        run_id = self.ledger.run_id
+        if self._seed_cache is None or self._seed_cache[0] != run_id:
+            self._seed_cache = (run_id, next(r.seed for r in self.ledger.list_runs() if r.run_id == run_id))
+        return self._seed_cache[1]
 
     # ----- accounts ------------------------------------------------------------------------------
     def account_of(self, owner: str) -> str:
