@@ -73,12 +73,19 @@ class ValueTraderConfig(_Frozen):
     max_position_lots: int = Field(600, ge=1)  # per trader and symbol
 
 
+# Tuned by the realism check (issue 8, docs/realism.md): a slow GARCH(1,1) volatility multiplier (persistence
+# alpha + beta = 0.998 per tick, about 0.96 per 20-tick cycle) gives volatility clustering and fat tails,
+# and rare small jumps (one per stock per 1,000 ticks, 30 bp std) give a Hill tail index inside 2-5.
+# The unconditional volatility stays `volatility_per_tick` (the GARCH multiplier has mean 1).
+REALISTIC_FUNDAMENTALS = {"garch_alpha": 0.03, "garch_beta": 0.968, "jump_intensity": 0.001, "jump_std": 0.003}
+
+
 class BackgroundConfig(_Frozen):
     """The whole background market. `seed` is the master seed of every background random stream."""
 
     seed: int = Field(7, ge=0)
     ticks_per_cycle: int = Field(20, ge=1)
-    fundamentals: FundamentalConfig = Field(default_factory=FundamentalConfig)
+    fundamentals: FundamentalConfig = Field(default_factory=lambda: FundamentalConfig(**REALISTIC_FUNDAMENTALS))
     market_makers: MarketMakerConfig = Field(default_factory=MarketMakerConfig)
     noise: NoiseTraderConfig = Field(default_factory=NoiseTraderConfig)
     value: ValueTraderConfig = Field(default_factory=ValueTraderConfig)

@@ -1,0 +1,54 @@
+"""The HTML report renders from a short real run and holds every section."""
+from __future__ import annotations
+
+import re
+
+from floor_helpers import fast_config
+
+from graphs.analytics.report import SECTIONS, build_report, write_report
+from graphs.session import FloorSession
+
+
+def test_report_renders_from_a_real_run(tmp_path):
+    session = FloorSession(tmp_path / "floor.db", fast_config())
+    try:
+        session.start(seed=3)
+        session.run(15)
+        html = build_report(session.floor.ledger, session.floor.instruments, title="test run")
+        out = write_report(session.floor.ledger, tmp_path / "report.html")
+    finally:
+        session.close()
+    for sec in SECTIONS:
+        assert f'id="{sec}"' in html
+    traders = [t.name for t in fast_config().traders]
+    for name in traders:  # every trader appears in the leaderboard and the charts
+        assert name in html
+    assert "FLOR against its NAV" in html and "premium to NAV" in html
+    assert html.count("plotly-graph-div") >= 4  # prices, ETF/NAV, PnL, drawdowns
+    assert "https://cdn" not in html.split("<body>")[0]  # self-contained: plotly.js is inlined
+    assert re.search(r"<td>(PASS|FAIL)</td>", html)
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_report_command_writes_the_current_run(tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from graphs import cli_analytics
+
+    db = tmp_path / "floor.db"
+    session = FloorSession(db, fast_config())
+    try:
+        session.start(seed=4)
+        session.run(4)
+    finally:
+        session.close()
+    app = typer.Typer()
+    cli_analytics.register(app)
+    runner = CliRunner()
+    result = runner.invoke(app, ["report", "--db", str(db), "--out", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert 'id="leaderboard"' in text and "run 1, branch" in text
+    missing = runner.invoke(app, ["report", "--db", str(tmp_path / "none.db")])
+    assert missing.exit_code == 2
