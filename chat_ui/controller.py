@@ -1,0 +1,213 @@
+"""The floor session as the chat UI uses it: no Chainlit in here, so it is tested directly.
+
+One controller per chat session wraps an `AsyncFloorSession` on the run database shared with the command
+line. A lock serialises everything that touches the Floor (cycles, time travel, reads), so ledger reads
+never interleave with a cycle running in LangGraph's worker threads. `pause()` only sets a flag: the run
+loop stops after the cycle in progress. Reads go through `asyncio.to_thread`, so a big ledger query does
+not stall Chainlit's event loop either.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chat_ui import charts, tables
+from chat_ui.narrate import CycleStory, cycle_story
+from graphs import explain
+from graphs.async_session import AsyncFloorSession
+from graphs.session import CycleReport, SessionError
+from graphs.traders.config import FloorConfig
+
+
+@dataclass
+class CycleOutcome:
+    report: CycleReport
+    story: CycleStory | None = None  # None while the cycle waits for approval
+
+
+@dataclass
+class Dashboard:
+    leaderboard: str
+    holdings: str
+    cash: str
+    tape: str
+    figures: dict[str, Any] = field(default_factory=dict)  # name -> plotly Figure
+    cycle: int = 0
+
+
+class FloorController:
+    def __init__(self, session: AsyncFloorSession) -> None:
+        self.session = session
+        self.lock = asyncio.Lock()
+        self.pause_requested = False
+        self.approval: bool | None = None  # None: keep what the thread has
+        self.closed = False
+
+    @classmethod
+    async def open(cls, db_path: str | Path, config: FloorConfig | None = None, **kw: Any) -> FloorController:
+        return cls(await AsyncFloorSession.open(db_path, config, **kw))
+
+    async def close(self) -> None:
+        self.pause_requested = True
+        async with self.lock:
+            if not self.closed:
+                self.closed = True
+                await self.session.close()
+
+    @property
+    def floor(self):
+        return self.session.floor
+
+    async def cycle(self) -> int:
+        return (await self.session.state()).get("cycle", 0)
+
+    # ----- running --------------------------------------------------------------------------------
+    async def new_run(self, seed: int | None = None) -> str:
+        async with self.lock:
+            thread = await self.session.start(seed=seed)
+            return thread.thread_id
+
+    async def run(self, cycles: int) -> AsyncIterator[CycleOutcome]:
+        """Run up to `cycles` cycles, yielding each as it settles; stops on pause or an approval request.
+
+        A cycle is never abandoned half-way: Chainlit's Stop button cancels the handler's task, and the
+        cycle in progress (whose nodes run in worker threads) is shielded, finishes and is recorded, the
+        lock still held; only then does the cancellation go on. So Stop acts as "pause after this cycle".
+        """
+        self.pause_requested = False
+        for _ in range(cycles):
+            if self.pause_requested:
+                break
+            task = asyncio.ensure_future(self._one_cycle())
+            try:
+                outcome = await asyncio.shield(task)
+            except asyncio.CancelledError:
+                self.pause_requested = True
+                await asyncio.wait({task})
+                raise
+            yield outcome
+            if outcome.report.interrupted:
+                break
+
+    async def _one_cycle(self) -> CycleOutcome:
+        async with self.lock:
+            if self.closed:
+                raise SessionError("this chat session has ended")
+            if await self.session.pending_approval() is not None and self.session.floor.work is not None:
+                raise SessionError("a cycle is waiting for approval: approve or reject its orders first")
+            if self.session.thread is None:
+                await self.session.start()
+            await self._apply_approval()
+            report = (await self.session.run(1))[0]
+            return await self._outcome(report)
+
+    async def resume(self, answer: Any) -> CycleOutcome:
+        async with self.lock:
+            if await self.session.pending_approval() is None:
+                raise SessionError("no cycle is waiting for approval")
+            return await self._outcome(await self.session.resume(answer))
+
+    async def _outcome(self, report: CycleReport) -> CycleOutcome:
+        if report.interrupted:
+            return CycleOutcome(report)
+        story = await asyncio.to_thread(cycle_story, self.floor.ledger, report.cycle)
+        return CycleOutcome(report, story)
+
+    def pause(self) -> None:
+        self.pause_requested = True
+
+    async def set_approval(self, on: bool) -> None:
+        self.approval = on
+        async with self.lock:
+            await self._apply_approval()
+
+    async def _apply_approval(self) -> None:
+        s = self.session
+        if self.approval is None or s.thread is None:
+            return
+        snap = await s.graph.aget_state(s.thread.config_dict)
+        if snap.next or snap.values.get("approval") == self.approval:
+            return  # mid-cycle: the new setting applies from the next cycle
+        await s.graph.aupdate_state(s.thread.config_dict, {"approval": self.approval}, as_node="settle")
+
+    # ----- time travel ------------------------------------------------------------------------------
+    async def rollback(self, to_cycle: int) -> dict:
+        async with self.lock:
+            return await self.session.rollback(to_cycle)
+
+    async def fork(self, at_cycle: int) -> str:
+        async with self.lock:
+            return (await self.session.fork(at_cycle)).thread_id
+
+    async def threads(self) -> list[str]:
+        current = self.session.thread.thread_id if self.session.thread else None
+        return [f"{'→ ' if t.thread_id == current else ''}`{t.thread_id}`"
+                + (f" (forked from {t.parent_thread} at cycle {t.forked_at})" if t.parent_thread else "")
+                for t in self.session.threads.all()]
+
+    async def use(self, thread_id: str) -> str:
+        async with self.lock:
+            return (await self.session.use_thread(thread_id)).thread_id
+
+    # ----- reading ----------------------------------------------------------------------------------
+    async def book(self, symbol: str, levels: int = 8) -> str:
+        async with self.lock:
+            if symbol not in self.floor.by_symbol:
+                return f"Unknown symbol {symbol}. Symbols: {', '.join(self.floor.by_symbol)}."
+            st = await self.session.align_to_state()
+            if not st:
+                return "No run yet: start one with `/run 1`."
+            d = self.floor.exchange.depth(symbol, levels)
+            return tables.depth_md(symbol, d.bids, d.asks)
+
+    def config_text(self) -> str:
+        cfg = self.floor.config.model_dump(mode="json")
+        return "```yaml\n" + yaml.safe_dump(cfg, sort_keys=False) + "```"
+
+    async def dashboard(self) -> Dashboard | None:
+        async with self.lock:
+            st = await self.session.align_to_state()
+            if not st:
+                return None
+            return await asyncio.to_thread(self._dashboard, st["cycle"])
+
+    def _dashboard(self, cycle: int) -> Dashboard:
+        floor, ledger = self.floor, self.floor.ledger
+        marks = floor.marks()
+        traders = floor.trader_names
+        board = ledger.leaderboard(marks)
+        positions = {t: ledger.positions(t, marks) for t in traders}
+        cash = {t: (ledger.cash(t), ledger.available_cash(t)) for t in traders}
+        marks_hist = {i.symbol: ledger.marks_history(i.symbol) for i in floor.instruments}
+        values = {t: ledger.value_history(t) for t in traders}
+        initial = {t.name: t.initial_cash for t in floor.config.traders}
+        figs = {f"price_{i.symbol}": charts.price_figure(i, marks_hist) for i in floor.instruments}
+        figs["value"] = charts.traders_figure(values, initial, pnl=False)
+        figs["pnl"] = charts.traders_figure(values, initial, pnl=True)
+        return Dashboard(tables.leaderboard_md(board), tables.holdings_md(positions), tables.cash_md(cash),
+                         tables.tape_md(ledger.fills(limit=15)), figs, cycle)
+
+    async def ask(self, question: str) -> str:
+        """A question to a trader (or the floor). LLM-mode traders answer with their LLM, read-only."""
+        async with self.lock:
+            st = await self.session.align_to_state()
+            if not st:
+                return "No run yet, so there is nothing to explain: start one with `/run 3`."
+            floor = self.floor
+            q = explain.parse_question(question, floor.trader_names, list(floor.by_symbol))
+            if q["trader"] and floor.config.trader(q["trader"]).mode == "llm":
+                try:
+                    return await asyncio.to_thread(explain.answer_with_llm, floor, q["trader"], question)
+                except Exception as exc:  # noqa: BLE001 - the LLM failing falls back, visibly
+                    prefix = f"_(LLM unavailable: {type(exc).__name__}; answering from the records)_\n\n"
+                    return prefix + await asyncio.to_thread(self._rule_answer, question)
+            return await asyncio.to_thread(self._rule_answer, question)
+
+    def _rule_answer(self, question: str) -> str:
+        floor = self.floor
+        return explain.answer(floor.ledger, question, floor.marks(), floor.trader_names, list(floor.by_symbol))

@@ -1,0 +1,254 @@
+"""The Chainlit handlers under a mocked session context (the approach of Chainlit's own test suite:
+a `ChainlitContext` over a `Mock(spec=WebsocketSession)` whose `emit` records what the UI would receive),
+plus the controller's contract with the command line's session."""
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import tempfile
+from unittest.mock import AsyncMock, Mock
+
+os.environ.setdefault("CHAINLIT_APP_ROOT", tempfile.mkdtemp(prefix="chainlit-root-"))  # before chainlit loads
+
+import chainlit as cl  # noqa: E402
+import pytest  # noqa: E402
+import yaml  # noqa: E402
+from chainlit.context import ChainlitContext, context_var  # noqa: E402
+from chainlit.session import WebsocketSession  # noqa: E402
+from floor_helpers import fast_config  # noqa: E402
+
+from chat_ui import app  # noqa: E402
+from chat_ui.commands import Command, Invalid, Question, parse  # noqa: E402
+from chat_ui.controller import FloorController  # noqa: E402
+from chat_ui.narrate import decision_text  # noqa: E402
+from chat_ui.tables import tape_md  # noqa: E402
+from graphs.cli_ui import is_loopback, ui_environment  # noqa: E402
+from graphs.session import FloorSession  # noqa: E402
+
+
+def _session() -> Mock:
+    s = Mock(spec=WebsocketSession)
+    s.id, s.thread_id, s.user, s.user_env, s.chat_settings = "test-session", "test-thread", None, {}, {}
+    s.client_type, s.languages, s.chat_profile, s.http_referer, s.has_first_interaction = "webapp", ["en"], None, None, True
+    s.emit = AsyncMock()
+    s.persist_file = AsyncMock(side_effect=lambda **kw: {"id": f"file-{kw['name']}"})
+    return s
+
+
+class UI:
+    """What the browser would have received: steps/messages, elements, in order."""
+
+    def __init__(self, session: Mock):
+        self.session = session
+
+    def events(self, kind: str) -> list[dict]:
+        return [c.args[1] for c in self.session.emit.call_args_list if c.args[0] == kind]
+
+    def messages(self) -> list[dict]:
+        return self.events("new_message")
+
+    def steps(self, name: str) -> list[dict]:
+        return [m for m in self.messages() if m.get("name") == name and m.get("type") != "assistant_message"]
+
+    def texts(self) -> list[str]:
+        return [m.get("output", "") for m in self.messages()]
+
+
+def drive(tmp_path, script, **env):
+    """Run `script(ui)` inside a mocked Chainlit session that started the chat on a temp database."""
+    cfg = tmp_path / "floor.yaml"
+    cfg.write_text(yaml.safe_dump(fast_config(seed=9).model_dump(mode="json")), encoding="utf-8")
+    os.environ.update({"TRADING_FLOOR_DB": str(tmp_path / "floor.db"), "TRADING_FLOOR_CONFIG": str(cfg), **env})
+
+    async def main():
+        session = _session()
+        token = context_var.set(ChainlitContext(session))
+        ui = UI(session)
+        try:
+            await app.on_chat_start()
+            await script(ui)
+            await asyncio.sleep(0.05)  # elements are sent from a task
+            return ui
+        finally:
+            await app.on_chat_end()
+            context_var.reset(token)
+
+    try:
+        return asyncio.run(main())
+    finally:
+        for k in ("TRADING_FLOOR_DB", "TRADING_FLOOR_CONFIG", *env):
+            os.environ.pop(k, None)
+
+
+def test_parse_commands():
+    assert parse("/run 3") == Command("run", 3)
+    assert parse("/run") == Command("run", 1)
+    assert parse("/rollback 5") == Command("rollback", 5)
+    assert parse("/fork 4") == Command("fork", 4)
+    assert parse("/approval on") == Command("approval", True)
+    assert parse("/approval off") == Command("approval", False)
+    assert parse("/book nvda") == Command("book", "NVDA")
+    assert parse("/config") == Command("config")
+    assert parse("/pause") == Command("pause")
+    assert isinstance(parse("/rollback"), Invalid) and isinstance(parse("/run x"), Invalid)
+    assert isinstance(parse("/run -2"), Invalid) and isinstance(parse("/order buy 100 NVDA"), Invalid)
+    assert parse("@momentum why?") == Question("@momentum why?")
+
+
+def test_run_streams_each_cycle_as_a_step_with_nested_node_steps(tmp_path):
+    async def script(ui):
+        await app.handle_text("/run 2")
+
+    ui = drive(tmp_path, script)
+    cycles = [ui.steps(f"Cycle {c}") for c in (1, 2)]
+    assert all(len(s) == 1 for s in cycles)
+    cycle2 = cycles[1][0]
+    children = {m["name"]: m for m in ui.messages() if m.get("parentId") == cycle2["id"]}
+    assert set(children) == {"market tick", "discussion", "decide", "risk", "execution", "fills"}
+    traders = [m for m in ui.messages() if m.get("parentId") == children["decide"]["id"]]
+    assert sorted(m["name"] for m in traders) == sorted(t.name for t in fast_config().traders)
+    # The decisions read as reasoning (from the ledger's traces), not as JSON.
+    updates = {m["id"]: m for m in ui.events("update_message")}
+    momentum = updates[next(m["id"] for m in traders if m["name"] == "momentum")]["output"]
+    assert momentum.startswith("**momentum** (rule mode) — ") and "{" not in momentum
+    discussion = updates[children["discussion"]["id"]]["output"]
+    assert "Topic:" in discussion and "sentiment" in discussion
+    # The dashboard: tables and Plotly charts, including the ETF against its NAV and PnL per trader.
+    dash = [m for m in ui.messages() if m.get("output", "").startswith("### Floor at cycle 2")]
+    assert dash and "Leaderboard" in dash[0]["output"] and "Recent trades" in dash[0]["output"]
+    plots = {e["name"] for e in ui.events("element") if e["type"] == "plotly"}
+    assert {"price_FLOR", "price_NVDA", "value", "pnl"} <= plots
+
+
+def test_question_rollback_fork_book_config(tmp_path):
+    async def script(ui):
+        await app.handle_text("/run 3")
+        await app.handle_text("@arbitrage what is your position and PnL?")
+        await app.handle_text("/rollback 1")
+        ctl = cl.user_session.get("ctl")
+        assert await ctl.cycle() == 1
+        await app.handle_text("@arbitrage what is your position and PnL?")
+        await app.handle_text("/fork 1")
+        await app.handle_text("/book NVDA")
+        await app.handle_text("/config")
+        await app.handle_text("/rollback 7")
+
+    ui = drive(tmp_path, script)
+    texts = ui.texts()
+    assert any(t.startswith("I'm arbitrage, at cycle 3") for t in texts)
+    assert any(t.startswith("⏪ Rolled back to cycle 1") for t in texts)
+    assert any(t.startswith("I'm arbitrage, at cycle 1") for t in texts)
+    assert any("Forked at cycle 1" in t for t in texts)
+    assert any(t.startswith("**NVDA book**") for t in texts)
+    assert any(t.startswith("```yaml") and "traders:" in t for t in texts)
+    assert any("cannot roll back to cycle 7" in t for t in texts)
+
+
+def test_approval_shows_orders_and_a_rejection_keeps_them_off_the_exchange(tmp_path):
+    async def script(ui):
+        await app.handle_text("/approval on")
+        await app.handle_text("/run 60")  # stops at the first cycle with proposed orders
+        ctl = cl.user_session.get("ctl")
+        request = await ctl.session.pending_approval()
+        assert request and request["orders"]
+        ui.cycle = request["cycle"]
+        await app.on_approve(cl.Action(name="approve", payload={"answer": False}))
+        ui.ledger_orders = [o for o in ctl.floor.ledger.orders(cycle=ui.cycle, limit=None) if o["side"]]
+        ui.approval = ctl.floor.ledger.traces(cycle=ui.cycle, kind="approval", limit=None)
+
+    ui = drive(tmp_path, script)
+    assert any(f"Cycle {ui.cycle} waits for approval" in t for t in ui.texts())
+    assert any(a["label"] == "✅ Approve all" for a in ui.events("action"))
+    assert ui.approval and ui.approval[0]["payload"]["kept"] == []
+    assert ui.ledger_orders == []  # nothing reached the exchange
+    assert ui.steps(f"Cycle {ui.cycle}")
+
+
+def test_chat_text_never_trades(tmp_path):
+    async def script(ui):
+        await app.handle_text("/run 1")
+        ctl = cl.user_session.get("ctl")
+        before = (await ctl.cycle(), len(ctl.floor.ledger.orders(limit=None)))
+        for text in ("@momentum buy 1000 NVDA now", "place_order NVDA buy 10", "/order buy 10 NVDA"):
+            await app.handle_text(text)
+        ui.same = before == (await ctl.cycle(), len(ctl.floor.ledger.orders(limit=None)))
+
+    assert drive(tmp_path, script).same
+
+
+def test_a_cli_run_continues_in_the_ui_and_back(tmp_path):
+    db = tmp_path / "floor.db"
+    s = FloorSession(db, fast_config(seed=4))
+    s.start()
+    s.run(3)
+    s.close()
+
+    async def ui_part():
+        ctl = await FloorController.open(db, fast_config(seed=4))
+        assert await ctl.cycle() == 3
+        cycles = [o.report.cycle async for o in ctl.run(2)]
+        out = await ctl.rollback(4)
+        await ctl.close()
+        return cycles, out
+
+    cycles, out = asyncio.run(ui_part())
+    assert cycles == [4, 5] and out["cycle"] == 4
+    s = FloorSession(db, fast_config(seed=4))
+    assert s.state()["cycle"] == 4
+    assert s.run(1)[0].cycle == 5
+    s.close()
+
+
+def test_ui_host_safety(tmp_path):
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
+    assert not is_loopback("0.0.0.0")
+    env = ui_environment(tmp_path / "floor.db", "127.0.0.1", 8000, base={})
+    assert "TRADING_FLOOR_UI_AUTH" not in env and env["CHAINLIT_HOST"] == "127.0.0.1"
+    assert env["CHAINLIT_APP_ROOT"].startswith(str(tmp_path))  # Chainlit's files stay beside the database
+    with pytest.raises(ValueError, match="password auth"):
+        ui_environment(tmp_path / "floor.db", "0.0.0.0", 8000, base={})
+    env = ui_environment(tmp_path / "floor.db", "0.0.0.0", 8000,
+                         base={"TRADING_FLOOR_UI_USER": "ops", "TRADING_FLOOR_UI_PASSWORD": "s3cret"})
+    assert env["TRADING_FLOOR_UI_AUTH"] == "1" and len(env["CHAINLIT_AUTH_SECRET"]) > 32
+
+
+def test_password_auth_checks_the_environment_credentials(monkeypatch):
+    from chainlit.config import config
+
+    monkeypatch.setenv("TRADING_FLOOR_UI_AUTH", "1")
+    monkeypatch.setenv("TRADING_FLOOR_UI_USER", "ops")
+    monkeypatch.setenv("TRADING_FLOOR_UI_PASSWORD", "s3cret")
+    try:
+        importlib.reload(app)
+        check = app.password_auth
+        assert config.code.password_auth_callback is not None
+        assert asyncio.run(check("ops", "s3cret")).identifier == "ops"
+        assert asyncio.run(check("ops", "wrong")) is None
+        assert asyncio.run(check("root", "s3cret")) is None
+    finally:
+        config.code.password_auth_callback = None
+        monkeypatch.delenv("TRADING_FLOOR_UI_AUTH")
+        importlib.reload(app)
+
+
+def test_decision_text_reads_as_reasoning_with_llm_calls_and_fallbacks():
+    d = {"trader": "momentum", "cycle": 4, "mode": "fallback", "fallback_reason": "timeout after 2 retries",
+         "rationale": "NVDA up 2.1% over 10 cycles: buying.", "actions": {"NVDA": "BUY", "AAPL": "HOLD"},
+         "orders": [{"symbol": "NVDA", "side": "buy", "qty": 40, "order_type": "limit", "limit_price": 12050}],
+         "signals": {"NVDA.return": 0.021, "threshold": 0.015}, "cancel_order_ids": []}
+    llm = {"tool_calls": [{"name": "quote", "args": {"symbol": "NVDA"}, "ok": True}], "tokens_estimated": 812,
+           "llm_retries": 2, "llm_cache_hits": 0}
+    text = decision_text(d, llm)
+    assert text.startswith("**momentum** (fallback mode) — NVDA up 2.1% over 10 cycles: buying.")
+    assert "LLM fell back to its rule logic: timeout after 2 retries" in text
+    assert "Actions: BUY NVDA" in text and "AAPL" not in text.split("Actions:")[1].split("\n")[0]
+    assert "BUY 40 NVDA @ $120.50" in text and "NVDA.return = +0.021" in text
+    assert "quote(symbol=NVDA)" in text and "Tokens (estimated): 812, retries 2" in text
+
+
+def test_tape_is_newest_first_with_cycle_and_tick():
+    fills = [{"cycle": 3, "tick": t, "symbol": "NVDA", "qty": 1, "price": 100 + t, "buyer": "a", "seller": "b"}
+             for t in (1, 5, 2)]
+    rows = tape_md(fills).splitlines()[2:]
+    assert [r.split("|")[1].strip() for r in rows] == ["(3, 5)", "(3, 2)", "(3, 1)"]
