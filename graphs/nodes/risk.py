@@ -9,6 +9,7 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
+from graphs import external_orders
 from graphs.context import floor_of
 from graphs.risk import check_decision
 from graphs.state import CycleState
@@ -23,9 +24,16 @@ def risk(state: CycleState, runtime: Runtime) -> dict:
     for raw in decisions:
         decision = Decision.model_validate(raw)
         cfg = floor.config.trader(decision.trader)
+        # [issue 7] Order intents queued from outside the cycle (the MCP accounts server) join this trader's
+        # decision after its own orders, so they pass the very same check_decision below.
+        intents = external_orders.take(floor.ledger.db.conn, state["run_id"], state["branch_id"], decision.trader, cycle)
+        decision = external_orders.merge(decision, intents)
         result = check_decision(decision, floor.work.views[decision.trader], cfg.risk, floor.by_symbol)
+        n_external = len(external_orders.record_outcome(floor.ledger.db.conn, intents, result)) if intents else 0
         for kind, batch in (("stop_loss", result.stop_losses), ("decision", result.accepted)):
             orders.extend({"trader": decision.trader, "source": kind, **o.model_dump(mode="json")} for o in batch)
+        for o in orders[len(orders) - n_external:] if n_external else ():  # [issue 7] accepted intents are the tail
+            o["source"] = "external"
         cancels.extend({"trader": decision.trader, "order_id": oid} for oid in result.cancels)
         for r in result.rejected:
             rejections.append({"trader": decision.trader, "order": r.order.model_dump(mode="json"),

@@ -1,0 +1,184 @@
+"""The order-intent queue: orders and cancels placed from outside the cycle (the MCP accounts server).
+
+Why a queue and not a direct call: the exchange lives in the process that runs the cycle graph, and every
+order must pass the same pre-trade risk checks as a trader's own. So the accounts server only *submits*
+an intent into a small table of the run database (`external_orders`); the next cycle's risk node *takes*
+the trader's pending intents, appends them to that trader's Decision (after its own orders, so its own
+cash and position usage are counted first) and runs `graphs.risk.check_decision` on the whole. Nothing
+reaches the exchange except through that check and the execution node's ledger reservation.
+
+Lifecycle of an intent: `pending` -> `taken` (claimed by cycle N on branch B) -> `accepted` | `rejected`
+(with the risk reason and sentence). A pending intent can be `withdrawn` by its submitter. A re-run of
+the same (cycle, branch) takes that cycle's intents again (a crash before settle, or the risk node
+re-running when an approval interrupt is resumed); a cycle that settled is never re-run on its branch
+(alignment forks instead), and after a rollback the re-run is on another branch and does not. External intents are, by nature, outside
+the seeded determinism of a run: a run with intents replays identically only if the same intents are
+queued at the same cycles.
+
+The table lives in the ledger's SQLite file (one run database). Writes from the server's own connection
+make the floor's ledger reload its in-memory mirror once; intents are rare, so that cost is accepted.
+Wall-clock time is stored as metadata only.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from graphs.traders.decision import Decision, ProposedOrder
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS external_orders (
+    intent_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id INTEGER NOT NULL,
+    trader TEXT NOT NULL,
+    kind TEXT NOT NULL,              -- 'order' | 'cancel'
+    payload TEXT NOT NULL,           -- ProposedOrder JSON (cents) or {"order_id": ...}
+    status TEXT NOT NULL DEFAULT 'pending',
+    submitted_wall REAL,             -- metadata only
+    taken_cycle INTEGER,
+    taken_branch INTEGER,
+    reason TEXT,
+    message TEXT
+);
+CREATE INDEX IF NOT EXISTS external_orders_pending ON external_orders (run_id, trader, status);
+"""
+
+MAX_PENDING_PER_TRADER = 20  # a flood of intents cannot grow one decision without bound
+
+
+@dataclass(frozen=True)
+class Intent:
+    intent_id: int
+    trader: str
+    kind: str
+    order: ProposedOrder | None
+    cancel_order_id: str | None
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    conn.executescript(_SCHEMA)
+
+
+def _submit(conn: sqlite3.Connection, run_id: int, trader: str, kind: str, payload: dict) -> int:
+    ensure_schema(conn)
+    pending = conn.execute("SELECT COUNT(*) FROM external_orders WHERE run_id=? AND trader=? AND status='pending'",
+                           (run_id, trader)).fetchone()[0]
+    if pending >= MAX_PENDING_PER_TRADER:
+        raise ValueError(f"{trader} already has {pending} pending intents (limit {MAX_PENDING_PER_TRADER}); "
+                         "wait for the next cycle")
+    cur = conn.execute("INSERT INTO external_orders (run_id, trader, kind, payload, submitted_wall) VALUES (?,?,?,?,?)",
+                       (run_id, trader, kind, json.dumps(payload, sort_keys=True), time.time()))
+    if conn.in_transaction and conn.isolation_level is not None:
+        conn.commit()
+    return int(cur.lastrowid)
+
+
+def submit_order(conn: sqlite3.Connection, run_id: int, trader: str, order: ProposedOrder) -> int:
+    """Queue an order intent for `trader`; returns its intent id."""
+    return _submit(conn, run_id, trader, "order", order.model_dump(mode="json"))
+
+
+def submit_cancel(conn: sqlite3.Connection, run_id: int, trader: str, order_id: str) -> int:
+    """Queue the cancellation of one of `trader`'s live orders; returns its intent id."""
+    return _submit(conn, run_id, trader, "cancel", {"order_id": order_id})
+
+
+def withdraw(conn: sqlite3.Connection, intent_id: int, trader: str) -> bool:
+    """Withdraw a still-pending intent of `trader`; False when it was already taken (or is not theirs)."""
+    ensure_schema(conn)
+    cur = conn.execute("UPDATE external_orders SET status='withdrawn' WHERE intent_id=? AND trader=? AND status='pending'",
+                       (intent_id, trader))
+    return cur.rowcount == 1
+
+
+def _row_to_intent(row: tuple) -> Intent:
+    intent_id, trader, kind, payload = row
+    data = json.loads(payload)
+    if kind == "order":
+        return Intent(intent_id, trader, kind, ProposedOrder.model_validate(data), None)
+    return Intent(intent_id, trader, kind, None, str(data["order_id"]))
+
+
+def take(conn: sqlite3.Connection, run_id: int, branch_id: int, trader: str, cycle: int) -> list[Intent]:
+    """Claim the trader's pending intents for `cycle` (and any this same cycle claimed before a crash)."""
+    # Re-taking what this same (cycle, branch) already took makes the node safe to run again: after a crash
+    # before settle, and when LangGraph re-runs the risk node on resuming the approval interrupt.
+    cond = ("run_id=? AND trader=? AND (status='pending' OR (status IN ('taken', 'accepted', 'rejected') "
+            "AND taken_cycle=? AND taken_branch=?))")
+    args = (run_id, trader, cycle, branch_id)
+    try:
+        rows = conn.execute(f"SELECT intent_id, trader, kind, payload FROM external_orders WHERE {cond} "
+                            "ORDER BY intent_id", args).fetchall()
+    except sqlite3.OperationalError:  # no table yet: nobody ever queued an intent in this database
+        return []
+    if not rows:
+        return []
+    ids = [r[0] for r in rows]
+    conn.execute(f"UPDATE external_orders SET status='taken', taken_cycle=?, taken_branch=? "
+                 f"WHERE intent_id IN ({','.join('?' * len(ids))})", (cycle, branch_id, *ids))
+    return [_row_to_intent(r) for r in rows]
+
+
+def merge(decision: Decision, intents: list[Intent]) -> Decision:
+    """The decision with the intents' orders and cancels appended (after the trader's own)."""
+    if not intents:
+        return decision
+    return decision.model_copy(update={
+        "orders": (*decision.orders, *(i.order for i in intents if i.order is not None)),
+        "cancel_order_ids": (*decision.cancel_order_ids, *(i.cancel_order_id for i in intents if i.cancel_order_id)),
+    })
+
+
+def record_outcome(conn: sqlite3.Connection, intents: list[Intent], result: Any) -> list[int]:
+    """Mark each taken intent accepted or rejected from the `RiskResult`; return the accepted order intents' ids.
+
+    A rejection is matched to its intent by object identity (check_decision rejects the very ProposedOrder
+    object it was given), or, for a market order it turned into an IOC limit first, by symbol, side and qty.
+    """
+    rejected = list(result.rejected)
+    used: set[int] = set()
+    accepted_ids: list[int] = []
+    for intent in intents:
+        if intent.kind == "cancel":
+            ok = intent.cancel_order_id in result.cancels
+            _set(conn, intent.intent_id, "accepted" if ok else "rejected", None if ok else "not_open_order",
+                 None if ok else f"{intent.cancel_order_id} is not an open order of {intent.trader}")
+            continue
+        match = next((k for k, r in enumerate(rejected) if k not in used and r.order is intent.order), None)
+        if match is None and intent.order.order_type == "market":
+            o = intent.order
+            match = next((k for k, r in enumerate(rejected) if k not in used and r.order.tif == "ioc" and
+                          (r.order.symbol, r.order.side, r.order.qty) == (o.symbol, o.side, o.qty)), None)
+        if match is None:
+            _set(conn, intent.intent_id, "accepted", None, "passed the risk check; sent to the exchange")
+            accepted_ids.append(intent.intent_id)
+        else:
+            used.add(match)
+            _set(conn, intent.intent_id, "rejected", str(rejected[match].reason), rejected[match].message)
+    return accepted_ids
+
+
+def _set(conn: sqlite3.Connection, intent_id: int, status: str, reason: str | None, message: str | None) -> None:
+    conn.execute("UPDATE external_orders SET status=?, reason=?, message=? WHERE intent_id=?",
+                 (status, reason, message, intent_id))
+
+
+def intents(conn: sqlite3.Connection, run_id: int, trader: str | None = None, limit: int = 50) -> list[dict]:
+    """The latest intents (newest first) with their status, for the accounts server."""
+    try:
+        rows = conn.execute(
+            "SELECT intent_id, trader, kind, payload, status, taken_cycle, taken_branch, reason, message "
+            "FROM external_orders WHERE run_id=? AND (? IS NULL OR trader=?) ORDER BY intent_id DESC LIMIT ?",
+            (run_id, trader, trader, limit)).fetchall()
+    except sqlite3.OperationalError:
+        return []
+    keys = ("intent_id", "trader", "kind", "payload", "status", "taken_cycle", "taken_branch", "reason", "message")
+    out = []
+    for r in rows:
+        d = dict(zip(keys, r, strict=True))
+        d["payload"] = json.loads(d["payload"])
+        out.append(d)
+    return out

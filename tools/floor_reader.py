@@ -1,0 +1,113 @@
+"""Read-only access to a run database from a server process: the ledger, and the books as of the last
+settled cycle.
+
+The exchange lives in the process that runs the cycles; a server in another process restores its own
+copy from the end-of-cycle snapshot that the settle node writes (`market_snapshots`, following the
+branch's fork lineage), and re-restores it when the ledger shows a newer cycle or another branch. So
+the market it shows is the market at the end of the last settled cycle, never a half-done one.
+
+The reader follows the branch the floor marks active in the ledger's `meta` table (it changes on a
+rollback or a fork). All access goes through `lock`: FastMCP may call tools from several tasks, and
+neither the exchange nor the SQLite connection is shared safely without it.
+"""
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from ledger.store import Ledger
+from market.exchange import Exchange
+
+
+class ReaderError(RuntimeError):
+    """The database has no run (or no settled snapshot) to read yet."""
+
+
+class FloorReader:
+    def __init__(self, db_path: str | Path) -> None:
+        if not Path(db_path).exists():
+            raise ReaderError(f"no run database at {db_path}: start a run with `trading-floor run`")
+        self.db_path = str(db_path)
+        self.lock = threading.RLock()
+        self._ledger: Ledger | None = None
+        self._exchange: Exchange | None = None
+        self._at: tuple[int, int, int] | None = None
+        self._config: Any = None
+        self.queue_conn = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False)
+        self.queue_conn.execute("PRAGMA busy_timeout=10000")
+
+    # ----- the ledger, on the floor's active branch -----------------------------------------------
+    def _active_branch(self, conn: sqlite3.Connection) -> tuple[int, int] | None:
+        row = conn.execute("SELECT value FROM meta WHERE key='active_branch'").fetchone()
+        if row is None:
+            return None
+        run = conn.execute("SELECT run_id FROM branches WHERE branch_id=?", (int(row[0]),)).fetchone()
+        return None if run is None else (int(run[0]), int(row[0]))
+
+    def refresh(self) -> tuple[int, int, int]:
+        """Follow the floor: (run, branch, last settled cycle), restoring the books when they moved."""
+        with self.lock:
+            if self._ledger is None:
+                self._ledger = Ledger.open(self.db_path)
+            conn = self._ledger.conn
+            active = self._active_branch(conn)
+            if active is None:
+                raise ReaderError(f"no run in {self.db_path} yet: start one with `trading-floor run`")
+            if (self._ledger.run_id, self._ledger.branch_id) != active:
+                self._ledger.use(*active)
+            cycle = self._ledger.last_cycle() or 0
+            at = (*active, cycle)
+            if at != self._at:
+                from graphs.floor import Floor
+                from graphs.market_snapshots import MarketSnapshots
+
+                # Reuse the Floor's lineage walk without opening a Floor (it needs only these two attributes).
+                shim = SimpleNamespace(snapshots=MarketSnapshots(conn), ledger=self._ledger)
+                blob = Floor.snapshot_blob(shim, active[0], active[1], cycle)
+                if blob is None:
+                    raise ReaderError(f"no market snapshot for run {active[0]} branch {active[1]} cycle {cycle}")
+                self._exchange = Exchange.restore(blob)
+                self._at = at
+                self._config = None
+            return at
+
+    @property
+    def ledger(self) -> Ledger:
+        self.refresh()
+        return self._ledger
+
+    @property
+    def exchange(self) -> Exchange:
+        self.refresh()
+        return self._exchange
+
+    @property
+    def run_id(self) -> int:
+        return self.refresh()[0]
+
+    @property
+    def cycle(self) -> int:
+        return self.refresh()[2]
+
+    def config(self) -> Any:
+        """The run's FloorConfig (traders, their theories, parameters and risk limits)."""
+        from graphs.traders.config import FloorConfig
+
+        with self.lock:
+            run_id = self.refresh()[0]
+            if self._config is None:
+                view = next(r for r in self._ledger.list_runs() if r.run_id == run_id)
+                self._config = FloorConfig.model_validate(view.config)
+            return self._config
+
+    def trader_names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.config().traders)
+
+    def close(self) -> None:
+        with self.lock:
+            if self._ledger is not None:
+                self._ledger.close()
+            self.queue_conn.close()

@@ -1,0 +1,190 @@
+"""MCP accounts server: balance, holdings, transactions, PnL, and placing or cancelling orders.
+
+Reads call the plain functions of `tools.account_tools` (one implementation, two front doors). Writes
+never touch the exchange: `place_order` and `cancel_order` validate exactly as the traders' own tools do
+(`tools.action_tools.stage_order` / `stage_cancel` on a `TraderDesk`), then queue the intent in the run
+database (`graphs.external_orders`). The next cycle merges it into that trader's decision, where it
+passes the same `graphs.risk.check_decision` as any order; `order_status` shows the outcome.
+
+Whose account: started with `--account NAME`, the server is bound to that trader (like the closure of
+the LangChain toolset) and refuses any other; unbound, each call names a floor trader's account.
+Background and system accounts are never served.
+
+Resources: `accounts://{account}/report` (cash, positions, PnL) and `accounts://{account}/strategy`
+(the trader's theory, its description, parameters, mode and risk limits).
+"""
+from __future__ import annotations
+
+import json
+import threading
+from typing import Annotated, Any, Literal
+
+from mcp.server.fastmcp import FastMCP
+from mcp.server.fastmcp.exceptions import ToolError
+from pydantic import Field
+
+from tools import account_tools, action_tools, market_tools
+from tools.desk import TraderDesk
+from tools.floor_reader import FloorReader, ReaderError
+from tools.mcp_market_server import answer
+from tools.server_config import HOST_DEFAULT
+
+DEFAULT_PORT = 8802
+Account = Annotated[str | None, Field(max_length=64,
+                                      description="Trader account; omit when the server is bound to one.")]
+
+
+def build_accounts_server(db_path: str, *, account: str | None = None, host: str = HOST_DEFAULT,
+                          port: int = DEFAULT_PORT) -> FastMCP:
+    from graphs import external_orders
+
+    reader = FloorReader(db_path)
+    mcp = FastMCP("trading-floor-accounts", host=host, port=port, log_level="WARNING",
+                  instructions="A Trading Floor trader's account: balances, holdings, PnL, and orders that are "
+                               "queued for the next cycle's risk check. Prices are US dollars.")
+
+    def who(name: str | None) -> str:
+        try:
+            traders = reader.trader_names()
+        except ReaderError as exc:
+            raise ToolError(str(exc)) from exc
+        if account is not None and name not in (None, account):
+            raise ToolError(f"this server is bound to account {account!r}; it cannot act for {name!r}")
+        chosen = name or account
+        if chosen is None:
+            raise ToolError(f"name the account: one of {', '.join(traders)}")
+        if chosen not in traders:
+            raise ToolError(f"{chosen!r} is not a floor trader of this run; traders: {', '.join(traders)}")
+        return chosen
+
+    def desk(name: str) -> TraderDesk:
+        return TraderDesk(trader=name, exchange=reader.exchange, ledger=reader.ledger, cycle=reader.cycle,
+                          lock=threading.Lock(), staged_orders=[], staged_cancels=[], staged_messages=[])
+
+    def pnl_all(name: str) -> dict:
+        return account_tools.transactions_and_pnl(reader.ledger, name, market_tools.marks(reader.exchange), 20)
+
+    @mcp.tool()
+    def balance(account: Account = None) -> dict:
+        """Cash: total, held by open buy orders, and available to spend."""
+        name = who(account)
+        return answer(reader, lambda: account_tools.cash(reader.ledger, name))
+
+    @mcp.tool()
+    def holdings(account: Account = None) -> dict:
+        """Positions with average cost, mark, market value and PnL per symbol; cash and total value."""
+        name = who(account)
+        return answer(reader, lambda: account_tools.portfolio(reader.ledger, name, market_tools.marks(reader.exchange)))
+
+    @mcp.tool()
+    def transactions(account: Account = None,
+                     limit: Annotated[int, Field(ge=1, le=account_tools.MAX_ROWS)] = 20) -> dict:
+        """The account's latest fills (side, qty, price, fee, realized PnL), newest first."""
+        name = who(account)
+        out = answer(reader, lambda: account_tools.transactions_and_pnl(
+            reader.ledger, name, market_tools.marks(reader.exchange), limit))
+        return {"account": name, "count": len(out["recent_fills"]), "fills": out["recent_fills"]}
+
+    @mcp.tool()
+    def pnl(account: Account = None) -> dict:
+        """Realized and unrealized PnL, fees, and the return against the starting endowment."""
+        name = who(account)
+        out = answer(reader, lambda: pnl_all(name))
+        return {k: v for k, v in out.items() if k != "recent_fills"}
+
+    @mcp.tool()
+    def open_orders(account: Account = None) -> dict:
+        """The account's live orders at the end of the last cycle, with ids for cancel_order."""
+        name = who(account)
+        return answer(reader, lambda: account_tools.open_orders(reader.exchange, name))
+
+    @mcp.tool()
+    def place_order(symbol: Annotated[str, Field(min_length=1, max_length=12)],
+                    side: Literal["buy", "sell"],
+                    qty: Annotated[int, Field(gt=0, description="Whole shares.")],
+                    order_type: Literal["limit", "market", "stop", "stop_limit"] = "limit",
+                    limit_price: Annotated[float | None, Field(gt=0, description="US dollars, 2 decimals.")] = None,
+                    stop_price: Annotated[float | None, Field(gt=0, description="US dollars, 2 decimals.")] = None,
+                    tif: Literal["day", "gtc", "ioc", "fok"] = "day",
+                    account: Account = None) -> dict:
+        """Queue an order for the next cycle. It passes the trader's risk checks there before reaching the
+        exchange; see order_status for the outcome."""
+        name = who(account)
+
+        def run() -> dict:
+            d = desk(name)
+            staged = action_tools.stage_order(d, symbol, side, qty, order_type, limit_price, stop_price, tif)
+            if "error" in staged:
+                return staged
+            intent = external_orders.submit_order(reader.queue_conn, reader.run_id, name, d.staged_orders[0])
+            return {"queued": True, "intent_id": intent, "account": name, "order": staged["order"],
+                    "after_cycle": reader.cycle,
+                    "note": "queued: the next cycle runs it through the risk check; see order_status"}
+        return answer(reader, _queue_errors(run))
+
+    @mcp.tool()
+    def cancel_order(order_id: Annotated[str, Field(min_length=1, max_length=64)], account: Account = None) -> dict:
+        """Queue the cancellation of one of the account's open orders for the next cycle."""
+        name = who(account)
+
+        def run() -> dict:
+            staged = action_tools.stage_cancel(desk(name), order_id)
+            if "error" in staged:
+                return staged
+            intent = external_orders.submit_cancel(reader.queue_conn, reader.run_id, name, order_id.strip())
+            return {"queued": True, "intent_id": intent, "account": name, "order_id": order_id.strip()}
+        return answer(reader, _queue_errors(run))
+
+    @mcp.tool()
+    def order_status(account: Account = None, limit: Annotated[int, Field(ge=1, le=50)] = 10) -> dict:
+        """The account's queued intents, newest first: pending, taken, accepted or rejected (with the reason)."""
+        name = who(account)
+        return answer(reader, lambda: {"account": name, "intents": external_orders.intents(
+            reader.queue_conn, reader.run_id, name, limit)})
+
+    @mcp.resource("accounts://{account}/report", mime_type="application/json")
+    def report(account: str) -> str:
+        """Account report: cash, positions and PnL at the last settled cycle."""
+        name = who(account)
+
+        def read() -> dict:
+            marks = market_tools.marks(reader.exchange)
+            return {"cycle": reader.cycle, "cash": account_tools.cash(reader.ledger, name),
+                    "portfolio": account_tools.portfolio(reader.ledger, name, marks),
+                    "pnl": {k: v for k, v in pnl_all(name).items() if k != "recent_fills"}}
+        return json.dumps(answer(reader, read))
+
+    @mcp.resource("accounts://{account}/strategy", mime_type="application/json")
+    def strategy(account: str) -> str:
+        """The trader's strategy: theory, its description, parameters, mode and risk limits."""
+        name = who(account)
+        from graphs.traders.base import describe
+
+        cfg = reader.config().trader(name)
+        return json.dumps({"account": name, "theory": cfg.theory, "description": describe(cfg.theory),
+                           "mode": cfg.mode, "params": cfg.params, "risk": cfg.risk.model_dump(mode="json")})
+
+    mcp.reader = reader  # type: ignore[attr-defined]
+    return mcp
+
+
+def _queue_errors(fn: Any) -> Any:
+    def run() -> Any:
+        try:
+            return fn()
+        except ValueError as exc:  # the queue's own limit (too many pending intents)
+            return {"error": str(exc)}
+    return run
+
+
+def main(argv: list[str] | None = None) -> None:
+    from tools.server_args import parse_server_args
+    from tools.server_config import run_mcp
+
+    args = parse_server_args("accounts", DEFAULT_PORT, argv, account=True)
+    server = build_accounts_server(args.db, account=args.account, host=args.host, port=args.port)
+    run_mcp(server, args.transport, args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""MCP market server: quotes, depth, bars and the tape of a run, as of the last settled cycle.
+
+One implementation, two front doors: every tool calls the plain functions of `tools.market_tools`, the
+same ones the traders' LangChain tools call. The books come from `FloorReader` (restored from the
+end-of-cycle snapshot of the floor's active branch). Arguments are validated by FastMCP from the type
+hints (bounded integers, symbol length); a domain problem (an unknown symbol) raises `ToolError`, so the
+client gets `isError` with the sentence, never a silent empty answer.
+
+Run: `trading-floor serve market [--transport stdio|http] [--host 127.0.0.1] [--port 8801] [--db PATH]`
+(or `python -m tools.mcp_market_server ...`). HTTP serves streamable HTTP at /mcp.
+"""
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from mcp.server.fastmcp import FastMCP
+from mcp.server.fastmcp.exceptions import ToolError
+from pydantic import Field
+
+from tools import market_tools
+from tools.floor_reader import FloorReader, ReaderError
+from tools.server_config import HOST_DEFAULT
+
+DEFAULT_PORT = 8801
+Symbol = Annotated[str, Field(min_length=1, max_length=12, description="Ticker, e.g. 'AAPL' or 'FLOR'.")]
+
+
+def answer(reader: FloorReader, fn: Any, **kwargs: Any) -> dict:
+    """Call a plain tool function under the reader's lock; an `{"error": ...}` answer becomes a ToolError."""
+    try:
+        with reader.lock:
+            reader.refresh()
+            out = fn(**kwargs)
+    except ReaderError as exc:
+        raise ToolError(str(exc)) from exc
+    if isinstance(out, dict) and "error" in out:
+        raise ToolError(out["error"])
+    return out
+
+
+def build_market_server(db_path: str, *, host: str = HOST_DEFAULT, port: int = DEFAULT_PORT) -> FastMCP:
+    reader = FloorReader(db_path)
+    mcp = FastMCP("trading-floor-market", host=host, port=port, log_level="WARNING",
+                  instructions="Read-only market data of a Trading Floor run, as of its last settled cycle. "
+                               "Prices are US dollars, with integer cents beside them.")
+
+    @mcp.tool()
+    def quote(symbol: Symbol) -> dict:
+        """Best bid and ask (with sizes), mid, spread and last trade of one symbol."""
+        return answer(reader, lambda: market_tools.quote(reader.exchange, symbol))
+
+    @mcp.tool()
+    def depth(symbol: Symbol,
+              levels: Annotated[int, Field(ge=1, le=market_tools.MAX_LEVELS, description="Levels per side.")] = 5
+              ) -> dict:
+        """Aggregated order book levels of one symbol, best first."""
+        return answer(reader, lambda: market_tools.depth(reader.exchange, symbol, levels))
+
+    @mcp.tool()
+    def bars(symbol: Symbol,
+             cycles: Annotated[int, Field(ge=1, le=market_tools.MAX_BARS, description="Completed cycles back.")] = 20
+             ) -> dict:
+        """OHLCV bars, one per completed cycle, plus the change over the window."""
+        return answer(reader, lambda: market_tools.price_history(reader.exchange, symbol, cycles))
+
+    @mcp.tool()
+    def recent_trades(symbol: Annotated[str | None, Field(max_length=12, description="Ticker, or omit for all.")] = None,
+                      limit: Annotated[int, Field(ge=1, le=market_tools.MAX_TRADES)] = 15) -> dict:
+        """The latest trades on the (anonymous) tape, oldest first."""
+        return answer(reader, lambda: market_tools.recent_trades(reader.exchange, symbol, limit))
+
+    @mcp.tool()
+    def etf_nav() -> dict:
+        """Each ETF's price against the NAV of its basket at component mids."""
+        return answer(reader, lambda: market_tools.etf_nav(reader.exchange))
+
+    @mcp.resource("market://instruments", mime_type="application/json")
+    def instrument_list() -> str:
+        """The listed symbols with tick and lot sizes, and the ETF's basket."""
+        return json.dumps(answer(reader, lambda: market_tools.instruments(reader.exchange)))
+
+    @mcp.resource("market://book/{symbol}", mime_type="application/json")
+    def book(symbol: str) -> str:
+        """One symbol's book: quote and 10 levels of depth, with the cycle it stands at."""
+        def read() -> dict:
+            q = market_tools.quote(reader.exchange, symbol)
+            if "error" in q:
+                return q
+            return {"quote": q, "depth": market_tools.depth(reader.exchange, symbol, 10), "cycle": reader.cycle}
+        return json.dumps(answer(reader, read))
+
+    mcp.reader = reader  # type: ignore[attr-defined]  # for tests and the CLI's shutdown
+    return mcp
+
+
+def main(argv: list[str] | None = None) -> None:
+    from tools.server_args import parse_server_args
+    from tools.server_config import run_mcp
+
+    args = parse_server_args("market", DEFAULT_PORT, argv)
+    run_mcp(build_market_server(args.db, host=args.host, port=args.port), args.transport, args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()
