@@ -9,7 +9,7 @@ export LANGSMITH_TRACING ?= false
 export LANGGRAPH_CLI_NO_ANALYTICS ?= 1
 export LANGGRAPH_NO_VERSION_CHECK ?= true
 
-.PHONY: install browser run test bench lint clean
+.PHONY: install browser run ui test bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ install: $(STAMP)
 ## make run: the main job, offline: a new 200-cycle scripted run on the embedded SQLite default (runs/floor.db).
 run: $(STAMP)
 	$(BIN)/trading-floor run --cycles 200 --new
+
+## make ui: the Chainlit chat UI on http://127.0.0.1:8000 (offline, no key), on the same database as `make run`.
+ui: $(STAMP)
+	$(BIN)/trading-floor ui
 
 ## Debian's chromium drives the browser tests (Playwright's own browser download does not work offline).
 browser:

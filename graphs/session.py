@@ -16,6 +16,7 @@ from typing import Any
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
+from graphs import session_common as common
 from graphs.context import FloorContext
 from graphs.cycle_graph import build_graph
 from graphs.floor import Floor
@@ -64,21 +65,7 @@ class FloorSession:
 
     # ----- threads and config -------------------------------------------------------------------
     def _use_thread_config(self, thread: ThreadRef) -> None:
-        cfg = FloorConfig.model_validate(thread.config)
-        if cfg != self.floor.config:
-            self.floor.config = cfg
-            self.floor.trader_names = tuple(t.name for t in cfg.traders)
-        self._setup_llm()
-
-    def _setup_llm(self) -> None:
-        cfg = self.floor.config
-        if any(t.mode == "llm" for t in cfg.traders):
-            from graphs.llm.budget import Budget
-            from graphs.llm.cache import LLMCache
-
-            self.floor.llm_budget = Budget(cfg.llm_budget)
-            cache_path = ":memory:" if self.db_path == ":memory:" else str(Path(self.db_path).with_suffix(".llm-cache.db"))
-            self.floor.llm_cache = LLMCache(cache_path)
+        common.apply_thread_config(self.floor, self.db_path, thread)
 
     @property
     def context(self) -> FloorContext:
@@ -97,12 +84,9 @@ class FloorSession:
             self.floor.config = cfg
         run_id, branch_id = self.floor.start_run(seed=cfg.seed, name=name)
         thread = self.threads.add(f"run-{run_id}", run_id, cfg.model_dump(mode="json"), label=name or "main")
-        self.graph.update_state(thread.config_dict, {
-            "run_id": run_id, "branch_id": branch_id, "cycle": 0,
-            "traders": [t.name for t in cfg.traders], "approval": cfg.approval,
-        }, as_node="settle")
+        self.graph.update_state(thread.config_dict, common.start_values(run_id, branch_id, cfg), as_node="settle")
         self.thread = thread
-        self._setup_llm()
+        common.setup_llm(self.floor, self.db_path)
         return thread
 
     def run(self, cycles: int, on_cycle: Callable[[CycleReport], None] | None = None) -> list[CycleReport]:
@@ -128,17 +112,10 @@ class FloorSession:
 
     def _invoke(self, payload: Any) -> CycleReport:
         out = self.graph.invoke(payload, self.thread.config_dict, context=self.context, durability="exit")
-        snap = self.graph.get_state(self.thread.config_dict)
-        if snap.next:
-            request = snap.tasks[0].interrupts[0].value if snap.tasks and snap.tasks[0].interrupts else {}
-            return CycleReport(cycle=out.get("cycle", 0) + 1, summary={}, interrupted=request)
-        return CycleReport(cycle=out["cycle"], summary=out.get("summary", {}))
+        return CycleReport(**common.report_fields(out, self.graph.get_state(self.thread.config_dict)))
 
     def pending_approval(self) -> dict | None:
-        snap = self.graph.get_state(self.thread.config_dict)
-        if snap.next and snap.tasks and snap.tasks[0].interrupts:
-            return snap.tasks[0].interrupts[0].value
-        return None
+        return common.interrupt_request(self.graph.get_state(self.thread.config_dict))
 
     def _recover_unfinished_cycle(self) -> None:
         """A checkpoint left mid-cycle by another process (a crash or an abandoned approval) is rewound to
@@ -146,7 +123,7 @@ class FloorSession:
         snap = self.graph.get_state(self.thread.config_dict)
         if not snap.next:
             return
-        if self.floor.work is not None and self.floor.at is not None:
+        if common.paused_here(self.floor):
             return  # this process paused it (approval): resume() continues it
         last = self._checkpoint_at(snap.values["cycle"])
         self.graph.update_state(last.config, {}, as_node="settle")
@@ -154,44 +131,15 @@ class FloorSession:
     # ----- time travel ----------------------------------------------------------------------------
     def history(self) -> list[dict]:
         """Completed cycles of the current thread, newest first: cycle, branch, checkpoint id, summary."""
-        seen, out = set(), []
-        for snap in self.graph.get_state_history(self.thread.config_dict):
-            v = snap.values
-            if snap.next or "cycle" not in v:
-                continue
-            key = (v["branch_id"], v["cycle"])
-            if key in seen:
-                continue
-            seen.add(key)
-            out.append({"cycle": v["cycle"], "branch_id": v["branch_id"],
-                        "checkpoint_id": snap.config["configurable"]["checkpoint_id"],
-                        "summary": v.get("summary", {})})
-        return out
+        return common.history_rows(self.graph.get_state_history(self.thread.config_dict))
 
     def _checkpoint_at(self, cycle: int):
         """The newest end-of-cycle checkpoint of the current line at `cycle`."""
-        branch = self.state().get("branch_id")
-        lineage = self._branch_lineage(branch)
-        best = None
-        for snap in self.graph.get_state_history(self.thread.config_dict):
-            v = snap.values
-            if snap.next or v.get("cycle") != cycle:
-                continue
-            if v.get("branch_id") in lineage:
-                return snap
-            best = best or snap
-        if best is None:
+        lineage = common.branch_lineage(self.floor.ledger.db.conn, self.state().get("branch_id"))
+        snap = common.pick_checkpoint(self.graph.get_state_history(self.thread.config_dict), cycle, lineage)
+        if snap is None:
             raise SessionError(f"no completed cycle {cycle} on thread {self.thread.thread_id}")
-        return best
-
-    def _branch_lineage(self, branch_id: int | None) -> set[int]:
-        out = set()
-        conn = self.floor.ledger.db.conn
-        while branch_id is not None:
-            out.add(branch_id)
-            row = conn.execute("SELECT parent_id FROM branches WHERE branch_id = ?", (branch_id,)).fetchone()
-            branch_id = row[0] if row else None
-        return out
+        return snap
 
     def rollback(self, to_cycle: int) -> dict:
         """Back to the end of `to_cycle` on this thread. The discarded future stays as its own branch."""
@@ -217,9 +165,7 @@ class FloorSession:
                                      name=label or f"fork at cycle {at_cycle}")
         thread = self.threads.add(f"run-{v['run_id']}-b{new_branch}", v["run_id"], cfg.model_dump(mode="json"),
                                   parent=self.thread.thread_id, forked_at=at_cycle, label=label)
-        values = {k: v[k] for k in ("run_id", "cycle", "traders") if k in v}
-        values |= {"branch_id": new_branch, "approval": cfg.approval, "traders": [t.name for t in cfg.traders]}
-        self.graph.update_state(thread.config_dict, values, as_node="settle")
+        self.graph.update_state(thread.config_dict, common.fork_values(v, new_branch, cfg), as_node="settle")
         self.thread = thread
         self._use_thread_config(thread)
         return thread
