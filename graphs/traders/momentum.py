@@ -12,7 +12,7 @@ from pydantic import Field
 from graphs.traders.base import Theory, TheoryParams, marketable_price, pct, register, usd
 from graphs.traders.config import TraderConfig
 from graphs.traders.decision import Decision, ProposedOrder
-from graphs.traders.sizing import buy_size, realized_vol, sell_size
+from graphs.traders.sizing import buy_size, exit_sell, realized_vol
 from graphs.traders.snapshot import TraderView
 
 
@@ -52,16 +52,12 @@ class Momentum(Theory):
         lines: list[str] = []
         for sym in sorted(rets, key=lambda s: rets[s]):  # sells first (most negative)
             r = rets[sym]
-            if r < -p.threshold and view.qty(sym) > 0:
-                spec = snap.instruments[sym]
-                px = marketable_price(view, sym, "sell", cfg.risk.max_relative_spread)
-                size = sell_size(view, cfg.risk, spec, view.qty(sym))
-                if px is not None and size.qty > 0:
-                    orders.append(ProposedOrder(symbol=sym, side="sell", qty=size.qty, limit_price=px))
-                    lines.append(
-                        f"{sym} fell {pct(r)} over {p.lookback} cycles, past my -{p.threshold:.1%} exit: "
-                        f"selling {size.qty} shares at {usd(px)} limit"
-                    )
+            if r < -p.threshold and view.qty(sym) > 0 and (o := exit_sell(view, cfg, sym)) is not None:
+                orders.append(o)
+                lines.append(
+                    f"{sym} fell {pct(r)} over {p.lookback} cycles, past my -{p.threshold:.1%} exit: "
+                    f"selling {o.qty} shares at {usd(o.limit_price)} limit"
+                )
         spent = 0
         risers = [s for s in sorted(rets, key=lambda s: -rets[s]) if rets[s] > p.threshold]
         for sym in risers[: p.max_orders]:

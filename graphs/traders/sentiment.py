@@ -19,7 +19,7 @@ from pydantic import Field
 from graphs.traders.base import Theory, TheoryParams, marketable_price, register, usd
 from graphs.traders.config import TraderConfig
 from graphs.traders.decision import Decision, ProposedOrder
-from graphs.traders.sizing import buy_size, realized_vol, sell_size
+from graphs.traders.sizing import buy_size, exit_sell, realized_vol
 from graphs.traders.snapshot import TraderView
 
 
@@ -71,16 +71,12 @@ class SentimentTrader(Theory):
         orders: list[ProposedOrder] = []
         lines: list[str] = []
         for sym, (score, chat, market) in scores.items():
-            if score < -p.threshold and view.qty(sym) > 0:
-                spec = snap.instruments[sym]
-                px = marketable_price(view, sym, "sell", cfg.risk.max_relative_spread)
-                size = sell_size(view, cfg.risk, spec, view.qty(sym))
-                if px is not None and size.qty > 0:
-                    orders.append(ProposedOrder(symbol=sym, side="sell", qty=size.qty, limit_price=px))
-                    lines.append(
-                        f"sentiment on {sym} soured to {score:+.2f} (chat {chat:+.2f}, tape {market:+.2f}), "
-                        f"below -{p.threshold:.2f}: selling {size.qty} shares at {usd(px)} limit"
-                    )
+            if score < -p.threshold and view.qty(sym) > 0 and (o := exit_sell(view, cfg, sym)) is not None:
+                orders.append(o)
+                lines.append(
+                    f"sentiment on {sym} soured to {score:+.2f} (chat {chat:+.2f}, tape {market:+.2f}), "
+                    f"below -{p.threshold:.2f}: selling {o.qty} shares at {usd(o.limit_price)} limit"
+                )
         spent = 0
         bulls = [s for s in sorted(scores, key=lambda s: -scores[s][0]) if scores[s][0] > p.threshold]
         for sym in bulls[: p.max_orders]:

@@ -109,3 +109,16 @@ def sell_size(view: TraderView, risk: RiskSettings, spec: InstrumentSpec, wanted
     if risk.max_order_qty < qty:
         qty, binding = risk.max_order_qty, "max_order_qty"
     return Sizing(spec.round_lot(qty), binding, wanted)
+
+
+def exit_sell(view: TraderView, cfg, symbol: str):
+    """The order that exits a held position now: a marketable sell inside the collar, sized by the risk
+    settings; None when there is nothing to sell or no price. Shared by the directional theories."""
+    from graphs.traders.base import marketable_price
+    from graphs.traders.decision import ProposedOrder
+
+    px = marketable_price(view, symbol, "sell", cfg.risk.max_relative_spread)
+    size = sell_size(view, cfg.risk, view.market.instruments[symbol], view.qty(symbol))
+    if px is None or size.qty <= 0:
+        return None
+    return ProposedOrder(symbol=symbol, side="sell", qty=size.qty, limit_price=px)

@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 from graphs.traders.base import Theory, TheoryParams, marketable_price, pct, register, usd
 from graphs.traders.config import TraderConfig
 from graphs.traders.decision import Decision, ProposedOrder
-from graphs.traders.sizing import buy_size, realized_vol, sell_size
+from graphs.traders.sizing import buy_size, exit_sell, realized_vol
 from graphs.traders.snapshot import TraderView
 
 
@@ -62,16 +62,12 @@ class TrendFollowing(Theory):
         orders: list[ProposedOrder] = []
         lines: list[str] = []
         for sym, st in strength.items():
-            if st < -p.band and view.qty(sym) > 0:
-                spec = snap.instruments[sym]
-                px = marketable_price(view, sym, "sell", cfg.risk.max_relative_spread)
-                size = sell_size(view, cfg.risk, spec, view.qty(sym))
-                if px is not None and size.qty > 0:
-                    orders.append(ProposedOrder(symbol=sym, side="sell", qty=size.qty, limit_price=px))
-                    lines.append(
-                        f"{sym}'s {p.fast}-cycle average crossed {pct(st)} below its {p.slow}-cycle average: "
-                        f"trend broken, selling {size.qty} shares at {usd(px)} limit"
-                    )
+            if st < -p.band and view.qty(sym) > 0 and (o := exit_sell(view, cfg, sym)) is not None:
+                orders.append(o)
+                lines.append(
+                    f"{sym}'s {p.fast}-cycle average crossed {pct(st)} below its {p.slow}-cycle average: "
+                    f"trend broken, selling {o.qty} shares at {usd(o.limit_price)} limit"
+                )
         spent = 0
         ups = [s for s in sorted(strength, key=lambda s: -strength[s]) if strength[s] > p.band]
         for sym in ups[: p.max_orders]:
