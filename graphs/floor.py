@@ -48,6 +48,8 @@ class Floor:
     llm_cache: object | None = None
     bus: EventBus = field(default_factory=EventBus)  # live feed of settled cycles (servers, UI)
     last_marks: dict[str, int] | None = None
+    db_path: str | None = None  # the run database (MCP tool servers open it in their own processes)
+    mcp_sessions: dict[str, object] = field(default_factory=dict)  # trader -> open MCP tool session
 
     def __post_init__(self) -> None:
         self.snapshots = MarketSnapshots(self.ledger.db.conn)
@@ -61,7 +63,7 @@ class Floor:
         if str(db_path) != ":memory:":
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
         ledger = Ledger.open(db_path, fee_bps=config.fee_bps, symbols=[i.symbol for i in DEFAULT_UNIVERSE])
-        return cls(config=config, ledger=ledger, **kwargs)
+        return cls(config=config, ledger=ledger, db_path=str(db_path), **kwargs)
 
     def start_run(self, *, seed: int | None = None, name: str | None = None) -> tuple[int, int]:
         """A new run: accounts for the traders and one per background class, the books at cycle 0."""
@@ -160,5 +162,18 @@ class Floor:
         self.at = None  # the exchange is restored on the next align
         return new_branch
 
+    def mcp_tools(self, trader: str) -> list:
+        """The trader's tools from the MCP market and accounts servers (started once, kept open)."""
+        if trader not in self.mcp_sessions:
+            if not self.db_path or self.db_path == ":memory:":
+                raise AlignmentError("MCP tools need a run database file: the servers open it in their own process")
+            from tools.mcp_client_tools import mcp_tools_for_trader
+
+            self.mcp_sessions[trader] = mcp_tools_for_trader(self.db_path, trader)
+        return self.mcp_sessions[trader].tools
+
     def close(self) -> None:
+        for session in self.mcp_sessions.values():
+            session.close()
+        self.mcp_sessions.clear()
         self.ledger.close()

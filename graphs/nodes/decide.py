@@ -2,7 +2,9 @@
 
 Rule mode (the default) is deterministic and offline. LLM mode runs the bounded tool-calling loop over
 the trader's tools; write tools only stage intents on the trader's desk, which join the decision's
-orders and still pass the risk node. Any LLM failure falls back visibly to the rule decision.
+orders and still pass the risk node. With `tools: mcp` the trader's tools come from the MCP market and
+accounts servers instead (langchain-mcp-adapters); orders placed there are queued and join the same
+cycle's risk check. Any LLM failure falls back visibly to the rule decision.
 """
 from __future__ import annotations
 
@@ -39,8 +41,9 @@ def _llm_decision(floor, cfg, view) -> Decision:
 
     desk = TraderDesk(trader=cfg.name, exchange=floor.exchange, ledger=floor.ledger, cycle=view.cycle,
                       lock=floor.lock, staged_orders=[], staged_cancels=[], staged_messages=[])
+    tools = floor.mcp_tools(cfg.name) if cfg.tools == "mcp" else make_trader_tools(desk)
     result = llm_decide_detailed(
-        render_view(view), make_trader_tools(desk), floor.config.llm_for(cfg), floor.llm_budget,
+        render_view(view), tools, floor.config.llm_for(cfg), floor.llm_budget,
         floor.llm_cache, lambda: rule_decision(view, cfg), cfg, view.cycle,
         model=floor.llm_models.get(cfg.name), symbols=list(floor.by_symbol),
     )

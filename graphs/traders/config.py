@@ -58,6 +58,7 @@ class TraderConfig(BaseModel):
     theory: str
     mode: Literal["rule", "llm"] = "rule"
     llm: str | None = None  # name of an entry in FloorConfig.llm_configs
+    tools: Literal["local", "mcp"] = "local"  # LLM mode: in-process tools, or the MCP market/accounts servers
     initial_cash: int = Field(default=10_000_000, gt=0)  # cents ($100,000)
     params: dict[str, Any] = Field(default_factory=dict)
     risk: RiskSettings = RiskSettings()
