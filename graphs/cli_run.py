@@ -90,6 +90,7 @@ def register(app: typer.Typer) -> None:
                     live.update(_live(progress, session))
             live.update(_live(progress, session))
         elapsed = time.perf_counter() - start
+        console.line()
         console.print(f"ran to cycle {session.state()['cycle']} in {elapsed:.1f}s: {totals['trades']:,} trades "
                       f"({totals['floor_trades']:,} with floor traders), {totals['orders']:,} floor orders, "
                       f"{totals['rejections']:,} rejected")
