@@ -21,10 +21,11 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from market.fundamentals import LogValues
 from market.instruments import Instrument, InstrumentKind
 
 
-class PathFundamentals:
+class PathFundamentals(LogValues):
     __slots__ = ("symbols", "_index", "_etfs", "_log_closes", "_ticks_per_cycle", "_tick", "_log")
 
     def __init__(self, instruments: Iterable[Instrument], closes: Mapping[str, Sequence[float]], *,
@@ -65,28 +66,3 @@ class PathFundamentals:
             return
         w = (j + 1) / self._ticks_per_cycle
         self._log = (1.0 - w) * self._log_closes[k] + w * self._log_closes[k + 1]
-
-    def value(self, symbol: str) -> float:
-        k = self._index.get(symbol)
-        if k is not None:
-            return float(np.exp(self._log[k]))
-        etf = self._etfs.get(symbol)
-        if etf is None:
-            raise KeyError(symbol)
-        return etf.nav(self.values())
-
-    def values(self) -> dict[str, float]:
-        return dict(zip(self.symbols, np.exp(self._log).tolist(), strict=True))
-
-    def stock_array(self) -> np.ndarray:
-        return np.exp(self._log)
-
-    def log_values(self) -> np.ndarray:
-        return self._log.copy()
-
-    def __getstate__(self) -> dict:
-        return {k: getattr(self, k) for k in self.__slots__}
-
-    def __setstate__(self, state: dict) -> None:
-        for k, v in state.items():
-            object.__setattr__(self, k, v)

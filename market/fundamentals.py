@@ -48,7 +48,42 @@ class FundamentalConfig(BaseModel):
         return self
 
 
-class Fundamentals:
+class LogValues:
+    """Reading and pickling shared by every fundamental process that keeps stocks' log values in `_log`
+    (in `symbols` order, indexed by `_index`) and its ETFs in `_etfs`. Subclasses declare `__slots__`."""
+
+    __slots__ = ()
+
+    def value(self, symbol: str) -> float:
+        """Fair value in cents (float): the stock's fundamental, or an ETF's basket NAV."""
+        k = self._index.get(symbol)
+        if k is not None:
+            return float(np.exp(self._log[k]))
+        etf = self._etfs.get(symbol)
+        if etf is None:
+            raise KeyError(symbol)
+        return etf.nav(self.values())
+
+    def values(self) -> dict[str, float]:
+        """Every stock's fundamental value in cents."""
+        return dict(zip(self.symbols, np.exp(self._log).tolist(), strict=True))
+
+    def stock_array(self) -> np.ndarray:
+        """Stock values as an array in `symbols` order (cents); a copy."""
+        return np.exp(self._log)
+
+    def log_values(self) -> np.ndarray:
+        return self._log.copy()
+
+    def __getstate__(self) -> dict:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def __setstate__(self, state: dict) -> None:
+        for k, v in state.items():
+            object.__setattr__(self, k, v)
+
+
+class Fundamentals(LogValues):
     """The fundamental value of each stock, advanced one tick at a time by `step(rng)`."""
 
     __slots__ = ("symbols", "_index", "_log", "_drift", "_vol", "_chol", "_var_mult", "_cfg", "_etfs")
@@ -91,32 +126,3 @@ class Fundamentals:
             if jumps.any():
                 log_ret = log_ret + jumps * cfg.jump_mean + np.sqrt(jumps) * cfg.jump_std * rng.standard_normal(n)
         self._log = self._log + log_ret
-
-    # -- reading ---------------------------------------------------------------------------------------
-    def value(self, symbol: str) -> float:
-        """Fair value in cents (float): the stock's fundamental, or an ETF's basket NAV."""
-        k = self._index.get(symbol)
-        if k is not None:
-            return float(np.exp(self._log[k]))
-        etf = self._etfs.get(symbol)
-        if etf is None:
-            raise KeyError(symbol)
-        return etf.nav(self.values())
-
-    def values(self) -> dict[str, float]:
-        """Every stock's fundamental value in cents."""
-        return dict(zip(self.symbols, np.exp(self._log).tolist(), strict=True))
-
-    def stock_array(self) -> np.ndarray:
-        """Stock values as an array in `symbols` order (cents); a copy."""
-        return np.exp(self._log)
-
-    def log_values(self) -> np.ndarray:
-        return self._log.copy()
-
-    def __getstate__(self) -> dict:
-        return {k: getattr(self, k) for k in self.__slots__}
-
-    def __setstate__(self, state: dict) -> None:
-        for k, v in state.items():
-            object.__setattr__(self, k, v)
