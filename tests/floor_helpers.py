@@ -27,3 +27,20 @@ def trader_orders(session: FloorSession, cycles) -> list[tuple]:
         out.extend(tuple((k, v) for k, v in sorted(r.items()) if k not in ("branch_id", "run_id", "id"))
                    for r in rows)
     return out
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 for a server a test starts."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_config(path, cfg: FloorConfig | None = None):
+    """A floor YAML for command-line and server tests (the fast config by default); returns the path."""
+    import yaml
+
+    path.write_text(yaml.safe_dump((cfg or fast_config()).model_dump(mode="json")), encoding="utf-8")
+    return path

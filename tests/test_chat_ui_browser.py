@@ -5,15 +5,13 @@ trader a question, rolls back one cycle and sees the state change. Screenshots g
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-import yaml
-from floor_helpers import fast_config
+from floor_helpers import fast_config, free_port, write_config
 
 from graphs.cli_ui import ui_command, ui_environment
 
@@ -26,17 +24,12 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's ch
                                                                "(apt-get install chromium)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture
 def server(tmp_path):
     cfg = tmp_path / "floor.yaml"
-    cfg.write_text(yaml.safe_dump(fast_config(seed=11).model_dump(mode="json")), encoding="utf-8")
-    port = _free_port()
+    write_config(cfg, fast_config(seed=11))
+    port = free_port()
     env = ui_environment(tmp_path / "floor.db", "127.0.0.1", port, cfg)
     log = (tmp_path / "server.log").open("w")  # noqa: SIM115 - open for the server's lifetime, closed below
     proc = subprocess.Popen(ui_command("127.0.0.1", port), env=env, cwd=tmp_path, stdout=log,

@@ -13,10 +13,9 @@ os.environ.setdefault("CHAINLIT_APP_ROOT", tempfile.mkdtemp(prefix="chainlit-roo
 
 import chainlit as cl  # noqa: E402
 import pytest  # noqa: E402
-import yaml  # noqa: E402
 from chainlit.context import ChainlitContext, context_var  # noqa: E402
 from chainlit.session import WebsocketSession  # noqa: E402
-from floor_helpers import fast_config  # noqa: E402
+from floor_helpers import fast_config, write_config  # noqa: E402
 
 from chat_ui import app  # noqa: E402
 from chat_ui.commands import Command, Invalid, Question, parse  # noqa: E402
@@ -58,7 +57,7 @@ class UI:
 def drive(tmp_path, script, **env):
     """Run `script(ui)` inside a mocked Chainlit session that started the chat on a temp database."""
     cfg = tmp_path / "floor.yaml"
-    cfg.write_text(yaml.safe_dump(fast_config(seed=9).model_dump(mode="json")), encoding="utf-8")
+    write_config(cfg, fast_config(seed=9))
     os.environ.update({"TRADING_FLOOR_DB": str(tmp_path / "floor.db"), "TRADING_FLOOR_CONFIG": str(cfg), **env})
 
     async def main():

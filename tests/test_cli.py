@@ -4,8 +4,7 @@ from __future__ import annotations
 import csv
 
 import pyarrow.parquet as pq
-import yaml
-from floor_helpers import fast_config
+from floor_helpers import fast_config, write_config
 from typer.testing import CliRunner
 
 from graphs.cli import app
@@ -22,7 +21,7 @@ def _ok(*args: str) -> str:
 def test_a_scripted_session_from_the_command_line(tmp_path):
     db = str(tmp_path / "f.db")
     cfg = tmp_path / "floor.yaml"
-    cfg.write_text(yaml.safe_dump(fast_config().model_dump(mode="json")))
+    write_config(cfg, fast_config())
     out = _ok("run", "--cycles", "12", "--db", db, "--config", str(cfg), "--seed", "3")
     assert "ran to cycle 12" in out and "trades" in out
     assert "ran to cycle 15" in _ok("run", "--cycles", "3", "--db", db)

@@ -9,8 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-from floor_helpers import fast_config, ledger_fills
+from floor_helpers import fast_config, ledger_fills, write_config
 
 from graphs.session import FloorSession
 
@@ -44,7 +43,7 @@ def _fills(db: Path, cycles: int) -> list:
 
 def test_kill_9_mid_run_then_rerun_resumes_without_losing_or_duplicating_fills(tmp_path):
     cfg_file = tmp_path / "floor.yaml"
-    cfg_file.write_text(yaml.safe_dump(fast_config().model_dump(mode="json")))
+    write_config(cfg_file, fast_config())
     total = 40
 
     reference_db = tmp_path / "reference.db"

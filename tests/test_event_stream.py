@@ -20,8 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
-from floor_helpers import fast_config
+from floor_helpers import fast_config, free_port, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CYCLES = 100
@@ -32,17 +31,12 @@ ID_RE = re.compile(rb"^id: (\S+)\nevent: (\S+)\n", re.M)
 DEADLINE = 120.0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @contextlib.contextmanager
 def events_server(tmp_path: Path, name: str, wait_subscribers: int):
     cfg = tmp_path / "fast.yaml"
-    cfg.write_text(yaml.safe_dump(fast_config().model_dump(mode="json")))
-    port = _free_port()
+    write_config(cfg, fast_config())
+    port = free_port()
     cmd = [sys.executable, "-m", "graphs.cli", "serve", "events", "--db", str(tmp_path / f"{name}.db"),
            "--port", str(port), "--run-cycles", str(CYCLES), "--config", str(cfg), "--seed", "7",
            "--wait-subscribers", str(wait_subscribers), "--wait-timeout", "60", "--queue-batches", str(QUEUE_BATCHES)]

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -12,23 +11,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
-from floor_helpers import fast_config
+from floor_helpers import fast_config, free_port, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def dev_server(tmp_path):
     cfg = tmp_path / "floor.yaml"
-    cfg.write_text(yaml.safe_dump(fast_config().model_dump(mode="json")))
-    port = _free_port()
+    write_config(cfg, fast_config())
+    port = free_port()
     db = tmp_path / "dev.db"
     env = os.environ | {
         "TRADING_FLOOR_DB": str(db), "TRADING_FLOOR_CONFIG": str(cfg),

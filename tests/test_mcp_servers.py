@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from floor_helpers import fast_config
+from floor_helpers import fast_config, free_port
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
@@ -46,16 +46,11 @@ def _cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "graphs.cli", "serve", *args]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @contextlib.contextmanager
 def http_server(*args: str, env: dict | None = None):
     """Start a server process on a free loopback port; yield its /mcp URL; always stop it."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(_cmd(*args, "--transport", "http", "--host", "127.0.0.1", "--port", str(port)), cwd=ROOT,
                             env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
