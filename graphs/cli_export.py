@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from graphs.cli_run import DbOpt, _fail, _open
+from graphs.cli_run import DbOpt, _fail, _open_run
 from graphs.session import DEFAULT_DB
 
 
@@ -65,9 +65,7 @@ def register(app: typer.Typer) -> None:
             _fail(console, f"unknown format {fmt!r}: use csv or parquet")
         if not Path(db).exists():
             _fail(console, f"no database at {db}: start a run with `trading-floor run`")
-        session = _open(console, db)
-        if session.thread is None:
-            _fail(console, f"no run in {db}")
+        session = _open_run(console, db)
         counts = export_tables(session, out, fmt)
         session.close()
         for name, n in counts.items():

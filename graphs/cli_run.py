@@ -40,6 +40,14 @@ def _open(console: Console, db: Path, config: Path | None = None, llm: bool | No
         _fail(console, str(exc))
 
 
+def _open_run(console: Console, db: Path) -> FloorSession:
+    """A session on the database's current run, or a clear error when there is none."""
+    session = _open(console, db)
+    if session.thread is None:
+        _fail(console, f"no run in {db}: start one with `trading-floor run`")
+    return session
+
+
 def leaderboard_table(rows: list[dict], title: str = "Leaderboard") -> Table:
     table = Table(title=title)
     for col, justify in (("#", "right"), ("trader", "left"), ("theory", "left"), ("value", "right"),
@@ -103,9 +111,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Roll the current thread back to the end of cycle K; the discarded future is kept as a branch."""
         console = Console()
-        session = _open(console, db)
-        if session.thread is None:
-            _fail(console, f"no run in {db}: start one with `trading-floor run`")
+        session = _open_run(console, db)
         try:
             out = session.rollback(to_cycle)
         except SessionError as exc:
@@ -123,9 +129,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """A what-if branch continuing from cycle K (optionally with another config) on a new thread."""
         console = Console()
-        session = _open(console, db)
-        if session.thread is None:
-            _fail(console, f"no run in {db}: start one with `trading-floor run`")
+        session = _open_run(console, db)
         new_cfg = None
         if config:
             try:
@@ -146,9 +150,7 @@ def register(app: typer.Typer) -> None:
         console = Console()
         if not Path(db).exists():
             _fail(console, f"no database at {db}: start a run with `trading-floor run`")
-        session = _open(console, db)
-        if session.thread is None:
-            _fail(console, f"no run in {db}")
+        session = _open_run(console, db)
         st = session.state()
         console.print(f"thread [bold]{session.thread.thread_id}[/], run {st['run_id']}, branch {st['branch_id']}, "
                       f"cycle {st['cycle']}")
@@ -165,9 +167,7 @@ def register(app: typer.Typer) -> None:
     def history(db: DbOpt = DEFAULT_DB, limit: Annotated[int, typer.Option("--limit")] = 20) -> None:
         """The current thread's completed cycles, newest first, with their checkpoint ids."""
         console = Console()
-        session = _open(console, db)
-        if session.thread is None:
-            _fail(console, f"no run in {db}")
+        session = _open_run(console, db)
         table = Table(title=f"History of {session.thread.thread_id}")
         for col in ("cycle", "branch", "trades", "floor trades", "checkpoint"):
             table.add_column(col)
