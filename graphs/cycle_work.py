@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from market.events import TradeExecuted
+from market.journal import CycleJournal
 
 
 @dataclass
@@ -22,6 +23,7 @@ class CycleWork:
     traces: list[tuple[str, str, str, dict]] = field(default_factory=list)  # (agent, node, kind, payload)
     orders: list[dict] = field(default_factory=list)  # floor orders as recorded in the ledger
     llm_details: dict[str, dict] = field(default_factory=dict)  # trader -> tool calls, tokens, retries
+    journal: CycleJournal = field(default_factory=CycleJournal)  # every call that reached the exchange
 
     def trace(self, agent: str, node: str, kind: str, payload: dict) -> None:
         self.traces.append((agent, node, kind, payload))

@@ -18,16 +18,20 @@ from pathlib import Path
 
 from graphs.cycle_work import CycleWork
 from graphs.event_bus import EventBus
-from graphs.market_snapshots import MarketSnapshots
 from graphs.traders.config import FloorConfig
+from ledger.market_history import MarketSnapshots
 from ledger.store import Ledger
 from market.background import BackgroundMarket
 from market.exchange import Exchange
 from market.instruments import DEFAULT_UNIVERSE, Instrument
+from market.journal import CycleJournal, ReplayError, restore_at
 
 BACKGROUND_PREFIX = "bg:"
 BACKGROUND_CASH = 10**13  # cents: background classes are deep-pocketed liquidity providers
 BACKGROUND_SHARES = 10**8
+# A whole exchange snapshot (a keyframe, ~70 KB) is stored every this many cycles; every cycle stores its
+# journal (a few hundred bytes). Restoring a cycle replays at most KEYFRAME_EVERY - 1 cycles of the market.
+KEYFRAME_EVERY = 20
 
 
 class AlignmentError(RuntimeError):
@@ -121,7 +125,7 @@ class Floor:
         ledger = self.ledger
         ledger.use(run_id, branch_id)
         last = ledger.last_cycle() or 0
-        if last > cycle and self.snapshots.load(run_id, branch_id, last) is None:
+        if last > cycle and not self.snapshots.has_cycle(run_id, branch_id, last):
             ledger.truncate_after(cycle)  # an incomplete cycle (a crash before settle): nothing to keep
         elif last > cycle:
             branch_id = ledger.fork(cycle, name=f"continued from cycle {cycle} (branch {branch_id} kept)")
@@ -129,28 +133,29 @@ class Floor:
             raise AlignmentError(
                 f"the checkpoint is at cycle {cycle} but branch {branch_id}'s ledger ends at cycle {last}"
             )
-        blob = self.snapshot_blob(run_id, branch_id, cycle)
-        if blob is None:
-            raise AlignmentError(f"no market snapshot for run {run_id}, branch {branch_id}, cycle {cycle}")
-        self.exchange = Exchange.restore(blob)
+        self.exchange = self.exchange_at(run_id, branch_id, cycle)
         self.at = (run_id, branch_id, cycle)
         self.work = None
         return branch_id
 
-    def snapshot_blob(self, run_id: int, branch_id: int, cycle: int) -> bytes | None:
-        """The books at the end of `cycle` as seen from `branch_id` (following its fork lineage)."""
-        b: int | None = branch_id
-        while b is not None:
-            blob = self.snapshots.load(run_id, b, cycle)
-            if blob is not None:
-                return blob
-            row = self.ledger.db.conn.execute(
-                "SELECT parent_id, fork_cycle FROM branches WHERE branch_id = ?", (b,)
-            ).fetchone()
-            if row is None or row[0] is None or row[1] < cycle:
-                return None
-            b = row[0]
-        return None
+    def exchange_at(self, run_id: int, branch_id: int, cycle: int) -> Exchange:
+        """The books at the end of `cycle` as seen from `branch_id`: the newest keyframe at or before it,
+        with the journals of the cycles since replayed (following the branch's fork lineage)."""
+        hist = self.snapshots.history(run_id, branch_id, cycle)
+        if hist is None:
+            raise AlignmentError(f"no market snapshot for run {run_id}, branch {branch_id}, cycle {cycle}")
+        try:
+            return restore_at(hist.keyframe, hist.journals)
+        except ReplayError as e:
+            raise AlignmentError(f"the books of run {run_id}, branch {branch_id}, cycle {cycle} cannot be "
+                                 f"rebuilt from cycle {hist.keyframe_cycle}: {e}") from e
+
+    def record_market(self, run_id: int, branch_id: int, cycle: int, journal: CycleJournal) -> None:
+        """Store the end of `cycle`: its journal always, a whole snapshot every KEYFRAME_EVERY cycles.
+        Called inside the settle transaction."""
+        self.snapshots.save_journal(run_id, branch_id, cycle, journal.encode())
+        if cycle % KEYFRAME_EVERY == 0:
+            self.snapshots.save(run_id, branch_id, cycle, self.exchange.snapshot())
 
     def fork(self, run_id: int, branch_id: int, at_cycle: int, *, name: str | None = None) -> int:
         """A new branch continuing from `at_cycle`; the original branch is untouched."""

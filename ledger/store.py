@@ -22,6 +22,7 @@ from sqlite_utils import Database
 
 from ledger import branches
 from ledger.errors import LedgerError, RejectCode
+from ledger.market_history import MarketSnapshots
 from ledger.reading import ReadingMixin
 from ledger.schema import ALL_BRANCH_TABLES, create_schema
 from ledger.state import BranchState, load_state
@@ -190,6 +191,7 @@ class Ledger(TradingMixin, ReadingMixin):
         with self.transaction():
             for t in (*ALL_BRANCH_TABLES, "symbols", "branches", "runs"):
                 self.conn.execute(f"DELETE FROM {t}")
+            MarketSnapshots(self.conn).delete_all()
             self.conn.execute("DELETE FROM meta WHERE key='active_branch'")
         self._st = None
 

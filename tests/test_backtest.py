@@ -17,7 +17,6 @@ from graphs.analytics.backtest import (
     scaled_closes,
 )
 from graphs.session import FloorSession
-from market.exchange import Exchange
 from market.external_fundamentals import PathFundamentals
 from market.instruments import DEFAULT_UNIVERSE
 
@@ -84,7 +83,7 @@ def test_replayed_path_survives_in_the_cycle_zero_snapshot(tmp_path):
         _, closes = load_closes(EXAMPLE_CSV)
         install_path(session.floor, scaled_closes(closes))
         run_id, branch_id, _ = session.floor.at
-        ex = Exchange.restore(session.floor.snapshot_blob(run_id, branch_id, 0))
+        ex = session.floor.exchange_at(run_id, branch_id, 0)
         assert isinstance(ex.background.fundamentals, PathFundamentals)
         session.run(3)
         session.rollback(0)

@@ -24,7 +24,7 @@ def _cli(*args: str, **kw) -> subprocess.Popen:
 def _settled_cycles(db: Path) -> int:
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-        (c,) = conn.execute("SELECT coalesce(max(cycle), 0) FROM market_snapshots").fetchone()
+        (c,) = conn.execute("SELECT coalesce(max(cycle), 0) FROM market_journal").fetchone()
         conn.close()
         return c
     except sqlite3.Error:

@@ -1,10 +1,12 @@
 """Read-only access to a run database from a server process: the ledger, and the books as of the last
 settled cycle.
 
-The exchange lives in the process that runs the cycles; a server in another process restores its own
-copy from the end-of-cycle snapshot that the settle node writes (`market_snapshots`, following the
-branch's fork lineage), and re-restores it when the ledger shows a newer cycle or another branch. So
-the market it shows is the market at the end of the last settled cycle, never a half-done one.
+The exchange lives in the process that runs the cycles; a server in another process rebuilds its own
+copy from the market history that the settle node writes (a keyframe snapshot and the cycle journals
+since, `ledger/market_history.py`, following the branch's fork lineage). When the ledger shows newer
+cycles on the same branch, the reader replays just their journals on the copy it has; another branch
+means a rebuild. So the market it shows is the market at the end of the last settled cycle, never a
+half-done one.
 
 The reader follows the branch the floor marks active in the ledger's `meta` table (it changes on a
 rollback or a fork). All access goes through `lock`: FastMCP may call tools from several tasks, and
@@ -15,11 +17,12 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
+from ledger.market_history import MarketSnapshots
 from ledger.store import Ledger
 from market.exchange import Exchange
+from market.journal import ReplayError, replay_journals, restore_at
 
 
 class ReaderError(RuntimeError):
@@ -61,18 +64,25 @@ class FloorReader:
             cycle = self._ledger.last_cycle() or 0
             at = (*active, cycle)
             if at != self._at:
-                from graphs.floor import Floor
-                from graphs.market_snapshots import MarketSnapshots
-
-                # Reuse the Floor's lineage walk without opening a Floor (it needs only these two attributes).
-                shim = SimpleNamespace(snapshots=MarketSnapshots(conn), ledger=self._ledger)
-                blob = Floor.snapshot_blob(shim, active[0], active[1], cycle)
-                if blob is None:
-                    raise ReaderError(f"no market snapshot for run {active[0]} branch {active[1]} cycle {cycle}")
-                self._exchange = Exchange.restore(blob)
+                self._exchange = self._books_at(at)
                 self._at = at
                 self._config = None
             return at
+
+    def _books_at(self, at: tuple[int, int, int]) -> Exchange:
+        run_id, branch_id, cycle = at
+        same_line = self._at is not None and self._at[:2] == at[:2] and self._at[2] <= cycle
+        hist = MarketSnapshots(self._ledger.conn).history(run_id, branch_id, cycle,
+                                                          after=self._at[2] if same_line else None)
+        if hist is None:
+            raise ReaderError(f"no market snapshot for run {run_id} branch {branch_id} cycle {cycle}")
+        try:
+            if hist.keyframe:
+                return restore_at(hist.keyframe, hist.journals)
+            self._at = None  # the copy is moved on in place: if that fails half-way, rebuild next time
+            return replay_journals(self._exchange, hist.journals)
+        except ReplayError as e:
+            raise ReaderError(f"the books of run {run_id} branch {branch_id} cycle {cycle} cannot be rebuilt: {e}") from e
 
     @property
     def ledger(self) -> Ledger:

@@ -23,7 +23,7 @@ def execution(state: CycleState, runtime: Runtime) -> dict:
     cycle = work.cycle
     ledger, ex = floor.ledger, floor.exchange
     for c in state.get("cancels", []):
-        events = ex.cancel(CancelOrder(c["order_id"], owner=c["trader"]))
+        events = work.journal.cancel(ex, CancelOrder(c["order_id"], owner=c["trader"]))
         work.events.extend(events)
         work.trace(c["trader"], "execution", "cancel", {"order_id": c["order_id"], "result": _kinds(events)})
 
@@ -41,7 +41,7 @@ def execution(state: CycleState, runtime: Runtime) -> dict:
             work.trace(o["trader"], "execution", "rejected", {"order_id": cmd.order_id, "reason": str(rej.code),
                                                                 "message": rej.message})
             continue
-        events = ex.submit(cmd)
+        events = work.journal.submit(ex, cmd)
         work.events.extend(events)
         refused = next((e for e in events if type(e) is OrderRejected), None)
         status = "rejected" if refused else "submitted"

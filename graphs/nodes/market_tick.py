@@ -20,7 +20,7 @@ def market_tick(state: CycleState, runtime: Runtime) -> dict:
     cycle = state["cycle"] + 1
     ex = floor.exchange
     work = floor.work = CycleWork(cycle=cycle)
-    work.events.extend(ex.advance(floor.config.market.ticks_per_cycle))
+    work.events.extend(work.journal.advance(ex, floor.config.market.ticks_per_cycle))
     work.market = market_snapshot(
         ex, floor.instruments, cycle=cycle, lookback=floor.config.history_lookback, fills=work.trades()
     )

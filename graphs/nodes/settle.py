@@ -21,7 +21,7 @@ def settle(state: CycleState, runtime: Runtime) -> dict:
     work = floor.work
     cycle = work.cycle
     ledger, ex = floor.ledger, floor.exchange
-    work.events.extend(ex.end_cycle())
+    work.events.extend(work.journal.end_cycle(ex))
     traders = set(floor.trader_names)
     account = floor.account_of
     trades = work.trades()
@@ -66,7 +66,7 @@ def settle(state: CycleState, runtime: Runtime) -> dict:
         for agent, node, kind, payload in work.traces:
             ledger.record_trace(cycle, agent, node, kind, payload)
         ledger.record_snapshot(cycle, marks)
-        floor.snapshots.save(run_id, branch_id, cycle, ex.snapshot())
+        floor.record_market(run_id, branch_id, cycle, work.journal)
     floor.at = (run_id, branch_id, cycle)
     summary = {
         "cycle": cycle,

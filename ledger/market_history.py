@@ -1,0 +1,103 @@
+"""The books' history per (run, branch, cycle), kept as opaque blobs in the ledger's SQLite file.
+
+Two tables, both written in the same transaction as the cycle's ledger rows (so a cycle is either wholly
+recorded, ledger and books, or wholly absent):
+- `market_snapshots` holds keyframes: a whole exchange snapshot, at cycle 0 and then every few cycles;
+- `market_journal` holds, for every completed cycle, that cycle's journal: the calls that reached the
+  exchange from outside its background market (`market/journal.py`), a few hundred bytes.
+
+The books at cycle c are the newest keyframe at or before c on the branch's lineage, with the journals of
+the cycles after it replayed. A fork copies nothing: like the ledger's history rows, a branch sees its
+parent's keyframes and journals up to the fork cycle. The ledger only stores and finds the blobs; what
+is inside them is the market's business.
+"""
+from __future__ import annotations
+
+import sqlite3
+from typing import NamedTuple
+
+from ledger.lineage import lineage, lineage_sql
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS market_snapshots (
+        run_id TEXT NOT NULL,
+        branch_id INTEGER NOT NULL,
+        cycle INTEGER NOT NULL,
+        blob BLOB NOT NULL,
+        PRIMARY KEY (run_id, branch_id, cycle)
+    )""",
+    """CREATE TABLE IF NOT EXISTS market_journal (
+        run_id TEXT NOT NULL,
+        branch_id INTEGER NOT NULL,
+        cycle INTEGER NOT NULL,
+        blob BLOB NOT NULL,
+        PRIMARY KEY (run_id, branch_id, cycle)
+    )""",
+)
+TABLES = ("market_snapshots", "market_journal")
+
+
+class MarketHistory(NamedTuple):
+    """What it takes to rebuild the books at `cycle`: a keyframe and the journals of the cycles after it."""
+
+    cycle: int
+    keyframe_cycle: int
+    keyframe: bytes
+    journals: list[bytes]  # cycles keyframe_cycle + 1 .. cycle, in order
+
+
+class MarketSnapshots:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        for ddl in _SCHEMA:
+            conn.execute(ddl)
+
+    def save(self, run_id: int, branch_id: int, cycle: int, blob: bytes) -> None:
+        """A keyframe: the whole exchange at the end of `cycle`."""
+        self.conn.execute(
+            "INSERT OR REPLACE INTO market_snapshots (run_id, branch_id, cycle, blob) VALUES (?, ?, ?, ?)",
+            (run_id, branch_id, cycle, blob),
+        )
+
+    def save_journal(self, run_id: int, branch_id: int, cycle: int, blob: bytes) -> None:
+        """The journal of `cycle` (written for every completed cycle)."""
+        self.conn.execute(
+            "INSERT OR REPLACE INTO market_journal (run_id, branch_id, cycle, blob) VALUES (?, ?, ?, ?)",
+            (run_id, branch_id, cycle, blob),
+        )
+
+    def has_cycle(self, run_id: int, branch_id: int, cycle: int) -> bool:
+        """Is the end of `cycle` recorded on the branch's lineage (a journal or a keyframe at that cycle)?"""
+        where, params = lineage_sql(lineage(self.conn, branch_id))
+        return any(
+            self.conn.execute(f"SELECT 1 FROM {t} WHERE run_id = ? AND cycle = ? AND {where} LIMIT 1",
+                              (run_id, cycle, *params)).fetchone()
+            for t in TABLES
+        )
+
+    def history(self, run_id: int, branch_id: int, cycle: int, *, after: int | None = None) -> MarketHistory | None:
+        """The keyframe and journals that rebuild the books at the end of `cycle` on `branch_id`.
+
+        With `after` (a cycle the caller's books already stand at, on the same lineage), no keyframe older
+        than that is needed: the journals of cycles after+1 .. cycle are returned with an empty keyframe
+        when no newer keyframe exists. None when the lineage lacks the rows."""
+        where, params = lineage_sql(lineage(self.conn, branch_id))
+        row = self.conn.execute(
+            f"SELECT cycle, blob FROM market_snapshots WHERE run_id = ? AND cycle <= ? AND {where} "
+            "ORDER BY cycle DESC LIMIT 1", (run_id, cycle, *params)).fetchone()
+        if after is not None and after <= cycle and (row is None or row[0] <= after):
+            start, keyframe = after, b""
+        elif row is None:
+            return None
+        else:
+            start, keyframe = row[0], bytes(row[1])
+        rows = self.conn.execute(
+            f"SELECT cycle, blob FROM market_journal WHERE run_id = ? AND cycle > ? AND cycle <= ? AND {where} "
+            "ORDER BY cycle", (run_id, start, cycle, *params)).fetchall()
+        if [c for c, _ in rows] != list(range(start + 1, cycle + 1)):
+            return None
+        return MarketHistory(cycle, start, keyframe, [bytes(b) for _, b in rows])
+
+    def delete_all(self) -> None:
+        for t in TABLES:
+            self.conn.execute(f"DELETE FROM {t}")
