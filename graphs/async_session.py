@@ -71,7 +71,7 @@ class AsyncFloorSession:
         cfg = self.floor.config
         if seed is not None and seed != cfg.seed:
             cfg = cfg.model_copy(update={"seed": seed})
-            self.floor.config = cfg
+            self.floor.use_config(cfg)
         run_id, branch_id = await asyncio.to_thread(self.floor.start_run, seed=cfg.seed, name=name)
         thread = self.threads.add(f"run-{run_id}", run_id, cfg.model_dump(mode="json"), label=name or "main")
         await self.graph.aupdate_state(thread.config_dict, common.start_values(run_id, branch_id, cfg),

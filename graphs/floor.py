@@ -60,6 +60,7 @@ class Floor:
         self.trader_names = tuple(t.name for t in self.config.traders)
         self.by_symbol = {i.symbol: i for i in self.instruments}
         self._seed_cache: tuple[int, int] | None = None
+        self._accounts: dict[str, str] = {}  # exchange owner -> ledger account (asked twice per trade)
 
     # ----- opening -------------------------------------------------------------------------------
     @classmethod
@@ -100,12 +101,20 @@ class Floor:
             self._seed_cache = (run_id, next(r.seed for r in self.ledger.list_runs() if r.run_id == run_id))
         return self._seed_cache[1]
 
+    def use_config(self, config: FloorConfig) -> None:
+        """Switch to another thread's config (a fork may run other traders' parameters)."""
+        self.config = config
+        self.trader_names = tuple(t.name for t in config.traders)
+        self._accounts.clear()
+
     # ----- accounts ------------------------------------------------------------------------------
     def account_of(self, owner: str) -> str:
         """Exchange owner -> ledger account: traders trade as themselves, background agents by class."""
-        if owner in self.trader_names:
-            return owner
-        return BACKGROUND_PREFIX + owner.split(":", 1)[0]
+        account = self._accounts.get(owner)
+        if account is None:
+            account = owner if owner in self.trader_names else BACKGROUND_PREFIX + owner.split(":", 1)[0]
+            self._accounts[owner] = account
+        return account
 
     def marks(self) -> dict[str, int]:
         """Mark price per symbol: the last trade, else the mid, else the initial price."""

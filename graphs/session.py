@@ -81,7 +81,7 @@ class FloorSession:
         cfg = self.floor.config
         if seed is not None and seed != cfg.seed:
             cfg = cfg.model_copy(update={"seed": seed})
-            self.floor.config = cfg
+            self.floor.use_config(cfg)
         run_id, branch_id = self.floor.start_run(seed=cfg.seed, name=name)
         thread = self.threads.add(f"run-{run_id}", run_id, cfg.model_dump(mode="json"), label=name or "main")
         self.graph.update_state(thread.config_dict, common.start_values(run_id, branch_id, cfg), as_node="settle")

@@ -33,8 +33,7 @@ def apply_thread_config(floor: Floor, db_path: str, thread: ThreadRef) -> None:
     """A thread carries the config it was started or forked with; the Floor switches to it."""
     cfg = FloorConfig.model_validate(thread.config)
     if cfg != floor.config:
-        floor.config = cfg
-        floor.trader_names = tuple(t.name for t in cfg.traders)
+        floor.use_config(cfg)
     setup_llm(floor, db_path)
 
 

@@ -153,26 +153,25 @@ class ReadingMixin:
         """An order's lifecycle event (accepted, rejected with reason, cancelled, expired, filled...)."""
         st = self._state()
         check_writable(st, self._cyc(cycle))
-        with self.transaction():
-            records.record_order(self.conn, st, cycle=cycle, order_id=order_id, account=account,
-                                 side=str(getattr(side, "value", side)), symbol=symbol, qty=qty,
-                                 limit_price=limit_price, order_type=str(getattr(order_type, "value", order_type)),
-                                 status=status, tick=tick, reason=None if reason is None else str(reason),
-                                 detail=detail, payload=payload)
+        # One INSERT is atomic on its own (a failed statement leaves an enclosing transaction usable), so the
+        # single-row records skip the SAVEPOINT of `transaction()`: a cycle writes a few dozen of them.
+        records.record_order(self.conn, st, cycle=cycle, order_id=order_id, account=account,
+                             side=str(getattr(side, "value", side)), symbol=symbol, qty=qty,
+                             limit_price=limit_price, order_type=str(getattr(order_type, "value", order_type)),
+                             status=status, tick=tick, reason=None if reason is None else str(reason),
+                             detail=detail, payload=payload)
 
     def record_trace(self, cycle: int, agent: str, node: str, kind: str, payload: Mapping[str, Any]) -> None:
         st = self._state()
         check_writable(st, self._cyc(cycle))
-        with self.transaction():
-            records.record_trace(self.conn, st, cycle, agent, node, kind, payload)
+        records.record_trace(self.conn, st, cycle, agent, node, kind, payload)  # one atomic INSERT
 
     def record_message(self, cycle: int, sender: str, text: str, *, recipients: Iterable[str] = (),
                        sentiment: float | None = None, topic: str | None = None, round: int = 0) -> None:
         st = self._state()
         check_writable(st, self._cyc(cycle))
-        with self.transaction():
-            records.record_message(self.conn, st, cycle, sender, text, recipients=recipients,
-                                   sentiment=sentiment, topic=topic, round=round)
+        records.record_message(self.conn, st, cycle, sender, text, recipients=recipients,  # one atomic INSERT
+                               sentiment=sentiment, topic=topic, round=round)
 
     def record_snapshot(self, cycle: int, marks: Mapping[str, int]) -> None:
         """Portfolio value of every account at `marks` for this cycle (replaces a previous one)."""
