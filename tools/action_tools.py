@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphs.llm.llm_decision import OrderLimits, parse_order
 from tools.desk import TraderDesk
 from tools.formatting import dollars, error
+from tools.order_intents import OrderLimits, parse_order
 
 STAGED_NOTE = ("staged, not sent: it goes to the risk check after your decision, and reaches the exchange "
                "only if it passes the limits")

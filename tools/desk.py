@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphs.traders.decision import ProposedOrder
+from tools.order_intents import ProposedOrder
 
 
 @dataclass

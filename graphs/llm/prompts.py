@@ -10,11 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from graphs.traders.decision import Action
+from tools.order_intents import ORDER_TYPES, SIDES, TIFS
 
 SUBMIT_TOOL_NAME = "submit_decision"
-SIDES = ("buy", "sell")
-ORDER_TYPES = ("limit", "market", "stop", "stop_limit")
-TIFS = ("gtc", "day", "ioc", "fok")
 
 SYSTEM_TEMPLATE = """\
 You are {name}, a trader on a simulated stock exchange floor.

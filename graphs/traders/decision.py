@@ -11,25 +11,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tools.order_intents import ProposedOrder
+
+__all__ = ["Action", "Decision", "ProposedOrder"]
+
 
 class Action(StrEnum):
     BUY = "BUY"
     SELL = "SELL"
     HOLD = "HOLD"
-
-
-class ProposedOrder(BaseModel):
-    """An order a trader wants to place; the risk check decides whether it reaches the exchange."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    symbol: str
-    side: Literal["buy", "sell"]
-    qty: int = Field(gt=0, strict=True)
-    order_type: Literal["limit", "market", "stop", "stop_limit"] = "limit"
-    limit_price: int | None = Field(default=None, gt=0, strict=True)  # cents
-    stop_price: int | None = Field(default=None, gt=0, strict=True)  # cents
-    tif: Literal["gtc", "day", "ioc", "fok"] = "day"
 
 
 class Decision(BaseModel):
