@@ -25,6 +25,7 @@ from market.background import BackgroundMarket
 from market.exchange import Exchange
 from market.instruments import DEFAULT_UNIVERSE, Instrument
 from market.journal import CycleJournal, ReplayError, restore_at
+from tools import market_tools
 
 BACKGROUND_PREFIX = "bg:"
 BACKGROUND_CASH = 10**13  # cents: background classes are deep-pocketed liquidity providers
@@ -117,14 +118,8 @@ class Floor:
         return account
 
     def marks(self) -> dict[str, int]:
-        """Mark price per symbol: the last trade, else the mid, else the initial price."""
-        ex = self.exchange
-        out = {}
-        for inst in self.instruments:
-            last = ex.last_price(inst.symbol)
-            mid = ex.mid(inst.symbol)
-            out[inst.symbol] = last if last is not None else (int(round(mid)) if mid else inst.initial_price)
-        return out
+        """Mark price per symbol (last trade, else mid, else initial price): `tools.market_tools.marks`."""
+        return market_tools.marks(self.exchange)
 
     # ----- alignment (rollback, fork, time travel, crash recovery) ------------------------------
     def align(self, run_id: int, branch_id: int, cycle: int) -> int:

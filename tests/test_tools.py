@@ -122,6 +122,12 @@ def test_etf_nav_and_instruments(desk):
 def test_account_tools_match_the_ledger(desk):
     ex, lg, tools = desk.exchange, desk.ledger, tools_of(desk)
     marks = exchange_marks(ex)
+    # the floor's one mark definition (ledger snapshots, leaderboard, tools): the last trade, else the mid
+    for sym in marks:
+        last, mid = ex.last_price(sym), ex.mid(sym)
+        assert marks[sym] == (last if last is not None else round(mid) if mid is not None else marks[sym])
+    assert any(ex.last_price(sym) is not None and ex.mid(sym) is not None and ex.last_price(sym) != round(ex.mid(sym))
+               for sym in marks), "the fixture should have a symbol whose last trade differs from its mid"
     p = tools["my_portfolio"].invoke({})
     assert p["holdings"] == lg.holdings("alice") == {"AAPL": 90, "MSFT": 45}
     assert p["total_value_cents"] == lg.cash("alice") + 90 * marks["AAPL"] + 45 * marks["MSFT"]

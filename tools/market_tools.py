@@ -28,12 +28,16 @@ def reference_price(exchange: Any, symbol: str) -> int | float | None:
 
 
 def marks(exchange: Any) -> dict[str, int]:
-    """Integer marks for every listed symbol: rounded mid, else last trade, else the instrument's
-    initial price (so a never-traded symbol still values; documented fallback, used for PnL views)."""
+    """The floor's one definition of a mark price, per listed symbol: the last trade, else the rounded mid,
+    else the instrument's initial price (so a never-traded symbol still values). The ledger's value
+    snapshots, the leaderboard and the traders' portfolio tools all value positions with it."""
     out = {}
     for sym, inst in exchange.instruments.items():
-        ref = reference_price(exchange, sym)
-        out[sym] = int(round(ref)) if ref is not None else inst.initial_price
+        last = exchange.last_price(sym)
+        if last is None:
+            mid = exchange.mid(sym)
+            last = int(round(mid)) if mid is not None else inst.initial_price
+        out[sym] = last
     return out
 
 
