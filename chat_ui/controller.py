@@ -2,7 +2,10 @@
 
 One controller per chat session wraps an `AsyncFloorSession` on the run database shared with the command
 line. A lock serialises everything that touches the Floor (cycles, time travel, reads), so ledger reads
-never interleave with a cycle running in LangGraph's worker threads. `pause()` only sets a flag: the run
+never interleave with a cycle running in LangGraph's worker threads. The lock belongs to the database,
+not to the chat session: two browser tabs on one run take turns, cycle by cycle, and each continues from
+where the checkpoint stands (the Floor realigns its books and ledger to it), so together they make the
+one run the seed gives. `pause()` only sets a flag: the run
 loop stops after the cycle in progress. Reads go through `asyncio.to_thread`, so a big ledger query does
 not stall Chainlit's event loop either.
 """
@@ -40,10 +43,19 @@ class Dashboard:
     cycle: int = 0
 
 
+_DB_LOCKS: dict[tuple[int, str], asyncio.Lock] = {}
+
+
+def _database_lock(session: AsyncFloorSession) -> asyncio.Lock:
+    """One lock per run database and event loop (":memory:" databases are private to their session)."""
+    db = session.db_path
+    key = str(Path(db).resolve()) if db != ":memory:" else f"memory:{id(session)}"
+    return _DB_LOCKS.setdefault((id(asyncio.get_running_loop()), key), asyncio.Lock())
+
+
 class FloorController:
     def __init__(self, session: AsyncFloorSession) -> None:
         self.session = session
-        self.lock = asyncio.Lock()
         self.pause_requested = False
         self.approval: bool | None = None  # None: keep what the thread has
         self.closed = False
@@ -58,6 +70,10 @@ class FloorController:
             if not self.closed:
                 self.closed = True
                 await self.session.close()
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        return _database_lock(self.session)
 
     @property
     def floor(self):

@@ -15,7 +15,7 @@ import chainlit as cl  # noqa: E402
 import pytest  # noqa: E402
 from chainlit.context import ChainlitContext, context_var  # noqa: E402
 from chainlit.session import WebsocketSession  # noqa: E402
-from floor_helpers import fast_config, write_config  # noqa: E402
+from floor_helpers import fast_config, ledger_fills, write_config  # noqa: E402
 
 from chat_ui import app  # noqa: E402
 from chat_ui.commands import Command, Invalid, Question, parse  # noqa: E402
@@ -251,3 +251,36 @@ def test_tape_is_newest_first_with_cycle_and_tick():
              for t in (1, 5, 2)]
     rows = tape_md(fills).splitlines()[2:]
     assert [r.split("|")[1].strip() for r in rows] == ["(3, 5)", "(3, 2)", "(3, 1)"]
+
+
+def test_two_chat_sessions_on_one_database_take_turns_and_the_run_stays_deterministic(tmp_path):
+    """Two browser tabs are two controllers on one run: their cycles never overlap, each continues from
+    where the other left the checkpoint, and the result is the single run the seed gives."""
+    ref = FloorSession(tmp_path / "ref.db", fast_config(seed=4))
+    ref.start()
+    ref.run(6)
+    want = ledger_fills(ref, range(1, 7))
+    ref.close()
+
+    async def main():
+        db = tmp_path / "tabs.db"
+        first = await FloorController.open(db, fast_config(seed=4))
+        await first.new_run()
+        second = await FloorController.open(db, fast_config(seed=4))  # the second tab joins the current run
+
+        async def run(ctl):
+            return [o.report.cycle async for o in ctl.run(3)]
+
+        cycles = await asyncio.gather(run(first), run(second))
+        await first.close()
+        await second.close()
+        return cycles
+
+    cycles = asyncio.run(main())
+    assert sorted(cycles[0] + cycles[1]) == [1, 2, 3, 4, 5, 6]
+    s = FloorSession(tmp_path / "tabs.db")
+    try:
+        assert s.state()["cycle"] == 6
+        assert ledger_fills(s, range(1, 7)) == want
+    finally:
+        s.close()
