@@ -33,21 +33,23 @@ DEADLINE = 120.0
 
 
 @contextlib.contextmanager
-def events_server(tmp_path: Path, name: str, wait_subscribers: int):
+def events_server(tmp_path: Path, name: str, wait_subscribers: int, token: str | None = None):
     cfg = tmp_path / "fast.yaml"
     write_config(cfg, fast_config())
     port = free_port()
     cmd = [sys.executable, "-m", "graphs.cli", "serve", "events", "--db", str(tmp_path / f"{name}.db"),
            "--port", str(port), "--run-cycles", str(CYCLES), "--config", str(cfg), "--seed", "7",
            "--wait-subscribers", str(wait_subscribers), "--wait-timeout", "60", "--queue-batches", str(QUEUE_BATCHES)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = dict(os.environ) | ({"TRADING_FLOOR_TOKEN": token} if token else {})
+    auth = {"Authorization": f"Bearer {token}"} if token else {}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert proc.poll() is None, proc.stderr.read().decode()
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                if httpx.get(f"{base}/health", headers=auth, timeout=1).status_code == 200:
                     break
             time.sleep(0.1)
         else:
@@ -225,3 +227,18 @@ def test_follower_rebuilds_the_events_of_cycles_settled_by_another_process(tmp_p
     kinds = {e["kind"] for e in got[0]}
     assert {"trade", "price", "decision", "message"} <= kinds
     assert all(e["id"].startswith("1:1:2:") for e in got[0])
+
+
+def test_with_a_token_every_request_needs_it(tmp_path):
+    token = "ev3nts-test-token"
+    auth = {"Authorization": f"Bearer {token}"}
+    with events_server(tmp_path, "token", 0, token=token) as base:
+        for path in ("/health", "/stats", "/snapshot", "/events"):
+            r = httpx.get(f"{base}{path}", timeout=10)
+            assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", path
+        assert httpx.get(f"{base}/stats", headers={"Authorization": "Bearer wrong"}, timeout=10).status_code == 401
+        assert httpx.get(f"{base}/stats", headers=auth, timeout=10).status_code == 200
+        with httpx.stream("GET", f"{base}/events", headers=auth, timeout=30) as r:
+            assert r.status_code == 200
+            first = next(r.iter_lines())
+        assert first.startswith(("id:", ":", "event:", "retry:")), first
