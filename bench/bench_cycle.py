@@ -40,15 +40,17 @@ def _rule_run(tmp: Path) -> bool:
     session = FloorSession(tmp / "bench.db", cfg)
     session.start()
     stamps, trades = [time.perf_counter()], []
+    cpu0 = time.process_time()
     for report in session.iter_cycles(LONG):
         stamps.append(time.perf_counter())
         trades.append(report.summary["trades"])
         if len(trades) == CYCLES:
             t1000 = stamps[-1] - stamps[0]
+            cpu1000 = time.process_time() - cpu0
             n1000 = sum(trades)
             bare = _bare_market(CYCLES, cfg)
             print(f"rule run, {CYCLES} cycles, 6 traders, checkpoints on: {t1000:.2f}s, {n1000:,} trades "
-                  f"(targets <= 20 s, >= 10,000 trades)")
+                  f"(targets <= 20 s, >= 10,000 trades); CPU time {cpu1000:.2f}s (what other load cannot inflate)")
             print(f"  bare background market, same cycles: {bare:.2f}s -> graph + ledger + checkpoints cost "
                   f"{t1000 / bare:.2f}x the market alone; {1000 * t1000 / CYCLES:.1f} ms per cycle")
         if len(trades) % 1000 == 0:
