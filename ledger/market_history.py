@@ -18,23 +18,14 @@ from typing import NamedTuple
 
 from ledger.lineage import lineage, lineage_sql
 
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS market_snapshots (
-        run_id TEXT NOT NULL,
-        branch_id INTEGER NOT NULL,
-        cycle INTEGER NOT NULL,
-        blob BLOB NOT NULL,
-        PRIMARY KEY (run_id, branch_id, cycle)
-    )""",
-    """CREATE TABLE IF NOT EXISTS market_journal (
-        run_id TEXT NOT NULL,
-        branch_id INTEGER NOT NULL,
-        cycle INTEGER NOT NULL,
-        blob BLOB NOT NULL,
-        PRIMARY KEY (run_id, branch_id, cycle)
-    )""",
-)
-TABLES = ("market_snapshots", "market_journal")
+TABLES = ("market_snapshots", "market_journal")  # keyframes, journals: the same shape of row
+_SCHEMA = """CREATE TABLE IF NOT EXISTS {table} (
+    run_id TEXT NOT NULL,
+    branch_id INTEGER NOT NULL,
+    cycle INTEGER NOT NULL,
+    blob BLOB NOT NULL,
+    PRIMARY KEY (run_id, branch_id, cycle)
+)"""
 
 
 class MarketHistory(NamedTuple):
@@ -49,8 +40,8 @@ class MarketHistory(NamedTuple):
 class MarketSnapshots:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        for ddl in _SCHEMA:
-            conn.execute(ddl)
+        for table in TABLES:
+            conn.execute(_SCHEMA.format(table=table))
 
     def save(self, run_id: int, branch_id: int, cycle: int, blob: bytes) -> None:
         """A keyframe: the whole exchange at the end of `cycle`."""
