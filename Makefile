@@ -15,7 +15,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+## setup.py compiles market/_book_core.pyx (the fast matching engine) in place: a change to it reinstalls.
+$(STAMP): pyproject.toml constraints.txt setup.py market/_book_core.pyx | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 

@@ -8,8 +8,10 @@ full public path: validation, events, tape, bars, positions). Both books must pr
 which doubles as a cross-check of the matcher. Buyers and sellers are different owners, so
 self-trade prevention never fires (the baseline has none).
 
-Also prints the snapshot size of an exchange holding N resting orders. Target: at least the
-baseline's speed. `python -m bench book`.
+Runs on the active matching engine (market/book_engine.py: "compiled" when market/_book_core.pyx is
+built, else "python"); when the compiled engine is active, the pure-Python engine is measured too, in
+the same run, for comparison. Also prints the snapshot size of an exchange holding N resting orders.
+Target: `Exchange.submit` on the active engine at least at the baseline's speed. `python -m bench book`.
 """
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ import random
 import time
 from collections import deque
 
-from market.exchange import Exchange
+from market.book_engine import ENGINE
+from market.exchange import Exchange, PurePythonExchange
 from market.instruments import Instrument
 from market.orders import Side, SubmitOrder, TimeInForce
 
@@ -120,9 +123,9 @@ def _time_baseline(flow) -> tuple[float, int, int]:
     return time.perf_counter() - t0, fills, volume
 
 
-def _time_exchange(flow, direct: bool = False) -> tuple[float, int, int, Exchange]:
+def _time_exchange(flow, direct: bool = False, cls: type[Exchange] = Exchange) -> tuple[float, int, int, Exchange]:
     """Time `Exchange.submit` (public path), or with `direct` the book's own entry (no validation)."""
-    ex = Exchange((Instrument("BENCH", "bench", CENTER),))
+    ex = cls((Instrument("BENCH", "bench", CENTER),))
     if direct:
         gtc = TimeInForce.GTC
         cmds = [(oid, "b" if is_buy else "s", Side.BUY if is_buy else Side.SELL, is_buy, gtc, price, qty)
@@ -159,25 +162,36 @@ def snapshot_size(n_resting: int) -> int:
 
 def main() -> bool:
     flow = make_flow(N_ORDERS, SEED)
-    best = {"base": float("inf"), "exchange": float("inf"), "book": float("inf")}
+    engines = {ENGINE: Exchange} | ({"python": PurePythonExchange} if ENGINE == "compiled" else {})
+    paths = [(f"{name}/{path}", cls, path == "book") for name, cls in engines.items() for path in ("exchange", "book")]
+    best = {"base": float("inf")} | {key: float("inf") for key, _, _ in paths}
+    results = set()
     for _ in range(3):  # best of three, interleaved, to damp noise on a shared machine
         t, base_fills, base_vol = _time_baseline(flow)
         best["base"] = min(best["base"], t)
-        t, ex_fills, ex_vol, ex = _time_exchange(flow)
-        best["exchange"] = min(best["exchange"], t)
-        t, book_fills, book_vol, _ = _time_exchange(flow, direct=True)
-        best["book"] = min(best["book"], t)
-    same = (base_fills, base_vol) == (ex_fills, ex_vol) == (book_fills, book_vol)
+        results.add((base_fills, base_vol))
+        for key, cls, direct in paths:
+            t, fills, vol, ex = _time_exchange(flow, direct=direct, cls=cls)
+            best[key] = min(best[key], t)
+            results.add((fills, vol))
+            if key == f"{ENGINE}/exchange":
+                ex_fills, ex_vol, active = fills, vol, ex
+    same = len(results) == 1
     rate = {k: N_ORDERS / v for k, v in best.items()}
-    depth = ex.depth("BENCH", levels=10**6)
+    depth = active.depth("BENCH", levels=10**6)
     resting = sum(q for _, q, _ in depth.bids + depth.asks)
     print(f"flow: {N_ORDERS:,} limit orders, seed {SEED}; {ex_fills:,} fills, volume {ex_vol:,}; book at end: "
           f"{len(depth.bids)} bid / {len(depth.asks)} ask levels, {resting:,} shares resting")
-    print(f"baseline dict-of-deques        : {rate['base'] / 1e6:6.3f} M orders/s  (returns fill tuples)")
-    print(f"OrderBook.submit_limit (engine): {rate['book'] / 1e6:6.3f} M orders/s  "
-          f"ratio {rate['book'] / rate['base']:.2f}x  (events, tape, bars, positions, ids)")
-    print(f"Exchange.submit (public API)   : {rate['exchange'] / 1e6:6.3f} M orders/s  "
-          f"ratio {rate['exchange'] / rate['base']:.2f}x  (+ validation)")
+    print(f"matching engine: {ENGINE}" + ("" if ENGINE == "compiled" else
+                                          " (market/_book_core.pyx not built, or TRADING_FLOOR_PURE_BOOK=1)"))
+    print(f"baseline dict-of-deques                  : {rate['base'] / 1e6:6.3f} M orders/s  (returns fill tuples)")
+    for name in engines:
+        label = f"{name}{' (active)' if name == ENGINE else ''}"
+        print(f"[{label:>17}] OrderBook.submit_limit: {rate[f'{name}/book'] / 1e6:6.3f} M orders/s  "
+              f"ratio {rate[f'{name}/book'] / rate['base']:.2f}x  (events, tape, bars, positions, ids)")
+        print(f"[{label:>17}] Exchange.submit       : {rate[f'{name}/exchange'] / 1e6:6.3f} M orders/s  "
+              f"ratio {rate[f'{name}/exchange'] / rate['base']:.2f}x  (public API: + validation)")
+    rate["exchange"] = rate[f"{ENGINE}/exchange"]
     print(f"fills identical to the baseline: {same}")
     for n in (1_000, 10_000, 100_000):
         size = snapshot_size(n)

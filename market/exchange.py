@@ -6,7 +6,13 @@ malformed command becomes an `OrderRejected` with a machine-readable `RejectReas
 (`advance` with a negative or non-integer tick count and `restore` of a corrupt blob do raise
 `ValueError`: those are programming errors of the runtime, not trader input.)
 
+The books run on the matching engine `market/book_engine.py` picks: the compiled one when it is built,
+else the pure-Python `market/book.py`; both give the same events. `PurePythonExchange` is this exchange
+on the pure engine whatever is active (tests, bench). A snapshot restores in the engine that wrote it.
+
 Conventions:
+- prices and quantities above `MAX_UNITS` (10**12, market/order_state.py) are rejected (`invalid_price`,
+  `invalid_quantity`) in both engines: the compiled engine holds them in 64-bit integers;
 - event `seq` numbers strictly increase across the whole exchange and start at 1; trade ids are
   `"T{seq}"` of the trade event, so they are deterministic;
 - client order ids must be unique: a submission reusing the id of an order that is still live, or that
@@ -25,14 +31,16 @@ import pickle
 import zlib
 from collections import deque
 from itertools import islice
+from typing import TYPE_CHECKING
 
-from market.book import OrderBook
+from market import book_engine
 from market.events import OrderExpired, OrderRejected, RejectReason
 from market.instruments import DEFAULT_UNIVERSE, Instrument
 from market.market_data import Bar, Depth, RestingOrderView
 from market.order_state import (
     ARRIVAL,
     DONE,
+    MAX_UNITS,
     OID,
     OTYPE,
     OWNER,
@@ -45,11 +53,12 @@ from market.order_state import (
     SYMBOL,
     TIF,
     TOTAL,
-    Clock,
-    new_order,
 )
 from market.orders import CancelOrder, ModifyOrder, OrderType, Side, SubmitOrder, TimeInForce
 from market.validation import Rejection, as_int, lookup, text, validate_modify, validate_submit
+
+if TYPE_CHECKING:  # the pure engine's class; the compiled one (market/_book_core.pyx) has the same interface
+    from market.book import OrderBook
 
 _MAGIC = b"TFX2"  # v2: record slot 10 holds the total (filled + open) quantity
 _LIMIT = OrderType.LIMIT
@@ -60,23 +69,25 @@ _as_int, _text, _lookup = as_int, text, lookup
 
 
 class Exchange:
+    _engine = book_engine.ACTIVE  # the matching engine its books use (market/book_engine.py)
+
     def __init__(self, instruments=DEFAULT_UNIVERSE, *, background=None, tape_size: int = 500,
                  bar_history: int = 1000, id_memory_cycles: int | None = 5) -> None:
         if isinstance(instruments, dict):
             instruments = tuple(instruments.values())
-        self.clock = Clock()
+        self.clock = self._engine.Clock()
         self.background = background
         self.instruments: dict[str, Instrument] = {}
         # order id -> record (or None): every id accepted in the memory window and every live order, in
         # order of acceptance (see OrderBook); an order is live while its record's STATE is not DONE
-        self._ids: dict[str, list | None] = {}
+        self._ids = self._engine.IdTable()  # dict[str, record | None] (a dict-like table in the compiled engine)
         self._owners: dict[str, dict[str, list]] = {}
         self._id_memory = id_memory_cycles
         self._cycle_counts: deque[int] = deque()  # how many ids each of the last completed cycles added
         self._cycle_mark = 0  # len(self._ids) when the current cycle started
         self._tape_size = tape_size
         self._bar_history = bar_history
-        self._books: dict[str, OrderBook] = {}
+        self._books: dict = {}  # symbol -> OrderBook of the engine
         self._bars: dict[str, deque] = {}
         for inst in instruments:
             self.add_instrument(inst)
@@ -103,7 +114,7 @@ class Exchange:
         if instrument.symbol in self._books:
             return
         self.instruments[instrument.symbol] = instrument
-        self._books[instrument.symbol] = OrderBook(
+        self._books[instrument.symbol] = book_engine.for_clock(self.clock).OrderBook(
             instrument, self.clock, self._ids, self._owners, tape_size=self._tape_size)
         self._bars[instrument.symbol] = deque(maxlen=self._bar_history)
 
@@ -168,27 +179,36 @@ class Exchange:
         return OrderRejected(seq, clk.cycle, clk.tick, _text(order_id), _text(owner), _text(symbol), reason, message)
 
     def submit(self, cmd: SubmitOrder) -> list:
+        """Submit a new order; returns its events (an OrderRejected for any problem, never an exception)."""
         # Fast path: a well-formed LIMIT SubmitOrder with enum members and plain ints (the common case).
         if type(cmd) is SubmitOrder:
             oid, owner, symbol, side, qty, otype, price, stop, tif = cmd
             if (otype is _LIMIT and type(qty) is int and type(price) is int and type(oid) is str
                     and type(owner) is str and type(side) is Side and type(tif) is TimeInForce
-                    and stop is None and oid and owner and qty > 0 and price > 0):
+                    and stop is None and oid and owner and 0 < qty <= MAX_UNITS and 0 < price <= MAX_UNITS):
                 book = self._books.get(symbol) if type(symbol) is str else None
                 if (book is not None and not qty % book.lot and not price % book.tick_size
                         and oid not in self._ids):
                     return book.submit_limit(oid, owner, side, side is _BUY, tif, price, qty)
         return self._submit_checked(cmd)
 
+    _submit_python = submit
+    if _engine.exchange_submit is not None:
+        # The compiled engine carries a C copy of the fast path above: same checks, same result.
+        submit = _engine.exchange_submit
+
     def _submit_checked(self, cmd) -> list:
         """Full validation of any submission; every problem becomes an OrderRejected."""
         v = validate_submit(cmd, self._books, self._ids)
         if isinstance(v, Rejection):
             return [self.reject(*v)]
+        too_big = _too_big(v.order_id, v.qty, v.price, v.stop_price)
+        if too_big is not None:
+            return [self.reject(v.order_id, v.owner, v.symbol, *too_big)]
         if v.order_type is _LIMIT:
             return v.book.submit_limit(v.order_id, v.owner, v.side, v.is_buy, v.tif, v.price, v.qty)
-        return v.book.submit(new_order(v.order_id, v.owner, v.symbol, v.side, v.is_buy, v.order_type, v.tif,
-                                       v.price, v.stop_price, v.qty))
+        return v.book.submit_order(v.order_id, v.owner, v.side, v.is_buy, v.order_type, v.tif, v.price,
+                                   v.stop_price, v.qty)
 
     def _find(self, cmd, fields: int):
         """Unpack a cancel/modify command and find its live order: (order, values, rejection)."""
@@ -221,6 +241,9 @@ class Exchange:
         v = validate_modify(o[OID], o[OWNER], sym, self.instruments[sym], o[QTY], o[PRICE], o[OTYPE], qty, price)
         if isinstance(v, Rejection):
             return [self.reject(*v)]
+        too_big = _too_big(o[OID], v[0], v[1], None)
+        if too_big is not None:
+            return [self.reject(o[OID], o[OWNER], sym, *too_big)]
         return self._books[sym].modify(o, *v)
 
     # ----------------------------------------------------------------- market data
@@ -229,11 +252,11 @@ class Exchange:
 
     def best_bid(self, symbol: str) -> int | None:
         b = _lookup(self._books, symbol)
-        return b.bid_keys[-1] if b is not None and b.bid_keys else None
+        return None if b is None else b.best_bid()
 
     def best_ask(self, symbol: str) -> int | None:
         b = _lookup(self._books, symbol)
-        return -b.ask_keys[-1] if b is not None and b.ask_keys else None
+        return None if b is None else b.best_ask()
 
     def mid(self, symbol: str) -> float | None:
         bid, ask = self.best_bid(symbol), self.best_ask(symbol)
@@ -258,15 +281,10 @@ class Exchange:
         """
         n = max(0, _as_int(limit) or 0)
         if symbol is None:
-            tapes = [list(islice(reversed(b.tape), n)) for b in self._books.values()]
-            out = sorted((t for tape in tapes for t in tape), key=_seq)[-n:] if n else []
-            return out
+            tapes = [b.recent_trades(n) for b in self._books.values()]
+            return sorted((t for tape in tapes for t in tape), key=_seq)[-n:] if n else []
         b = _lookup(self._books, symbol)
-        if b is None:
-            return []
-        out = list(islice(reversed(b.tape), n))
-        out.reverse()
-        return out
+        return [] if b is None else b.recent_trades(n)
 
     def bars(self, symbol: str) -> list[Bar]:
         """Bars of completed cycles only (see `current_bar` for the cycle in progress)."""
@@ -298,7 +316,7 @@ class Exchange:
 
     def position(self, owner: str, symbol: str) -> int:
         b = _lookup(self._books, symbol)
-        return 0 if b is None else _lookup(b.pos, owner) or 0
+        return 0 if b is None or not isinstance(owner, str) else b.position(owner)
 
     # ----------------------------------------------------------------- snapshots
     def __getstate__(self):
@@ -314,6 +332,9 @@ class Exchange:
     def __setstate__(self, state) -> None:
         state["_bars"] = {sym: deque((Bar._make(b) for b in bars), maxlen=maxlen)
                           for sym, (maxlen, bars) in state["_bars"].items()}
+        table = book_engine.for_clock(state["clock"]).IdTable
+        if table is not dict:  # `_ids` is pickled as a plain dict (see __getstate__)
+            state["_ids"] = table(state["_ids"])
         self.__dict__.update(state)
         for book in self._books.values():
             book.ids = self._ids
@@ -331,6 +352,23 @@ class Exchange:
         if not isinstance(ex, cls):
             raise ValueError("snapshot does not hold an Exchange")
         return ex
+
+
+class PurePythonExchange(Exchange):
+    """The same Exchange on the pure-Python engine, whichever engine is active (for tests and the bench)."""
+
+    _engine = book_engine.PYTHON
+    submit = Exchange._submit_python
+
+
+def _too_big(oid, qty: int, price: int | None, stop: int | None) -> tuple[RejectReason, str] | None:
+    """Quantities and prices above MAX_UNITS are refused (the compiled engine keeps them in 64 bits)."""
+    if qty > MAX_UNITS:
+        return RejectReason.INVALID_QUANTITY, f"order {oid}: quantity {qty} is above the largest allowed, {MAX_UNITS}"
+    for p in (price, stop):
+        if p is not None and p > MAX_UNITS:
+            return RejectReason.INVALID_PRICE, f"order {oid}: price {p} is above the largest allowed, {MAX_UNITS} ticks"
+    return None
 
 
 def _seq(event) -> int:

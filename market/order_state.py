@@ -16,6 +16,11 @@ from __future__ import annotations
 
 from collections import deque
 
+# The largest price (in ticks) or quantity the exchange accepts, in both engines: the compiled engine
+# (market/_book_core.pyx) keeps them as 64-bit integers, and 10**12 leaves room for level totals and
+# positions (sums of many of them) and for notionals (price * qty, kept in 128 bits there).
+MAX_UNITS = 10**12
+
 # values of an order record's STATE slot
 PENDING_STOP = 0  # an untriggered STOP / STOP_LIMIT order waiting in the stop heaps
 RESTING = 1  # a limit order resting in a price level

@@ -1,8 +1,13 @@
-"""Unit tests of each order type, time in force and edge case, through the public Exchange API."""
+"""Unit tests of each order type, time in force and edge case, through the public Exchange API.
+
+Every test runs on each matching engine available (market/book_engine.py): the compiled one when it is
+built, and always the pure-Python one.
+"""
 from __future__ import annotations
 
 import pytest
 
+from market.book_engine import ENGINE
 from market.events import (
     CancelReason,
     OrderAccepted,
@@ -14,7 +19,7 @@ from market.events import (
     StopTriggered,
     TradeExecuted,
 )
-from market.exchange import Exchange
+from market.exchange import Exchange, PurePythonExchange
 from market.instruments import Instrument
 from market.orders import CancelOrder, ModifyOrder, OrderType, Side, SubmitOrder, TimeInForce
 
@@ -22,9 +27,13 @@ SYM = "X"
 BUY, SELL = Side.BUY, Side.SELL
 
 
-@pytest.fixture
-def ex() -> Exchange:
-    return Exchange((Instrument(SYM, "test", 10000),))
+ENGINES = [pytest.param(Exchange, id=ENGINE)] + ([pytest.param(PurePythonExchange, id="python")]
+                                                 if ENGINE == "compiled" else [])
+
+
+@pytest.fixture(params=ENGINES)
+def ex(request) -> Exchange:
+    return request.param((Instrument(SYM, "test", 10000),))
 
 
 def lim(oid, side, qty, price, owner="a", tif=TimeInForce.GTC):

@@ -6,15 +6,18 @@ price and quantity, in order) and self-trade cancels, and the same resting book.
 after every step: the book is never crossed; buys and sells filled are equal (positions sum to zero);
 per order, filled + remaining + cancelled/expired == original (modifications accounted for); a
 cancelled or expired order never fills again. Stops are exercised in a second property (invariants
-only), and snapshot/restore equivalence in a third.
+only), and snapshot/restore equivalence in a third. Each property runs on every matching engine
+available (market/book_engine.py); tests/test_book_engines.py compares the engines with each other.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from market.book_engine import ENGINE
 from market.events import (
     CancelReason,
     OrderAccepted,
@@ -24,7 +27,7 @@ from market.events import (
     OrderRejected,
     TradeExecuted,
 )
-from market.exchange import Exchange
+from market.exchange import Exchange, PurePythonExchange
 from market.instruments import Instrument
 from market.orders import CancelOrder, ModifyOrder, OrderType, Side, SubmitOrder, TimeInForce
 
@@ -143,14 +146,20 @@ def check_book(ex: Exchange) -> None:
     assert sum(ex.position(o, SYM) for o in OWNERS) == 0, "buys and sells filled differ"
 
 
-def new_exchange() -> Exchange:
-    return Exchange((Instrument(SYM, "x", 100),))
+ENGINES = [pytest.param(Exchange, id=ENGINE)] + ([pytest.param(PurePythonExchange, id="python")]
+                                                 if ENGINE == "compiled" else [])
+engines = pytest.mark.parametrize("cls", ENGINES)
 
 
+def new_exchange(cls=Exchange) -> Exchange:
+    return cls((Instrument(SYM, "x", 100),))
+
+
+@engines
 @settings(max_examples=300, deadline=None)
 @given(actions_st)
-def test_matches_reference_model_and_invariants(actions):
-    ex, ref, tr = new_exchange(), RefBook(), Tracker()
+def test_matches_reference_model_and_invariants(cls, actions):
+    ex, ref, tr = new_exchange(cls), RefBook(), Tracker()
     ids: list[str] = []
     for n, act in enumerate(actions):
         kind = act[0]
@@ -226,11 +235,12 @@ stop_submit_st = st.tuples(
 )
 
 
+@engines
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.one_of(stop_submit_st, stop_submit_st, stop_submit_st, cancel_st, modify_st, end_st),
                 min_size=15, max_size=80))
-def test_invariants_with_stops(actions):
-    ex, tr = new_exchange(), Tracker()
+def test_invariants_with_stops(cls, actions):
+    ex, tr = new_exchange(cls), Tracker()
     ids: list[str] = []
     seq = 0
     for n, act in enumerate(actions):
@@ -261,16 +271,18 @@ def test_invariants_with_stops(actions):
             assert view.qty > 0 and (view.triggered or view.stop_price is not None)
 
 
+@engines
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.one_of(stop_submit_st, stop_submit_st, cancel_st, modify_st, end_st), max_size=40),
        st.integers(0, 40))
-def test_snapshot_restore_then_same_commands_give_same_events(actions, cut):
-    ex = new_exchange()
+def test_snapshot_restore_then_same_commands_give_same_events(cls, actions, cut):
+    ex = new_exchange(cls)
     restored = None
     ids: list[str] = []
     for n, act in enumerate(actions):
         if n == cut:
-            restored = Exchange.restore(ex.snapshot())
+            restored = cls.restore(ex.snapshot())
+            assert type(restored) is cls and type(restored.book(SYM)) is type(ex.book(SYM))
         targets = [ex] if restored is None else [ex, restored]
         outputs = []
         for target in targets:
@@ -290,7 +302,7 @@ def test_snapshot_restore_then_same_commands_give_same_events(actions, cut):
         if restored is not None:
             assert outputs[0] == outputs[1]
     if restored is not None:  # (snapshot bytes may differ: set order and pickle memo are not canonical)
-        for a, b in ((ex, restored), (ex, Exchange.restore(restored.snapshot()))):
+        for a, b in ((ex, restored), (ex, cls.restore(restored.snapshot()))):
             assert a.depth(SYM, 100) == b.depth(SYM, 100)
             assert [a.open_orders(o) for o in OWNERS] == [b.open_orders(o) for o in OWNERS]
             assert [a.position(o, SYM) for o in OWNERS] == [b.position(o, SYM) for o in OWNERS]
