@@ -96,25 +96,36 @@ def register(app: typer.Typer) -> None:
         for f in result.facts:
             table.add_row(f.name, str(f.value), f.target, "[green]PASS[/]" if f.passed else "[red]FAIL[/]")
         console.print(table)
+        control = result.control
+        if control is not None:  # the same test on the fundamental itself: what the seeds alone give
+            console.print(f"control, the fundamental itself (a martingale by construction), same test: {control.value} "
+                          f"-> {control.verdict}")
         paths = write_plots(result, out)
         (out / "facts.json").write_text(json.dumps(
             {"runs": runs, "cycles": cycles, "interval": interval, "first_seed": first_seed,
-             "facts": result.table()}, indent=2, default=str), encoding="utf-8")
+             "facts": result.table(), "control_fundamental": control.as_dict() if control else None},
+            indent=2, default=str), encoding="utf-8")
         console.print(f"{result.passed}/{len(result.facts)} facts pass; plots and facts.json in {out}: "
                       + ", ".join(p.name for p in paths))
 
     @app.command()
     def report(
+        run_arg: Annotated[int | None, typer.Argument(metavar="[RUN]", show_default=False,
+                                                      help="Run id (default: the current thread's run).")] = None,
         db: DbOpt = DEFAULT_DB,
         out: Annotated[Path, typer.Option("--out", help="HTML file to write.")] = Path("runs/report.html"),
-        run: Annotated[int | None, typer.Option("--run", help="Run id (default: the current thread's run).")] = None,
+        run_opt: Annotated[int | None, typer.Option("--run", help="Same as RUN (kept for older scripts).")] = None,
         facts: Annotated[Path | None, typer.Option("--facts", help="facts.json from `realism` to embed.")] = None,
     ) -> None:
-        """Write a self-contained HTML report (Plotly) of a run."""
+        """Write a self-contained HTML report (Plotly) of a run: `report [RUN]`."""
         from graphs.analytics.report import write_report
         from graphs.session import FloorSession
 
         console = Console()
+        if run_arg is not None and run_opt is not None and run_arg != run_opt:
+            console.print(f"[bold red]error:[/] run given twice: {run_arg} and --run {run_opt}")
+            raise typer.Exit(2)
+        run = run_arg if run_arg is not None else run_opt
         if not db.exists():
             console.print(f"[bold red]error:[/] no database at {db}: run `trading-floor run` first")
             raise typer.Exit(2)

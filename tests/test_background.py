@@ -135,7 +135,8 @@ def test_orders_are_on_tick_in_lots_and_never_rejected_for_bad_input():
 def test_resting_orders_and_state_stay_bounded_over_many_cycles():
     ex, bg = _market(seed=4)
     cfg = bg.config.market_makers
-    bound = cfg.count * cfg.levels * 2 * len(ex.instruments)
+    # a maker's lazy ladder holds at most levels + ladder_slack_levels orders per side
+    bound = cfg.count * (cfg.levels + cfg.ladder_slack_levels) * 2 * len(ex.instruments)
 
     def resting_after_cycle() -> int:
         return sum(n for sym in ex.instruments for side in ex.depth(sym, levels=10_000)[1:] for _, _, n in side)
@@ -256,3 +257,45 @@ def test_noise_arrivals_are_poisson_and_follow_symbol_weights():
     assert all(c.qty >= 1 and c.qty <= cfg.max_lots for c in ex.sent)
     sizes = np.array([c.qty for c in ex.sent])
     assert sizes.mean() == pytest.approx(cfg.mean_lots, rel=0.1)
+
+
+def _still_market(**mm) -> tuple[Exchange, BackgroundMarket]:
+    """One maker, no other agents, a fundamental that does not move: every quote change is the maker's."""
+    cfg = BackgroundConfig.model_validate({
+        "fundamentals": {"volatility_per_tick": 0.0},
+        "noise": {"count": 0}, "value": {"count": 0},
+        "market_makers": {"count": 1, "estimate_noise_bps": 0.0, **mm},
+    })
+    bg = BackgroundMarket(cfg, seed=1)
+    ex = Exchange(background=bg)
+    ex.advance(bg.ticks_per_cycle)
+    ex.end_cycle()
+    return ex, bg
+
+
+@pytest.mark.parametrize("pick_off_bps", [1.5, None])
+def test_makers_pick_off_a_stale_order_through_their_estimate(pick_off_bps):
+    ex, bg = _still_market(pick_off_bps=pick_off_bps)
+    sym = "NVDA"
+    price = ex.best_bid(sym) + ex.instruments[sym].tick_size  # inside the spread, below the fundamental
+    assert price < bg.fair_values()[sym] * (1 - 1.5e-4)
+    ex.submit(SubmitOrder("stale-1", "trader:x", sym, Side.SELL, 10, OrderType.LIMIT, price))
+    assert ex.order("stale-1") is not None  # it rests: nobody crossed it on arrival
+    fills = [e for e in ex.advance(bg.config.market_makers.quote_interval_ticks)
+             if type(e) is TradeExecuted and e.symbol == sym]
+    if pick_off_bps is None:
+        assert ex.order("stale-1") is not None and not fills
+    else:  # the maker took it within one look, and its quotes came back around the fundamental
+        assert ex.order("stale-1") is None and fills and ex.position("mm:0", sym) == 10
+        assert ex.best_ask(sym) > bg.fair_values()[sym]
+
+
+def test_makers_follow_a_jump_of_the_fundamental_in_the_same_tick():
+    ex, bg = _still_market(quote_interval_ticks=50)  # the cadence alone would wait up to 50 ticks
+    sym = "AAPL"
+    k = bg.fundamentals.symbols.index(sym)
+    bg.fundamentals._log[k] += 0.01  # +1 %: many grid steps
+    ex.advance(1)
+    fair = bg.fair_values()[sym]
+    assert ex.best_bid(sym) < fair < ex.best_ask(sym)
+    assert abs(ex.mid(sym) / fair - 1) < 10e-4

@@ -52,3 +52,12 @@ def test_report_command_writes_the_current_run(tmp_path):
     assert 'id="leaderboard"' in text and "run 1, branch" in text
     missing = runner.invoke(app, ["report", "--db", str(tmp_path / "none.db")])
     assert missing.exit_code == 2
+    # the form `report RUN` (positional), and the older `--run ID`
+    for args, name in ((["1"], "p.html"), (["--run", "1"], "o.html")):
+        result = runner.invoke(app, ["report", *args, "--db", str(db), "--out", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+        assert "run 1, branch" in (tmp_path / name).read_text(encoding="utf-8")
+    unknown = runner.invoke(app, ["report", "9", "--db", str(db), "--out", str(tmp_path / "x.html")])
+    assert unknown.exit_code == 2 and "no run 9" in unknown.output
+    clash = runner.invoke(app, ["report", "1", "--run", "2", "--db", str(db), "--out", str(tmp_path / "x.html")])
+    assert clash.exit_code == 2 and not (tmp_path / "x.html").exists()

@@ -108,6 +108,9 @@ def test_realism_command_prints_a_pass_fail_table_and_writes_plots(tmp_path):
     assert "Stylized facts" in result.output and ("PASS" in result.output or "FAIL" in result.output)
     facts = json.loads((out / "facts.json").read_text())["facts"]
     assert len(facts) == 7 and {f["verdict"] for f in facts} <= {"PASS", "FAIL"}
+    control = json.loads((out / "facts.json").read_text())["control_fundamental"]  # same test, on the fundamental
+    assert control["name"] == "no linear autocorrelation" and control["verdict"] in {"PASS", "FAIL"}
+    assert "control, the fundamental itself" in result.output
     for name in ("returns_hist", "autocorrelation", "kurtosis_horizon", "depth_profile", "volume_volatility"):
         assert (out / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -128,4 +131,5 @@ def test_realism_result_does_not_depend_on_the_number_of_workers():
     one = run_realism(2, 30, interval=5, config=cfg, workers=1)
     two = run_realism(2, 30, interval=5, config=cfg, workers=2)
     assert one.table() == two.table()
+    assert one.control.as_dict() == two.control.as_dict()
     assert sum(len(r) for r in one.returns) == 2 * 6 * 59

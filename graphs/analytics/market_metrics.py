@@ -32,11 +32,13 @@ class SymbolRecord:
     cycle_volume: list[int] = field(default_factory=list)
     cycle_signed: list[int] = field(default_factory=list)
     cycle_mid: list[float] = field(default_factory=list)  # mid at the end of each cycle
+    fairs: list[float] = field(default_factory=list)  # fundamental value at each sampling tick (if given)
 
 
 class MarketRecorder:
-    def __init__(self, exchange, symbols=None, *, interval: int = 5, depth_levels: int = 10) -> None:
+    def __init__(self, exchange, symbols=None, *, interval: int = 5, depth_levels: int = 10, fair=None) -> None:
         self.exchange = exchange
+        self.fair = fair  # optional callable -> {symbol: fundamental value}, sampled with the mids
         self.symbols = tuple(symbols or exchange.instruments)
         self.interval = max(1, int(interval))
         self.depth_levels = depth_levels
@@ -67,8 +69,11 @@ class MarketRecorder:
     def _sample(self) -> None:
         ex = self.exchange
         n = self.depth_levels
+        fair = self.fair() if self.fair is not None else None
         for s in self.symbols:
             rec = self.records[s]
+            if fair is not None:
+                rec.fairs.append(float(fair[s]))
             bid, ask = ex.best_bid(s), ex.best_ask(s)
             if bid is None or ask is None:
                 rec.mids.append(math.nan)
@@ -90,7 +95,8 @@ class MarketRecorder:
         for s, r in self.records.items():
             out[s] = {"mids": np.asarray(r.mids), "spreads": np.asarray(r.spreads),
                       "depth": r.depth_sum / max(r.depth_n, 1), "volume": np.asarray(r.cycle_volume, dtype=float),
-                      "signed": np.asarray(r.cycle_signed, dtype=float), "cycle_mid": np.asarray(r.cycle_mid)}
+                      "signed": np.asarray(r.cycle_signed, dtype=float), "cycle_mid": np.asarray(r.cycle_mid),
+                      "fairs": np.asarray(r.fairs)}
         return out
 
 

@@ -26,9 +26,9 @@ def run_seed(seed: int, cycles: int, interval: int = 5, config: BackgroundConfig
              depth_levels: int = 10) -> dict[str, dict[str, np.ndarray]]:
     """One background-only run; plain arrays per symbol (see MarketRecorder.arrays)."""
     cfg = config or BackgroundConfig()
-    ex = Exchange(DEFAULT_UNIVERSE, background=BackgroundMarket(cfg, seed=seed), tape_size=100,
-                  id_memory_cycles=1, bar_history=16)
-    rec = MarketRecorder(ex, interval=interval, depth_levels=depth_levels)
+    bg = BackgroundMarket(cfg, seed=seed)
+    ex = Exchange(DEFAULT_UNIVERSE, background=bg, tape_size=100, id_memory_cycles=1, bar_history=16)
+    rec = MarketRecorder(ex, interval=interval, depth_levels=depth_levels, fair=bg.fair_values)
     for _ in range(cycles):
         rec.run_cycle(cfg.ticks_per_cycle)
     return rec.arrays()
@@ -53,6 +53,7 @@ class RealismResult:
     ret_acf: np.ndarray
     volume_z: np.ndarray
     absret_z: np.ndarray
+    control: sf.Fact | None = None  # the same autocorrelation test on the fundamental (a martingale)
     plots: list[Path] = field(default_factory=list)
 
     def table(self) -> list[dict]:
@@ -64,9 +65,12 @@ class RealismResult:
 
 
 def analyse(per_seed: list[dict], runs: int, cycles: int, interval: int) -> RealismResult:
-    returns, profiles, vz, rz = [], [], [], []
+    returns, profiles, vz, rz, fair_returns = [], [], [], [], []
     for data in per_seed:
         for arr in data.values():
+            fr = mid_log_returns(arr["fairs"]) if len(arr.get("fairs", ())) else np.zeros(0)
+            if fr.size > 10 and fr.std() > 0:
+                fair_returns.append(fr)
             r = mid_log_returns(arr["mids"])
             if r.size > 10 and r.std() > 0:
                 returns.append(r)
@@ -85,8 +89,9 @@ def analyse(per_seed: list[dict], runs: int, cycles: int, interval: int) -> Real
     facts = sf.return_facts(returns) + [sf.fact_depth_hump(profile), sf.fact_volume_volatility(volume_z, absret_z)]
     abs_acf, _ = sf.autocorrelation([np.abs(r - r.mean()) for r in returns], 20)
     ret_acf, _ = sf.autocorrelation(returns, 20)
+    control = sf.fact_no_autocorrelation(fair_returns) if fair_returns else None
     return RealismResult(runs, cycles, interval, returns, profile, facts, sf.kurtosis_by_horizon(returns),
-                         abs_acf, ret_acf, volume_z, absret_z)
+                         abs_acf, ret_acf, volume_z, absret_z, control)
 
 
 def run_realism(runs: int = 4, cycles: int = 300, *, interval: int = 5, config: BackgroundConfig | None = None,

@@ -4,13 +4,15 @@ Distances are in basis points of the reference price (1 bp = 0.01 %) so one sett
 $410 stock alike; agents round the result to the instrument's tick. Rates are expected events per agent
 per tick. Quantities are in lots (multiplied by each instrument's lot size).
 
-Defaults aim at a lively but cheap market: with 20 ticks per cycle a cycle carries about 380
-background orders (about 140 from noise traders, 15 from value traders, the rest maker quotes) and about
-120 trades across the six symbols, at about 6 ms per cycle. The fundamental moves 4 bp per tick (about
+Defaults aim at a lively but cheap market: with 20 ticks per cycle a cycle carries about 385
+background orders (about 140 from noise traders, 18 from value traders, the rest maker quotes and
+pick-offs) and about 135 trades across the six symbols, at about 5 ms per cycle. The fundamental moves 4 bp per tick (about
 18 bp per cycle). The market makers keep three levels of GTC quotes a few basis points around their
 estimate, so the books are never empty when the floor traders decide (DAY orders have just expired
 then). The message rate of the makers grows with (volatility / level spacing): that ratio, not the
-population size, is what sets the cost per tick.
+population size, is what sets the cost per tick. `track_move_steps`, `quote_interval_ticks` and
+`pick_off_bps` decide how fast the mid follows the fundamental, hence the short-lag autocorrelation of
+mid returns (docs/realism.md).
 """
 from __future__ import annotations
 
@@ -37,7 +39,10 @@ class MarketMakerConfig(_Frozen):
     skew_bps: float = Field(6.0, ge=0.0)  # centre shift at full inventory (against the inventory)
     estimate_noise_bps: float = Field(3.0, ge=0.0)  # stationary std of each maker's estimate error
     estimate_persistence: float = Field(0.98, ge=0.0, lt=1.0)  # AR(1) coefficient of that error
-    quote_interval_ticks: int = Field(3, ge=1)  # a maker looks at each symbol every this many ticks
+    quote_interval_ticks: int = Field(5, ge=1)  # a maker looks at each symbol every this many ticks ...
+    track_move_steps: int = Field(2, ge=0)  # ... and in any tick where its best quote would move this many grid steps (0: never)
+    ladder_slack_levels: int = Field(1, ge=0)  # lazy ladder: keep up to levels + slack per side, refill below levels - slack
+    pick_off_bps: float | None = Field(1.5, ge=0.0)  # take others' orders through the centre by more than this (None: never)
     requote_inventory_lots: int = Field(50, ge=1)  # requote when the ladder moved, or inventory changed
     max_quote_age_ticks: int = Field(50, ge=1)  # ... or the quotes are this old
 

@@ -6,17 +6,34 @@ not perfectly, and not identically. The ETF estimate is the basket NAV of the ma
 estimates, so ETF quotes track the NAV and an ETF/basket dislocation stays small but real.
 
 The quote centre is shifted against inventory: `centre = estimate * (1 - skew * inventory / limit)`.
-Bids and asks sit at least `half_spread` from the centre, `levels` deep, one grid step
+Bids and asks sit at least `half_spread` from the centre, up to `levels` deep, one grid step
 (`level_spacing`, a whole number of ticks) apart. Prices snap to that grid, so a small move of the
-centre leaves the ladder where it is. Sizes are cut so that even if every resting bid (ask) filled, the
-position would stay within +-limit: the inventory limit is hard.
+centre leaves the ladder where it is; the snap is a function of the current centre only (no
+hysteresis), so it adds no memory to the quotes. Sizes are cut so that even if every resting bid (ask)
+filled, the position would stay within +-limit: the inventory limit is hard.
 
-Each maker looks at each symbol every `quote_interval_ticks` (staggered) and requotes only when needed:
-the target ladder moved on the grid, the inventory changed by `requote_inventory_lots`, a best quote
-has been taken, or the quotes reached `max_quote_age_ticks`. A requote is a cancel/replace that keeps
-the orders already at a target price (and their time priority) unless depleted below half size, so the
-message rate, and the cost per tick, stay low. Quotes are GTC so that the books still hold liquidity
-between cycles, when DAY orders have expired and the floor traders act.
+When a maker looks at a symbol. Every tick, for every maker and symbol, the centre is compared with
+the range of centres that keep the current best bid and best ask on the grid, widened by
+`track_move_steps - 1` grid steps: a maker whose best quotes would move that far looks at the symbol in
+the same tick. Besides, each maker looks at each symbol every `quote_interval_ticks` (staggered), which
+also catches what the grid does not show: its inventory changed by `requote_inventory_lots`, a best
+quote was taken or depleted, or the quotes reached `max_quote_age_ticks`. Quoting on the cadence alone
+made the mid follow the fundamental over several ticks, a positive autocorrelation of mid returns
+(docs/realism.md).
+
+A requote is lazy: the best level on each side always moves to its target price; deeper orders still
+on the grid and at most `levels + ladder_slack_levels - 1` steps behind the best stay where they are
+(with their time priority), and missing deeper levels are filled only when fewer than
+`levels - ladder_slack_levels` remain. A one-step move of the centre then costs one new best quote and one
+cancel instead of a whole cancel/replace of both ladders, which keeps the message rate, and the cost per
+tick, low. Quotes are GTC so that the books still hold liquidity between cycles, when DAY orders have
+expired and the floor traders act.
+
+Picking off: when a maker looks at a symbol and someone else's order is through its centre by more than
+`pick_off_bps` (an ask below it, a bid above it: typically a noise trader's limit left behind by a move
+of the fundamental), the maker takes it with an IOC order, within its inventory limit. Stale limit
+orders otherwise kept the best quotes near old prices until other flow consumed them, which also made
+mid returns trend for a few ticks.
 """
 from __future__ import annotations
 
@@ -28,9 +45,13 @@ from market.background.config import MarketMakerConfig
 from market.instruments import Instrument, InstrumentKind
 from market.orders import CancelOrder, OrderType, Side, SubmitOrder, TimeInForce
 
+_GTC = TimeInForce.GTC
+_IOC = TimeInForce.IOC
+_LIMIT = OrderType.LIMIT
+
 
 class _Quote:
-    """One maker's live ladder in one symbol: resting (price, order id) per side, best first."""
+    """One maker's live ladder in one symbol: resting (price, order id, qty) per side, best first."""
 
     __slots__ = ("centre", "inventory", "tick", "bids", "asks")
 
@@ -38,14 +59,18 @@ class _Quote:
         self.centre = math.nan
         self.inventory = 0
         self.tick = -(10**9)
-        self.bids: list[tuple[int, str]] = []
-        self.asks: list[tuple[int, str]] = []
+        self.bids: list[tuple[int, str, int]] = []
+        self.asks: list[tuple[int, str, int]] = []
 
     def __getstate__(self):
         return (self.centre, self.inventory, self.tick, self.bids, self.asks)
 
     def __setstate__(self, state) -> None:
         self.centre, self.inventory, self.tick, self.bids, self.asks = state
+        if any(len(e) == 2 for e in self.bids + self.asks):  # a snapshot from before sizes were kept:
+            self.bids = [(p, oid, 0) for p, oid, *_ in self.bids]  # force a full refresh at the next look
+            self.asks = [(p, oid, 0) for p, oid, *_ in self.asks]
+            self.tick = -(10**9)
 
 
 class MarketMakers:
@@ -60,17 +85,49 @@ class MarketMakers:
         self.next_id = 0
         self.orders_sent = 0
         self.cancels_sent = 0
+        self.picked_off = 0  # IOC orders sent to take stale orders through the centre
+        self._init_arrays()
 
-    def estimates(self, fair: dict[str, float]) -> list[dict[str, float]]:
-        """Each maker's estimate per symbol (cents): noisy fundamentals, and the NAV of them for an ETF."""
-        stock_fair = np.array([fair[s] for s in self.stocks])
+    def _init_arrays(self) -> None:
+        """Per (maker, symbol) state of the every-tick check, and how each instrument's estimate is made
+        from the stock estimates: (stock index, weight) pairs, a basket for an ETF."""
+        count, n = self.config.count, len(self.instruments)
+        col = {s: k for k, s in enumerate(self.stocks)}
+        self._recipe = []
+        for inst in self.instruments:
+            if inst.kind is InstrumentKind.ETF:
+                self._recipe.append(tuple((col[sym], shares / inst.units) for sym, shares in inst.basket))
+            else:
+                self._recipe.append(((col[inst.symbol], 1.0),) if inst.symbol in col else ())
+        self._owners = [f"mm:{m}" for m in range(count)]
+        self._skew = [[1.0] * n for _ in range(count)]  # 1 - skew * inventory / limit, as of the last look
+        self._lo = [[math.inf] * n for _ in range(count)]  # centres in [lo, hi] keep the best quotes
+        self._hi = [[-math.inf] * n for _ in range(count)]  # (inf, -inf: look at the first tick)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        for k in ("_recipe", "_owners"):  # derived from the config and instruments: rebuilt on load
+            state.pop(k, None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        cfg = self.config
+        if any(name not in cfg.__dict__ for name in MarketMakerConfig.model_fields):  # pickled by older code
+            self.config = MarketMakerConfig(**{k: v for k, v in cfg.__dict__.items() if k in MarketMakerConfig.model_fields})
+        kept = {k: state[k] for k in ("_skew", "_lo", "_hi") if k in state}
+        self.__dict__.setdefault("picked_off", 0)
+        self._init_arrays()
+        self.__dict__.update(kept)
+
+    def estimates(self, fair: dict[str, float]) -> list[list[float]]:
+        """Each maker's estimate per instrument (cents), [maker][instrument]: noisy fundamentals, and
+        the basket NAV of them for an ETF."""
+        stock_fair = [fair[s] for s in self.stocks]
         out = []
-        for m in range(self.config.count):
-            est = dict(zip(self.stocks, (stock_fair * (1.0 + self.error[m])).tolist(), strict=True))
-            for inst in self.instruments:
-                if inst.kind is InstrumentKind.ETF:
-                    est[inst.symbol] = inst.nav(est)
-            out.append(est)
+        for err in self.error.tolist():
+            est = [f * (1.0 + e) for f, e in zip(stock_fair, err, strict=True)]
+            out.append([sum(w * est[k] for k, w in recipe) for recipe in self._recipe])
         return out
 
     def act(self, exchange, fair: dict[str, float], rng: np.random.Generator, tick: int) -> list:
@@ -81,92 +138,191 @@ class MarketMakers:
         self.error = phi * self.error + math.sqrt(1.0 - phi * phi) * cfg.estimate_noise_bps * 1e-4 * (
             rng.standard_normal(self.error.shape)
         )
-        events: list = []
         interval = cfg.quote_interval_ticks
-        inv_trigger = cfg.requote_inventory_lots
-        max_age = cfg.max_quote_age_ticks
-        order = exchange.order
-        for m, est in enumerate(self.estimates(fair)):
-            owner = f"mm:{m}"
-            for j, inst in enumerate(self.instruments):
-                if (tick + m + j) % interval:  # staggered wake-ups spread the work over ticks
-                    continue
-                sym = inst.symbol
-                q = self.quotes[m][j]
-                inv = exchange.position(owner, sym)
-                limit = cfg.inventory_limit_lots * inst.lot_size
-                centre = est[sym] * (1.0 - cfg.skew_bps * 1e-4 * inv / limit)
-                bids, asks = self._ladder(inst, centre)
-                if (
-                    q.bids
-                    and q.asks
-                    and bids
-                    and q.bids[0][0] == bids[0]
-                    and q.asks[0][0] == asks[0]
-                    and abs(inv - q.inventory) < inv_trigger * inst.lot_size
-                    and tick - q.tick < max_age
-                    and order(q.bids[0][1]) is not None
-                    and order(q.asks[0][1]) is not None
-                ):
-                    continue  # the ladder is where it should be
-                events += self._requote(exchange, owner, inst, q, bids, asks, centre, inv, limit, tick)
+        track = cfg.track_move_steps > 0
+        events: list = []
+        for m, est in enumerate(self.estimates(fair)):  # maker by maker, symbol by symbol: a fixed order
+            skew, lo, hi = self._skew[m], self._lo[m], self._hi[m]
+            for j, e in enumerate(est):
+                if (tick + m + j) % interval == 0 or (track and not lo[j] <= e * skew[j] <= hi[j]):
+                    events += self._look(exchange, m, j, e, tick)
         return events
 
-    def _ladder(self, inst: Instrument, centre: float) -> tuple[list[int], list[int]]:
-        """Target bid and ask prices, best first, on a grid of `spacing` so small moves keep levels."""
+    def _look(self, exchange, m: int, j: int, est: float, tick: int) -> list:
+        cfg = self.config
+        inst = self.instruments[j]
+        sym = inst.symbol
+        owner = self._owners[m]
+        q = self.quotes[m][j]
+        inv = exchange.position(owner, sym)
+        limit = cfg.inventory_limit_lots * inst.lot_size
+        skew = 1.0 - cfg.skew_bps * 1e-4 * inv / limit
+        centre = est * skew
+        bids, asks, self._lo[m][j], self._hi[m][j] = self._ladder(inst, centre)
+        self._skew[m][j] = skew
+        qb, qa = q.bids, q.asks
+        if (
+            qb
+            and qa
+            and bids
+            and qb[0][0] == bids[0]
+            and qa[0][0] == asks[0]
+            and abs(inv - q.inventory) < cfg.requote_inventory_lots * inst.lot_size
+            and tick - q.tick < cfg.max_quote_age_ticks
+            and exchange.order(qb[0][1]) is not None
+            and exchange.order(qa[0][1]) is not None
+        ):  # the ladder is where it should be
+            return self._pick_off(exchange, owner, inst, centre, inv, limit, qb, qa) if cfg.pick_off_bps is not None else []
+        return self._requote(exchange, owner, inst, q, bids, asks, centre, inv, limit, tick)
+
+    def _ladder(self, inst: Instrument, centre: float) -> tuple[list[int], list[int], float, float]:
+        """Target bid and ask prices, best first, on a grid of `spacing` so small moves keep levels; and
+        the range [lo, hi] of centres for which the best bid and best ask stay where they are."""
         cfg = self.config
         tick_size = inst.tick_size
         half = max(cfg.min_half_spread_ticks * tick_size, centre * cfg.half_spread_bps * 1e-4)
         step = max(cfg.min_level_spacing_ticks, round(centre * cfg.level_spacing_bps * 1e-4 / tick_size)) * tick_size
         best_bid = math.floor((centre - half) / step) * step
         best_ask = math.ceil((centre + half) / step) * step
-        bids = [p for p in range(best_bid, best_bid - cfg.levels * step, -step) if p > 0]
-        asks = list(range(best_ask, best_ask + cfg.levels * step, step))
-        return bids, asks
+        levels = cfg.levels
+        bids = [p for p in range(best_bid, best_bid - levels * step, -step) if p > 0]
+        asks = list(range(best_ask, best_ask + levels * step, step))
+        # floor((c - half) / step) stays for c in [bid + half, bid + step + half); ceil((c + half) / step)
+        # for c in (ask - step - half, ask - half]. (half moves with c by a negligible 2e-4 of its move.)
+        extra = (cfg.track_move_steps - 1) * step  # look early only when the best would move this many steps
+        lo = max(best_bid + half, best_ask - step - half) - extra
+        hi = min(best_bid + step + half, best_ask - half) + extra
+        return bids, asks, lo, hi
 
     def _requote(
         self, exchange, owner, inst: Instrument, q: _Quote, target_bids, target_asks, centre, inv, limit, tick
     ) -> list:
-        """Move the ladder to the target prices: keep orders already at a target price (and their time
-        priority) unless they are depleted, cancel the rest, and fill the missing levels within the limit."""
+        """Move the best quotes to their targets; keep deeper orders still on the grid (and their time
+        priority); refill a ladder that got thin; take stale orders through the centre in between."""
         cfg = self.config
         events: list = []
         size = cfg.quote_lots * inst.lot_size
-        lot = inst.lot_size
-        refresh_age = tick - q.tick >= cfg.max_quote_age_ticks
-        sym = inst.symbol
-        sides = ((Side.BUY, target_bids, q.bids, limit - inv), (Side.SELL, target_asks, q.asks, limit + inv))
-        kept_per_side: list[dict[int, tuple[str, int]]] = []
-        for _side, target, book_side, _room in sides:  # cancel first, so a new bid never meets our old ask
-            wanted = set(target)
-            kept: dict[int, tuple[str, int]] = {}
-            for price, oid in book_side:
-                view = exchange.order(oid)
-                if view is None:
-                    continue
-                if price in wanted and price not in kept and not refresh_age and view.qty * 2 >= size:
-                    kept[price] = (oid, view.qty)
-                else:
-                    events += exchange.cancel(CancelOrder(oid, owner))
-                    self.cancels_sent += 1
-            kept_per_side.append(kept)
-        for (side, target, book_side, room), kept in zip(sides, kept_per_side, strict=True):
-            room -= sum(qty for _, qty in kept.values())  # resting size on this side counts against the limit
-            ladder: list[tuple[int, str]] = []
-            for price in target:
-                if price in kept:
-                    ladder.append((price, kept[price][0]))
-                    continue
-                qty = min(size, room)
-                qty -= qty % lot
-                if qty <= 0:
-                    continue
-                room -= qty
-                oid = f"bg-m{self.next_id}"
-                self.next_id += 1
-                self.orders_sent += 1
-                events += exchange.submit(SubmitOrder(oid, owner, sym, side, qty, OrderType.LIMIT, price, None, TimeInForce.GTC))
-                ladder.append((price, oid))
-            book_side[:] = ladder
+        refresh = tick - q.tick >= cfg.max_quote_age_ticks
+        bids = self._trim(exchange, owner, q.bids, target_bids, True, refresh, size, events)
+        asks = self._trim(exchange, owner, q.asks, target_asks, False, refresh, size, events)
+        if cfg.pick_off_bps is not None:
+            taken = self._pick_off(exchange, owner, inst, centre, inv, limit, bids, asks)
+            if taken:
+                events += taken
+                inv = exchange.position(owner, inst.symbol)
+        q.bids = self._fill(exchange, owner, inst, Side.BUY, bids, target_bids, limit - inv, size, events)
+        q.asks = self._fill(exchange, owner, inst, Side.SELL, asks, target_asks, limit + inv, size, events)
         q.centre, q.inventory, q.tick = centre, inv, tick
         return events
+
+    def _trim(self, exchange, owner, side: list, target: list[int], is_bid: bool, refresh: bool, size: int,
+              events: list) -> list[tuple[int, str, int]]:
+        """Cancel this side's orders that must go (ahead of the target best, off the grid, too deep, or
+        too old) and return the ones kept, best first. A best order that is depleted is replaced too."""
+        if not side:
+            return side
+        kept: list[tuple[int, str, int]] = []
+        if target and not refresh:
+            cfg = self.config
+            top = target[0]
+            step = target[0] - target[1] if len(target) > 1 else 0
+            if not is_bid:
+                step = -step
+            room = cfg.levels + cfg.ladder_slack_levels
+            depth = (room - 1) * step
+            last = None
+            for entry in side:
+                price = entry[0]
+                behind = top - price if is_bid else price - top
+                if 0 <= behind <= depth and price != last and len(kept) < room and (not step or not behind % step):
+                    if behind == 0:  # the new best level: it must be alive and not depleted
+                        view = exchange.order(entry[1])
+                        if view is None:
+                            continue
+                        if view.qty * 2 < size:
+                            events += exchange.cancel(CancelOrder(entry[1], owner))
+                            self.cancels_sent += 1
+                            continue
+                    kept.append(entry)
+                    last = price
+                elif exchange.order(entry[1]) is not None:
+                    events += exchange.cancel(CancelOrder(entry[1], owner))
+                    self.cancels_sent += 1
+            return kept
+        for entry in side:
+            if exchange.order(entry[1]) is not None:
+                events += exchange.cancel(CancelOrder(entry[1], owner))
+                self.cancels_sent += 1
+        return kept
+
+    def _fill(self, exchange, owner, inst: Instrument, side: Side, kept: list, target: list[int], room: int,
+              size: int, events: list) -> list[tuple[int, str, int]]:
+        """Add the target best quote if it is missing, and every missing target level if the side got
+        thin, within `room` (the inventory limit less what already rests on this side)."""
+        if not target:
+            return kept
+        cfg = self.config
+        top = target[0]
+        has_top = bool(kept) and kept[0][0] == top
+        if len(kept) + (not has_top) >= cfg.levels - cfg.ladder_slack_levels:
+            if has_top:
+                return kept
+            wanted = target[:1]
+        else:
+            have = {e[0] for e in kept}
+            wanted = [p for p in target if p not in have]
+        for e in kept:
+            room -= e[2]
+        lot = inst.lot_size
+        sym = inst.symbol
+        added = []
+        for price in wanted:
+            qty = min(size, room)
+            qty -= qty % lot
+            if qty <= 0:
+                break
+            room -= qty
+            oid = f"bg-m{self.next_id}"
+            self.next_id += 1
+            self.orders_sent += 1
+            events += exchange.submit(SubmitOrder(oid, owner, sym, side, qty, _LIMIT, price, None, _GTC))
+            added.append((price, oid, qty))
+        if not added:
+            return kept
+        if len(added) == 1 and added[0][0] == top:
+            return added + kept
+        ladder = kept + added
+        ladder.sort(key=(lambda e: -e[0]) if side is Side.BUY else (lambda e: e[0]))
+        return ladder
+
+    def _pick_off(self, exchange, owner, inst: Instrument, centre: float, inv: int, limit: int,
+                  bids: list, asks: list) -> list:
+        """Take other traders' orders that are through the centre by more than `pick_off_bps`, within the
+        inventory limit (counting what rests on our own side as if it all filled)."""
+        sym = inst.symbol
+        edge = self.config.pick_off_bps * 1e-4
+        events: list = []
+        ask = exchange.best_ask(sym)
+        if ask is not None and ask < centre * (1.0 - edge):
+            tick_size = inst.tick_size
+            price = int(centre * (1.0 - edge) // tick_size) * tick_size
+            qty = min(self.config.quote_lots * inst.lot_size, limit - inv - sum(e[2] for e in bids))
+            qty -= qty % inst.lot_size
+            if qty > 0 and price >= ask:
+                events += self._ioc(exchange, owner, sym, Side.BUY, qty, price)
+        bid = exchange.best_bid(sym)
+        if bid is not None and bid > centre * (1.0 + edge):
+            tick_size = inst.tick_size
+            price = -int(-centre * (1.0 + edge) // tick_size) * tick_size
+            qty = min(self.config.quote_lots * inst.lot_size, limit + inv - sum(e[2] for e in asks))
+            qty -= qty % inst.lot_size
+            if qty > 0 and price <= bid:
+                events += self._ioc(exchange, owner, sym, Side.SELL, qty, price)
+        return events
+
+    def _ioc(self, exchange, owner, sym, side, qty, price) -> list:
+        oid = f"bg-m{self.next_id}"
+        self.next_id += 1
+        self.orders_sent += 1
+        self.picked_off += 1
+        return exchange.submit(SubmitOrder(oid, owner, sym, side, qty, _LIMIT, price, None, _IOC))

@@ -79,6 +79,7 @@ class BackgroundMarket:
             "value_orders": self.value.orders_sent,
             "mm_orders": self.market_makers.orders_sent,
             "mm_cancels": self.market_makers.cancels_sent,
+            "mm_picked_off": self.market_makers.picked_off,  # IOC orders (counted in mm_orders too)
             "orders": self.noise.orders_sent + self.value.orders_sent + self.market_makers.orders_sent,
             "messages": self.noise.orders_sent
             + self.value.orders_sent
