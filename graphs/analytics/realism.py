@@ -51,6 +51,7 @@ class RealismResult:
     kurtosis: dict[int, float]
     abs_acf: np.ndarray
     ret_acf: np.ndarray
+    ret_band: np.ndarray  # 95 % band of ret_acf allowing for clustering and co-moving symbols, per lag
     volume_z: np.ndarray
     absret_z: np.ndarray
     control: sf.Fact | None = None  # the same autocorrelation test on the fundamental (a martingale)
@@ -66,7 +67,10 @@ class RealismResult:
 
 def analyse(per_seed: list[dict], runs: int, cycles: int, interval: int) -> RealismResult:
     returns, profiles, vz, rz, fair_returns = [], [], [], [], []
+    mid_groups, fair_groups = [], []  # per seed: its symbols' returns sampled at the same times (nan: missing)
     for data in per_seed:
+        mid_groups.append(_aligned_returns([arr["mids"] for arr in data.values()]))
+        fair_groups.append(_aligned_returns([arr.get("fairs", ()) for arr in data.values()]))
         for arr in data.values():
             fr = mid_log_returns(arr["fairs"]) if len(arr.get("fairs", ())) else np.zeros(0)
             if fr.size > 10 and fr.std() > 0:
@@ -86,12 +90,22 @@ def analyse(per_seed: list[dict], runs: int, cycles: int, interval: int) -> Real
     profile = np.mean(profiles, axis=0) if profiles else np.zeros(0)
     volume_z = np.concatenate(vz) if vz else np.zeros(0)
     absret_z = np.concatenate(rz) if rz else np.zeros(0)
-    facts = sf.return_facts(returns) + [sf.fact_depth_hump(profile), sf.fact_volume_volatility(volume_z, absret_z)]
+    facts = sf.return_facts(returns, groups=mid_groups) + [sf.fact_depth_hump(profile), sf.fact_volume_volatility(volume_z, absret_z)]
     abs_acf, _ = sf.autocorrelation([np.abs(r - r.mean()) for r in returns], 20)
     ret_acf, _ = sf.autocorrelation(returns, 20)
-    control = sf.fact_no_autocorrelation(fair_returns) if fair_returns else None
+    ret_band = sf.dependent_acf_bands(mid_groups, 20)
+    control = sf.fact_no_autocorrelation(fair_returns, groups=fair_groups) if fair_returns else None
     return RealismResult(runs, cycles, interval, returns, profile, facts, sf.kurtosis_by_horizon(returns),
-                         abs_acf, ret_acf, volume_z, absret_z, control)
+                         abs_acf, ret_acf, ret_band, volume_z, absret_z, control)
+
+
+def _aligned_returns(levels: list) -> np.ndarray:
+    """Log returns of series sampled at the same times, as rows of one array (nan where a level is missing)."""
+    rows = [np.diff(np.log(np.asarray(v, dtype=float))) for v in levels if len(v) > 1]
+    if not rows:
+        return np.zeros((0, 0))
+    t = min(len(r) for r in rows)
+    return np.stack([r[:t] for r in rows])
 
 
 def run_realism(runs: int = 4, cycles: int = 300, *, interval: int = 5, config: BackgroundConfig | None = None,
@@ -152,8 +166,11 @@ def write_plots(result: RealismResult, out_dir: str | Path) -> list[Path]:
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.bar(lags - 0.2, result.ret_acf, width=0.4, label="acf r")
     ax.bar(lags + 0.2, result.abs_acf, width=0.4, label="acf |r|")
-    ax.axhline(band, color="k", ls="--", lw=0.8)
+    ax.axhline(band, color="k", ls="--", lw=0.8, label="i.i.d. band 1.96/sqrt(N)")
     ax.axhline(-band, color="k", ls="--", lw=0.8)
+    if len(result.ret_band) == len(lags):
+        ax.step(lags, result.ret_band, where="mid", color="r", ls=":", lw=1, label="band for pooled, co-moving series")
+        ax.step(lags, -result.ret_band, where="mid", color="r", ls=":", lw=1)
     ax.legend()
     ax.set_xlabel("lag (sampling intervals)")
     ax.set_title("Autocorrelations")
