@@ -22,6 +22,11 @@ class EventBus:
         self._subscribers.append(callback)
         return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
 
+    @property
+    def has_subscribers(self) -> bool:
+        """Whether anybody listens: the cycle's feed (a dict per trade) is built only then."""
+        return bool(self._subscribers)
+
     def publish(self, events: list[dict]) -> None:
         for callback in list(self._subscribers):
             try:

@@ -41,6 +41,7 @@ class Ledger(TradingMixin, ReadingMixin):
         self.default_symbols = tuple(symbols or ())
         self._st: BranchState | None = None
         self._depth = 0
+        self._pins = 0  # > 0 inside `pinned()`
         self._dv = None
         self._cycle = 0
         row = conn.execute("SELECT value FROM meta WHERE key='active_branch'").fetchone()
@@ -207,9 +208,20 @@ class Ledger(TradingMixin, ReadingMixin):
     def _state(self) -> BranchState:
         if self._st is None:
             raise LedgerError(RejectCode.NO_ACTIVE_RUN, "no active run: call start_run() or use() first")
-        if self._depth == 0 and self._data_version() != self._dv:
+        if self._depth == 0 and not self._pins and self._data_version() != self._dv:
             self._reload()
         return self._st
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """A block of reads that need not look for other connections' commits more than once: the
+        mirror is checked on entry, then trusted until the block ends (as inside a transaction)."""
+        self._state()
+        self._pins += 1
+        try:
+            yield
+        finally:
+            self._pins -= 1
 
     def _cyc(self, cycle: int | None) -> int:
         if cycle is not None:

@@ -274,5 +274,9 @@ def test_a_second_connection_sees_committed_writes(tmp_path):
         writer.settle(1, [F(1, 1, "AAA", 100, 2, "a", "b")])
         assert reader.cash("a") == 1000  # not committed yet
     assert reader.cash("a") == 800 and reader.holdings("a") == {"AAA": 2}
+    with reader.pinned():  # a block of reads looks for other commits once, on entry
+        writer.settle(2, [F(2, 2, "AAA", 100, 1, "a", "b")])
+        assert reader.cash("a") == 800
+    assert reader.cash("a") == 700 and reader.holdings("a") == {"AAA": 3}
     writer.close()
     reader.close()

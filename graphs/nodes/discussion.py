@@ -16,9 +16,11 @@ def discussion(state: CycleState, runtime: Runtime) -> dict:
     floor = floor_of(runtime)
     work = floor.work
     cfg = floor.config
-    views = {
-        t.name: trader_view(t.name, work.market, floor.ledger, floor.exchange, t.initial_cash) for t in cfg.traders
-    }
+    with floor.ledger.pinned():  # one check for other connections' commits, not three per trader
+        views = {
+            t.name: trader_view(t.name, work.market, floor.ledger, floor.exchange, t.initial_cash)
+            for t in cfg.traders
+        }
     topic = choose_topic(work.market, cfg.topic)
     rng = random.Random(f"{floor.seed()}:{work.cycle}:chat")
     compose_round = _llm_round(floor, views) if any(t.mode == "llm" for t in cfg.traders) else None

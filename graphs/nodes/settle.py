@@ -77,12 +77,13 @@ def settle(state: CycleState, runtime: Runtime) -> dict:
         "rejections": len(state.get("rejections", [])),
         "marks": marks,
     }
-    floor.bus.publish(cycle_events(
-        run_id, branch_id, cycle, trades=trades, marks=marks, previous_marks=floor.last_marks,
-        decisions=[d for d in state.get("decisions", []) if d["cycle"] == cycle],
-        messages=work.transcript.messages if work.transcript is not None else (),
-        rejections=state.get("rejections", []), summary=summary,
-    ))
+    if floor.bus.has_subscribers:
+        floor.bus.publish(cycle_events(
+            run_id, branch_id, cycle, trades=trades, marks=marks, previous_marks=floor.last_marks,
+            decisions=[d for d in state.get("decisions", []) if d["cycle"] == cycle],
+            messages=work.transcript.messages if work.transcript is not None else (),
+            rejections=state.get("rejections", []), summary=summary,
+        ))
     floor.last_marks = marks
     return {"cycle": cycle, "summary": summary}
 
