@@ -10,16 +10,29 @@ Figures (issue 5):
 """
 from __future__ import annotations
 
+import operator
+import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Annotated, TypedDict
+
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Send
 
 from graphs.session import FloorSession
 from graphs.traders.config import load_config
 from market.background import BackgroundMarket
 from market.exchange import Exchange
+
+
+class _EmptyState(TypedDict, total=False):
+    cycle: int
+    decisions: Annotated[list, operator.add]
+
 
 CYCLES = 1000
 LONG = 5000
@@ -33,6 +46,30 @@ def _bare_market(cycles: int, cfg) -> float:
         ex.advance(cfg.market.ticks_per_cycle)
         ex.end_cycle()
     return time.perf_counter() - start
+
+
+def _empty_graph(tmp: Path, cycles: int) -> float:
+    """Seconds for `cycles` invocations of a graph of the cycle's shape whose nodes do nothing (six nodes,
+    one Send per trader, SqliteSaver, durability "exit"): LangGraph's own cost per cycle on this machine."""
+    g = StateGraph(_EmptyState)
+    for name in ("market_tick", "discussion", "risk", "execution"):
+        g.add_node(name, lambda s: {})
+    g.add_node("decide", lambda s: {"decisions": [1]})
+    g.add_node("settle", lambda s: {"cycle": s.get("cycle", 0) + 1})
+    g.add_edge(START, "market_tick")
+    g.add_edge("market_tick", "discussion")
+    g.add_conditional_edges("discussion", lambda s: [Send("decide", {}) for _ in range(6)], ["decide"])
+    for a, b in (("decide", "risk"), ("risk", "execution"), ("execution", "settle"), ("settle", END)):
+        g.add_edge(a, b)
+    conn = sqlite3.connect(tmp / "empty-graph.db", check_same_thread=False)
+    app = g.compile(checkpointer=SqliteSaver(conn))
+    cfg = {"configurable": {"thread_id": "bench"}}
+    start = time.perf_counter()
+    for _ in range(cycles):
+        app.invoke({}, cfg, durability="exit")
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return elapsed
 
 
 def _rule_run(tmp: Path) -> bool:
@@ -49,10 +86,14 @@ def _rule_run(tmp: Path) -> bool:
             cpu1000 = time.process_time() - cpu0
             n1000 = sum(trades)
             bare = _bare_market(CYCLES, cfg)
+            empty = _empty_graph(tmp, CYCLES)
             print(f"rule run, {CYCLES} cycles, 6 traders, checkpoints on: {t1000:.2f}s, {n1000:,} trades "
                   f"(targets <= 20 s, >= 10,000 trades); CPU time {cpu1000:.2f}s (what other load cannot inflate)")
             print(f"  bare background market, same cycles: {bare:.2f}s -> graph + ledger + checkpoints cost "
                   f"{t1000 / bare:.2f}x the market alone; {1000 * t1000 / CYCLES:.1f} ms per cycle")
+            print(f"  an empty graph of the same shape (6 nodes, 6 Sends, SqliteSaver), same cycles: {empty:.2f}s; "
+                  f"bare market + empty graph = {bare + empty:.2f}s, the floor's own work the other "
+                  f"{t1000 - bare - empty:.2f}s")
         if len(trades) % 1000 == 0:
             print(f"  ... {len(trades)} cycles, {stamps[-1] - stamps[0]:.1f}s", flush=True)
     per_cycle = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
