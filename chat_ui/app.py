@@ -9,6 +9,7 @@ reaches the exchange, where orders come from the traders through their tools and
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 import os
 
@@ -131,14 +132,29 @@ async def handle_command(ctl: FloorController, cmd: Command) -> None:
         await cl.Message(content=HELP, actions=main_actions()).send()
 
 
+def _cycle_pace() -> float:
+    """Seconds a cycle takes at least on screen (TRADING_FLOOR_UI_CYCLE_SECONDS, default 0.3). A rule cycle
+    computes in a few milliseconds, far faster than a browser renders its steps: unpaced, a long /run
+    floods the page, which then shows cycles (and answers Stop) long after the server produced them."""
+    try:
+        return max(0.0, float(os.environ.get("TRADING_FLOOR_UI_CYCLE_SECONDS", "0.3")))
+    except ValueError:
+        return 0.3
+
+
 async def run_cycles(ctl: FloorController, cycles: int) -> None:
     every = max(1, cycles // DASHBOARD_EVERY)
     done = 0
+    pace = _cycle_pace()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     async for outcome in ctl.run(cycles):
         if outcome.story is None:
             await ask_approval(outcome)
             return
         await show_cycle(outcome)
+        await asyncio.sleep(max(0.0, started + pace - loop.time()))  # Stop cancels the wait, too
+        started = loop.time()
         done += 1
         if done % every == 0 and done < cycles:
             await show_dashboard(ctl)
