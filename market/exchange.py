@@ -314,6 +314,12 @@ class Exchange:
         o = _lookup(self._ids, order_id)
         return None if o is None or o[STATE] == DONE else _view(o)
 
+    def open_qty(self, order_id: str) -> int | None:
+        """`order(order_id).qty` without building the view: the open quantity of a live order, None when
+        no order with that id is live (a cheap read for the background agents' hot loops)."""
+        o = _lookup(self._ids, order_id)
+        return None if o is None or o[STATE] == DONE else o[QTY]
+
     def position(self, owner: str, symbol: str) -> int:
         b = _lookup(self._books, symbol)
         return 0 if b is None or not isinstance(owner, str) else b.position(owner)

@@ -17,6 +17,7 @@ arrays, so pickling it costs a few hundred bytes. The random generator is passed
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -97,32 +98,45 @@ class Fundamentals(LogValues):
         self._index = {sym: k for k, sym in enumerate(self.symbols)}
         self._etfs = {i.symbol: i for i in insts if i.kind is InstrumentKind.ETF}
         self._log = np.log(np.array([s.initial_price for s in stocks], dtype=float))
-        self._vol = np.array([cfg.volatility_overrides.get(s, cfg.volatility_per_tick) for s in self.symbols])
-        self._drift = np.array([cfg.drift_overrides.get(s, cfg.drift_per_tick) for s in self.symbols])
+        # per-stock parameters and the GARCH state are plain lists of floats: with a handful of stocks,
+        # Python arithmetic is cheaper than numpy calls, and elementwise IEEE operations give the same bits
+        self._vol = [float(cfg.volatility_overrides.get(s, cfg.volatility_per_tick)) for s in self.symbols]
+        self._drift = [float(cfg.drift_overrides.get(s, cfg.drift_per_tick)) for s in self.symbols]
         n = len(self.symbols)
         corr = np.full((n, n), cfg.correlation) + (1.0 - cfg.correlation) * np.eye(n)
         self._chol = np.linalg.cholesky(corr) if n else np.zeros((0, 0))
-        self._var_mult = np.ones(n)  # GARCH variance multiplier relative to the base volatility
+        self._var_mult = [1.0] * n  # GARCH variance multiplier relative to the base volatility
 
     # -- evolution -------------------------------------------------------------------------------------
     def step(self, rng: np.random.Generator) -> None:
-        """Advance every stock's fundamental by one tick."""
+        """Advance every stock's fundamental by one tick.
+
+        Element by element this is the array expression
+            m' = (1 - a - b) + a * (shock * sqrt(m))^2 + b * m,   vol = base_vol * sqrt(m)
+            log_ret = drift - 0.5 * vol^2 + vol * shock  (+ jumps)
+        evaluated in that order (squares as products), so the result is the same to the last bit."""
         n = len(self.symbols)
         if n == 0:
             return
         cfg = self._cfg
-        shocks = self._chol @ rng.standard_normal(n)  # correlated, unit variance
-        vol = self._vol
-        if cfg.garch_alpha or cfg.garch_beta:
-            scaled = shocks * np.sqrt(self._var_mult)
-            vol = self._vol * np.sqrt(self._var_mult)
-            # the variance multiplier mean-reverts to 1: m' = (1 - a - b) + a * shock^2 + b * m
-            self._var_mult = (1.0 - cfg.garch_alpha - cfg.garch_beta) + cfg.garch_alpha * scaled**2 + (
-                cfg.garch_beta * self._var_mult
-            )
-        log_ret = self._drift - 0.5 * vol**2 + vol * shocks
+        shocks = (self._chol @ rng.standard_normal(n)).tolist()  # correlated, unit variance
+        a, b = cfg.garch_alpha, cfg.garch_beta
+        if a or b:
+            c0 = 1.0 - a - b  # the variance multiplier mean-reverts to 1
+            sqrt = math.sqrt
+            vol = []
+            mult = []
+            for s, v, m in zip(shocks, self._vol, self._var_mult, strict=True):
+                root = sqrt(m)
+                scaled = s * root
+                mult.append(c0 + a * (scaled * scaled) + b * m)
+                vol.append(v * root)
+            self._var_mult = mult
+        else:
+            vol = self._vol
+        log_ret = [d - 0.5 * (v * v) + v * s for d, v, s in zip(self._drift, vol, shocks, strict=True)]
         if cfg.jump_intensity > 0.0:
             jumps = rng.poisson(cfg.jump_intensity, n)
-            if jumps.any():
-                log_ret = log_ret + jumps * cfg.jump_mean + np.sqrt(jumps) * cfg.jump_std * rng.standard_normal(n)
+            if np.count_nonzero(jumps):
+                log_ret = np.array(log_ret) + jumps * cfg.jump_mean + np.sqrt(jumps) * cfg.jump_std * rng.standard_normal(n)
         self._log = self._log + log_ret

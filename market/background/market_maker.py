@@ -38,6 +38,7 @@ mid returns trend for a few ticks.
 from __future__ import annotations
 
 import math
+from operator import mul as _mul
 
 import numpy as np
 
@@ -48,6 +49,10 @@ from market.orders import CancelOrder, OrderType, Side, SubmitOrder, TimeInForce
 _GTC = TimeInForce.GTC
 _IOC = TimeInForce.IOC
 _LIMIT = OrderType.LIMIT
+_BUY = Side.BUY
+_SELL = Side.SELL
+_one_plus = (1.0).__add__  # e -> 1.0 + e
+_tuple_new = tuple.__new__  # builds a NamedTuple command from a full tuple of its fields, as its class would
 
 
 class _Quote:
@@ -88,10 +93,14 @@ class MarketMakers:
         self.picked_off = 0  # IOC orders sent to take stale orders through the centre
         self._init_arrays()
 
+    _DERIVED = ("_recipe", "_plan", "_owners", "_consts")  # rebuilt from the config and instruments on load
+
     def _init_arrays(self) -> None:
         """Per (maker, symbol) state of the every-tick check, and how each instrument's estimate is made
-        from the stock estimates: (stock index, weight) pairs, a basket for an ETF."""
-        count, n = self.config.count, len(self.instruments)
+        from the stock estimates: (stock index, weight) pairs, a basket for an ETF; plus per-instrument
+        constants of the hot path."""
+        cfg = self.config
+        count, n = cfg.count, len(self.instruments)
         col = {s: k for k, s in enumerate(self.stocks)}
         self._recipe = []
         for inst in self.instruments:
@@ -99,6 +108,19 @@ class MarketMakers:
                 self._recipe.append(tuple((col[sym], shares / inst.units) for sym, shares in inst.basket))
             else:
                 self._recipe.append(((col[inst.symbol], 1.0),) if inst.symbol in col else ())
+        # the same recipes for the hot path: a lone weight-1.0 term is just the stock's column (the sum
+        # 0 + 1.0 * x is x exactly), anything else stays a recipe to sum
+        # (columns, weights) to sum (in recipe order, as sum() of the products w * est[k])
+        self._plan = [r[0][0] if len(r) == 1 and r[0][1] == 1.0 else (tuple(k for k, _ in r), tuple(w for _, w in r))
+                      for r in self._recipe]
+        # per instrument: symbol, lot, tick, inventory limit, quote size, minimum half spread (all in
+        # shares or cents), and the inventory change that forces a requote
+        self._consts = [
+            (inst.symbol, inst.lot_size, inst.tick_size, cfg.inventory_limit_lots * inst.lot_size,
+             cfg.quote_lots * inst.lot_size, cfg.min_half_spread_ticks * inst.tick_size,
+             cfg.requote_inventory_lots * inst.lot_size)
+            for inst in self.instruments
+        ]
         self._owners = [f"mm:{m}" for m in range(count)]
         self._skew = [[1.0] * n for _ in range(count)]  # 1 - skew * inventory / limit, as of the last look
         self._lo = [[math.inf] * n for _ in range(count)]  # centres in [lo, hi] keep the best quotes
@@ -106,7 +128,7 @@ class MarketMakers:
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        for k in ("_recipe", "_owners"):  # derived from the config and instruments: rebuilt on load
+        for k in self._DERIVED:
             state.pop(k, None)
         return state
 
@@ -123,11 +145,13 @@ class MarketMakers:
     def estimates(self, fair: dict[str, float]) -> list[list[float]]:
         """Each maker's estimate per instrument (cents), [maker][instrument]: noisy fundamentals, and
         the basket NAV of them for an ETF."""
-        stock_fair = [fair[s] for s in self.stocks]
+        stock_fair = list(map(fair.__getitem__, self.stocks))
+        plan = self._plan
         out = []
         for err in self.error.tolist():
-            est = [f * (1.0 + e) for f, e in zip(stock_fair, err, strict=True)]
-            out.append([sum(w * est[k] for k, w in recipe) for recipe in self._recipe])
+            est = list(map(_mul, stock_fair, map(_one_plus, err)))  # fair * (1 + error)
+            out.append([est[c] if c.__class__ is int else sum(map(_mul, c[1], map(est.__getitem__, c[0])))
+                        for c in plan])
         return out
 
     def act(self, exchange, fair: dict[str, float], rng: np.random.Generator, tick: int) -> list:
@@ -140,78 +164,72 @@ class MarketMakers:
         )
         interval = cfg.quote_interval_ticks
         track = cfg.track_move_steps > 0
+        stock_fair = list(map(fair.__getitem__, self.stocks))
+        plan = self._plan
         events: list = []
-        for m, est in enumerate(self.estimates(fair)):  # maker by maker, symbol by symbol: a fixed order
-            skew, lo, hi = self._skew[m], self._lo[m], self._hi[m]
-            for j, e in enumerate(est):
-                if (tick + m + j) % interval == 0 or (track and not lo[j] <= e * skew[j] <= hi[j]):
+        for m, err in enumerate(self.error.tolist()):  # maker by maker, symbol by symbol: a fixed order
+            est = list(map(_mul, stock_fair, map(_one_plus, err)))  # as in `estimates`
+            due = (-(tick + m)) % interval  # (tick + m + j) % interval == 0  <=>  j % interval == due
+            # (a look at symbol j rewrites only entry j of these lists, after zip has read it)
+            row = zip(plan, self._skew[m], self._lo[m], self._hi[m], strict=True)
+            for j, (c, skew, lo, hi) in enumerate(row):
+                e = est[c] if c.__class__ is int else sum(map(_mul, c[1], map(est.__getitem__, c[0])))
+                if j % interval == due or (track and not lo <= e * skew <= hi):
                     events += self._look(exchange, m, j, e, tick)
         return events
 
     def _look(self, exchange, m: int, j: int, est: float, tick: int) -> list:
+        """Place the ladder around this maker's centre for symbol j; requote it if it is not where it
+        should be (see the module docstring), else only pick off stale orders."""
         cfg = self.config
-        inst = self.instruments[j]
-        sym = inst.symbol
+        sym, lot, tick_size, limit, size, min_half, inv_move = self._consts[j]
         owner = self._owners[m]
         q = self.quotes[m][j]
         inv = exchange.position(owner, sym)
-        limit = cfg.inventory_limit_lots * inst.lot_size
         skew = 1.0 - cfg.skew_bps * 1e-4 * inv / limit
         centre = est * skew
-        bids, asks, self._lo[m][j], self._hi[m][j] = self._ladder(inst, centre)
+        # target prices on a grid of `step` so small moves keep levels, and the range [lo, hi] of centres
+        # for which the best bid and best ask stay where they are
+        half = max(min_half, centre * cfg.half_spread_bps * 1e-4)
+        step = max(cfg.min_level_spacing_ticks, round(centre * cfg.level_spacing_bps * 1e-4 / tick_size)) * tick_size
+        best_bid = math.floor((centre - half) / step) * step
+        best_ask = math.ceil((centre + half) / step) * step
+        # floor((c - half) / step) stays for c in [bid + half, bid + step + half); ceil((c + half) / step)
+        # for c in (ask - step - half, ask - half]. (half moves with c by a negligible 2e-4 of its move.)
+        extra = (cfg.track_move_steps - 1) * step  # look early only when the best would move this many steps
+        self._lo[m][j] = max(best_bid + half, best_ask - step - half) - extra
+        self._hi[m][j] = min(best_bid + step + half, best_ask - half) + extra
         self._skew[m][j] = skew
+        pick_off = cfg.pick_off_bps is not None
         qb, qa = q.bids, q.asks
         if (
             qb
             and qa
-            and bids
-            and qb[0][0] == bids[0]
-            and qa[0][0] == asks[0]
-            and abs(inv - q.inventory) < cfg.requote_inventory_lots * inst.lot_size
+            and best_bid > 0  # the target bids are not empty
+            and qb[0][0] == best_bid
+            and qa[0][0] == best_ask
+            and abs(inv - q.inventory) < inv_move
             and tick - q.tick < cfg.max_quote_age_ticks
-            and exchange.order(qb[0][1]) is not None
-            and exchange.order(qa[0][1]) is not None
+            and exchange.open_qty(qb[0][1]) is not None
+            and exchange.open_qty(qa[0][1]) is not None
         ):  # the ladder is where it should be
-            return self._pick_off(exchange, owner, inst, centre, inv, limit, qb, qa) if cfg.pick_off_bps is not None else []
-        return self._requote(exchange, owner, inst, q, bids, asks, centre, inv, limit, tick)
-
-    def _ladder(self, inst: Instrument, centre: float) -> tuple[list[int], list[int], float, float]:
-        """Target bid and ask prices, best first, on a grid of `spacing` so small moves keep levels; and
-        the range [lo, hi] of centres for which the best bid and best ask stay where they are."""
-        cfg = self.config
-        tick_size = inst.tick_size
-        half = max(cfg.min_half_spread_ticks * tick_size, centre * cfg.half_spread_bps * 1e-4)
-        step = max(cfg.min_level_spacing_ticks, round(centre * cfg.level_spacing_bps * 1e-4 / tick_size)) * tick_size
-        best_bid = math.floor((centre - half) / step) * step
-        best_ask = math.ceil((centre + half) / step) * step
+            return self._pick_off(exchange, owner, j, centre, inv, limit, qb, qa) if pick_off else []
+        # requote: move the best quotes to their targets; keep deeper orders still on the grid (and their
+        # time priority); refill a ladder that got thin; take stale orders through the centre in between
         levels = cfg.levels
-        bids = [p for p in range(best_bid, best_bid - levels * step, -step) if p > 0]
-        asks = list(range(best_ask, best_ask + levels * step, step))
-        # floor((c - half) / step) stays for c in [bid + half, bid + step + half); ceil((c + half) / step)
-        # for c in (ask - step - half, ask - half]. (half moves with c by a negligible 2e-4 of its move.)
-        extra = (cfg.track_move_steps - 1) * step  # look early only when the best would move this many steps
-        lo = max(best_bid + half, best_ask - step - half) - extra
-        hi = min(best_bid + step + half, best_ask - half) + extra
-        return bids, asks, lo, hi
-
-    def _requote(
-        self, exchange, owner, inst: Instrument, q: _Quote, target_bids, target_asks, centre, inv, limit, tick
-    ) -> list:
-        """Move the best quotes to their targets; keep deeper orders still on the grid (and their time
-        priority); refill a ladder that got thin; take stale orders through the centre in between."""
-        cfg = self.config
+        target_bids = list(range(best_bid, max(best_bid - levels * step, 0), -step))  # the positive ones
+        target_asks = list(range(best_ask, best_ask + levels * step, step))
         events: list = []
-        size = cfg.quote_lots * inst.lot_size
         refresh = tick - q.tick >= cfg.max_quote_age_ticks
-        bids = self._trim(exchange, owner, q.bids, target_bids, True, refresh, size, events)
-        asks = self._trim(exchange, owner, q.asks, target_asks, False, refresh, size, events)
-        if cfg.pick_off_bps is not None:
-            taken = self._pick_off(exchange, owner, inst, centre, inv, limit, bids, asks)
+        bids = self._trim(exchange, owner, qb, target_bids, True, refresh, size, events) if qb else qb
+        asks = self._trim(exchange, owner, qa, target_asks, False, refresh, size, events) if qa else qa
+        if pick_off:
+            taken = self._pick_off(exchange, owner, j, centre, inv, limit, bids, asks)
             if taken:
                 events += taken
-                inv = exchange.position(owner, inst.symbol)
-        q.bids = self._fill(exchange, owner, inst, Side.BUY, bids, target_bids, limit - inv, size, events)
-        q.asks = self._fill(exchange, owner, inst, Side.SELL, asks, target_asks, limit + inv, size, events)
+                inv = exchange.position(owner, sym)
+        q.bids = self._fill(exchange, owner, sym, lot, _BUY, bids, target_bids, limit - inv, size, events)
+        q.asks = self._fill(exchange, owner, sym, lot, _SELL, asks, target_asks, limit + inv, size, events)
         q.centre, q.inventory, q.tick = centre, inv, tick
         return events
 
@@ -219,13 +237,14 @@ class MarketMakers:
               events: list) -> list[tuple[int, str, int]]:
         """Cancel this side's orders that must go (ahead of the target best, off the grid, too deep, or
         too old) and return the ones kept, best first. A best order that is depleted is replaced too."""
-        if not side:
-            return side
         kept: list[tuple[int, str, int]] = []
+        open_qty = exchange.open_qty
+        cancel = exchange.cancel
+        cancels = 0
         if target and not refresh:
             cfg = self.config
             top = target[0]
-            step = target[0] - target[1] if len(target) > 1 else 0
+            step = top - target[1] if len(target) > 1 else 0
             if not is_bid:
                 step = -step
             room = cfg.levels + cfg.ladder_slack_levels
@@ -236,34 +255,36 @@ class MarketMakers:
                 behind = top - price if is_bid else price - top
                 if 0 <= behind <= depth and price != last and len(kept) < room and (not step or not behind % step):
                     if behind == 0:  # the new best level: it must be alive and not depleted
-                        view = exchange.order(entry[1])
-                        if view is None:
+                        left = open_qty(entry[1])
+                        if left is None:
                             continue
-                        if view.qty * 2 < size:
-                            events += exchange.cancel(CancelOrder(entry[1], owner))
-                            self.cancels_sent += 1
+                        if left * 2 < size:
+                            events += cancel(_tuple_new(CancelOrder, (entry[1], owner)))
+                            cancels += 1
                             continue
                     kept.append(entry)
                     last = price
-                elif exchange.order(entry[1]) is not None:
-                    events += exchange.cancel(CancelOrder(entry[1], owner))
-                    self.cancels_sent += 1
-            return kept
-        for entry in side:
-            if exchange.order(entry[1]) is not None:
-                events += exchange.cancel(CancelOrder(entry[1], owner))
-                self.cancels_sent += 1
+                elif open_qty(entry[1]) is not None:
+                    events += cancel(_tuple_new(CancelOrder, (entry[1], owner)))
+                    cancels += 1
+        else:
+            for entry in side:
+                if open_qty(entry[1]) is not None:
+                    events += cancel(_tuple_new(CancelOrder, (entry[1], owner)))
+                    cancels += 1
+        if cancels:
+            self.cancels_sent += cancels
         return kept
 
-    def _fill(self, exchange, owner, inst: Instrument, side: Side, kept: list, target: list[int], room: int,
+    def _fill(self, exchange, owner, sym: str, lot: int, side: Side, kept: list, target: list[int], room: int,
               size: int, events: list) -> list[tuple[int, str, int]]:
         """Add the target best quote if it is missing, and every missing target level if the side got
         thin, within `room` (the inventory limit less what already rests on this side)."""
         if not target:
             return kept
-        cfg = self.config
         top = target[0]
         has_top = bool(kept) and kept[0][0] == top
+        cfg = self.config
         if len(kept) + (not has_top) >= cfg.levels - cfg.ladder_slack_levels:
             if has_top:
                 return kept
@@ -273,8 +294,8 @@ class MarketMakers:
             wanted = [p for p in target if p not in have]
         for e in kept:
             room -= e[2]
-        lot = inst.lot_size
-        sym = inst.symbol
+        submit = exchange.submit
+        next_id = self.next_id
         added = []
         for price in wanted:
             qty = min(size, room)
@@ -282,42 +303,49 @@ class MarketMakers:
             if qty <= 0:
                 break
             room -= qty
-            oid = f"bg-m{self.next_id}"
-            self.next_id += 1
-            self.orders_sent += 1
-            events += exchange.submit(SubmitOrder(oid, owner, sym, side, qty, _LIMIT, price, None, _GTC))
+            oid = f"bg-m{next_id}"
+            next_id += 1
+            events += submit(_tuple_new(SubmitOrder, (oid, owner, sym, side, qty, _LIMIT, price, None, _GTC)))
             added.append((price, oid, qty))
         if not added:
             return kept
+        self.orders_sent += next_id - self.next_id
+        self.next_id = next_id
         if len(added) == 1 and added[0][0] == top:
             return added + kept
         ladder = kept + added
-        ladder.sort(key=(lambda e: -e[0]) if side is Side.BUY else (lambda e: e[0]))
+        ladder.sort(key=_neg_price if side is _BUY else _price)
         return ladder
 
-    def _pick_off(self, exchange, owner, inst: Instrument, centre: float, inv: int, limit: int,
+    def _pick_off(self, exchange, owner, j: int, centre: float, inv: int, limit: int,
                   bids: list, asks: list) -> list:
         """Take other traders' orders that are through the centre by more than `pick_off_bps`, within the
-        inventory limit (counting what rests on our own side as if it all filled)."""
-        sym = inst.symbol
+        inventory limit (counting what rests on our own side as if it all filled), with IOC orders."""
+        sym, lot, tick_size, _, size = self._consts[j][:5]
         edge = self.config.pick_off_bps * 1e-4
         events: list = []
         ask = exchange.best_ask(sym)
         if ask is not None and ask < centre * (1.0 - edge):
-            tick_size = inst.tick_size
             price = int(centre * (1.0 - edge) // tick_size) * tick_size
-            qty = min(self.config.quote_lots * inst.lot_size, limit - inv - sum(e[2] for e in bids))
-            qty -= qty % inst.lot_size
+            qty = limit - inv
+            for e in bids:
+                qty -= e[2]
+            if size < qty:
+                qty = size
+            qty -= qty % lot
             if qty > 0 and price >= ask:
-                events += self._ioc(exchange, owner, sym, Side.BUY, qty, price)
+                events += self._ioc(exchange, owner, sym, _BUY, qty, price)
         bid = exchange.best_bid(sym)
         if bid is not None and bid > centre * (1.0 + edge):
-            tick_size = inst.tick_size
             price = -int(-centre * (1.0 + edge) // tick_size) * tick_size
-            qty = min(self.config.quote_lots * inst.lot_size, limit + inv - sum(e[2] for e in asks))
-            qty -= qty % inst.lot_size
+            qty = limit + inv
+            for e in asks:
+                qty -= e[2]
+            if size < qty:
+                qty = size
+            qty -= qty % lot
             if qty > 0 and price <= bid:
-                events += self._ioc(exchange, owner, sym, Side.SELL, qty, price)
+                events += self._ioc(exchange, owner, sym, _SELL, qty, price)
         return events
 
     def _ioc(self, exchange, owner, sym, side, qty, price) -> list:
@@ -325,4 +353,12 @@ class MarketMakers:
         self.next_id += 1
         self.orders_sent += 1
         self.picked_off += 1
-        return exchange.submit(SubmitOrder(oid, owner, sym, side, qty, _LIMIT, price, None, _IOC))
+        return exchange.submit(_tuple_new(SubmitOrder, (oid, owner, sym, side, qty, _LIMIT, price, None, _IOC)))
+
+
+def _price(entry: tuple) -> int:
+    return entry[0]
+
+
+def _neg_price(entry: tuple) -> int:
+    return -entry[0]

@@ -21,6 +21,11 @@ from market.background.config import NoiseTraderConfig
 from market.instruments import Instrument
 from market.orders import OrderType, Side, SubmitOrder, TimeInForce
 
+_BUY, _SELL = Side.BUY, Side.SELL
+_LIMIT, _MARKET = OrderType.LIMIT, OrderType.MARKET
+_DAY, _IOC = TimeInForce.DAY, TimeInForce.IOC
+_tuple_new = tuple.__new__  # builds a NamedTuple command from a full tuple of its fields, as its class would
+
 
 class NoiseTraders:
     def __init__(self, config: NoiseTraderConfig, instruments: tuple[Instrument, ...]) -> None:
@@ -39,45 +44,67 @@ class NoiseTraders:
         self._log_q = math.log1p(-p) if p < 1.0 else 0.0
         self.next_id = 0
         self.orders_sent = 0
+        self._derive()
+
+    def _derive(self) -> None:
+        """Constants of the hot loop, from the config and instruments (not pickled: rebuilt on load)."""
+        cfg = self.config
+        self._symbols = [(i.symbol, i.lot_size, i.tick_size) for i in self.instruments]
+        self._owners = [f"noise:{k}" for k in range(cfg.count)]
+        self._params = (
+            cfg.market_order_prob,
+            cfg.market_order_prob + cfg.aggressive_limit_prob,
+            cfg.aggressive_bps * 1e-4,
+            cfg.passive_offset_bps * 1e-4,
+            cfg.max_offset_bps * 1e-4,
+            cfg.max_lots,
+        )
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        for k in ("_symbols", "_owners", "_params"):
+            state.pop(k, None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._derive()
 
     def act(self, exchange, fair: dict[str, float], rng: np.random.Generator) -> list:
         """Draw this tick's arrivals and send them; returns the exchange's events."""
-        cfg = self.config
         n = int(rng.poisson(self._rate)) if self._rate > 0.0 else 0
         if n == 0 or not self.instruments:
             return []
         # one batch of uniforms per tick: 6 per arrival (trader, symbol, side, kind, distance, size)
-        u = rng.random(6 * n).tolist()
+        u = iter(rng.random(6 * n).tolist())
         events: list = []
         submit = exchange.submit
-        insts = self.instruments
-        n_sym = len(insts)
+        best_bid = exchange.best_bid
+        best_ask = exchange.best_ask
+        symbols = self._symbols
+        n_sym = len(symbols)
+        last_sym = n_sym - 1
         cum = self._cum_list
-        p_market = cfg.market_order_prob
-        p_aggr = p_market + cfg.aggressive_limit_prob
-        aggr = cfg.aggressive_bps * 1e-4
-        passive = cfg.passive_offset_bps * 1e-4
-        max_off = cfg.max_offset_bps * 1e-4
+        p_market, p_aggr, aggr, passive, max_off, max_lots = self._params
         log_q = self._log_q
-        max_lots = cfg.max_lots
-        count = cfg.count
+        owners = self._owners
+        count = len(owners)
+        last_trader = count - 1
+        log1p = math.log1p
         next_id = self.next_id
-        for k in range(0, 6 * n, 6):
-            who, us, uside, ukind, uoff, usize = u[k : k + 6]
-            inst = insts[min(int(us * n_sym), n_sym - 1)] if cum is None else insts[bisect_right(cum, us)]
-            sym = inst.symbol
+        for who, us, uside, ukind, uoff, usize in zip(u, u, u, u, u, u, strict=True):  # six at a time, in draw order
+            sym, lot, tick_size = symbols[min(int(us * n_sym), last_sym)] if cum is None else symbols[bisect_right(cum, us)]
             buy = uside < 0.5
-            side = Side.BUY if buy else Side.SELL
-            lots = 1 if log_q == 0.0 else min(1 + int(math.log1p(-usize) / log_q), max_lots)
-            qty = lots * inst.lot_size
+            side = _BUY if buy else _SELL
+            qty = (1 if log_q == 0.0 else min(1 + int(log1p(-usize) / log_q), max_lots)) * lot
             oid = f"bg-n{next_id}"
             next_id += 1
-            owner = f"noise:{min(int(who * count), count - 1)}"
+            owner = owners[min(int(who * count), last_trader)]
             if ukind < p_market:
-                events += submit(SubmitOrder(oid, owner, sym, side, qty, OrderType.MARKET, None, None, TimeInForce.IOC))
+                events += submit(_tuple_new(SubmitOrder, (oid, owner, sym, side, qty, _MARKET, None, None, _IOC)))
                 continue
-            bid = exchange.best_bid(sym)
-            ask = exchange.best_ask(sym)
+            bid = best_bid(sym)
+            ask = best_ask(sym)
             if ukind < p_aggr:  # cross the spread by up to `aggressive_bps`
                 ref = ask if buy else bid
                 if ref is None:
@@ -92,10 +119,14 @@ class NoiseTraders:
                     base = _fallback(exchange, sym, fair)
                 else:
                     base = float(bid if bid is not None else ask)
-                off = min(-math.log1p(-uoff) * passive, max_off)
+                off = -log1p(-uoff) * passive
+                if off > max_off:
+                    off = max_off
                 raw = base * (1.0 - off) if buy else base * (1.0 + off)
-            price = inst.round_to_tick(raw)
-            events += submit(SubmitOrder(oid, owner, sym, side, qty, OrderType.LIMIT, price, None, TimeInForce.DAY))
+            price = int(round(raw / tick_size)) * tick_size  # Instrument.round_to_tick, inlined
+            if price < tick_size:
+                price = tick_size
+            events += submit(_tuple_new(SubmitOrder, (oid, owner, sym, side, qty, _LIMIT, price, None, _DAY)))
         self.orders_sent += n
         self.next_id = next_id
         return events

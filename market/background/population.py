@@ -12,6 +12,8 @@ inside `Exchange.snapshot()`. The object never keeps a reference to the exchange
 """
 from __future__ import annotations
 
+from operator import mul as _mul
+
 import numpy as np
 
 from market.background.config import BackgroundConfig
@@ -48,17 +50,26 @@ class BackgroundMarket:
         self.noise = NoiseTraders(cfg.noise, self.instruments)
         self.value = ValueTraders(cfg.value, self.instruments, stocks, setup)
         self.ticks = 0  # ticks this background market has been advanced
+        self._etfs = _etf_baskets(self.instruments)
 
     @property
     def ticks_per_cycle(self) -> int:
         return self.config.ticks_per_cycle
 
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_etfs", None)  # derived from the instruments: rebuilt on load
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._etfs = _etf_baskets(self.instruments)
+
     def fair_values(self) -> dict[str, float]:
         """Fundamental value of every instrument in cents: stocks from the walk, ETFs as basket NAV."""
         fair = self.fundamentals.values()
-        for inst in self.instruments:
-            if inst.kind is InstrumentKind.ETF:
-                fair[inst.symbol] = inst.nav(fair)
+        for sym, components, shares, units in self._etfs:  # Instrument.nav, on the precomputed basket
+            fair[sym] = sum(map(_mul, shares, map(fair.__getitem__, components))) / units
         return fair
 
     def on_tick(self, exchange) -> list:
@@ -86,3 +97,9 @@ class BackgroundMarket:
             + self.market_makers.orders_sent
             + self.market_makers.cancels_sent,
         }
+
+
+def _etf_baskets(instruments) -> list[tuple[str, tuple[str, ...], tuple[int, ...], int]]:
+    """(symbol, component symbols, shares per unit, units) of each ETF, in instrument order."""
+    return [(inst.symbol, tuple(s for s, _ in inst.basket), tuple(n for _, n in inst.basket), inst.units)
+            for inst in instruments if inst.kind is InstrumentKind.ETF]

@@ -24,6 +24,11 @@ from market.background.config import ValueTraderConfig
 from market.instruments import Instrument, InstrumentKind
 from market.orders import OrderType, Side, SubmitOrder, TimeInForce
 
+_BUY, _SELL = Side.BUY, Side.SELL
+_LIMIT, _DAY = OrderType.LIMIT, TimeInForce.DAY
+_ETF = InstrumentKind.ETF
+_tuple_new = tuple.__new__  # builds a NamedTuple command from a full tuple of its fields, as its class would
+
 
 class ValueTraders:
     def __init__(
@@ -38,23 +43,43 @@ class ValueTraders:
         )
         self.next_id = 0
         self.orders_sent = 0
+        self._stock_pos = {s: k for k, s in enumerate(stocks)}
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_stock_pos", None)  # derived from `stocks`: rebuilt on load
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._stock_pos = {s: k for k, s in enumerate(self.stocks)}
 
     def act(self, exchange, fair: dict[str, float], rng: np.random.Generator) -> list:
         cfg = self.config
         n = int(rng.poisson(cfg.count * cfg.rate_per_tick)) if cfg.count else 0
         if n == 0 or not self.instruments:
             return []
-        who = rng.integers(0, cfg.count, n).tolist()
-        sym_idx = rng.integers(0, len(self.instruments), n).tolist()
-        noise = (rng.standard_normal(n) * cfg.view_noise_bps * 1e-4).tolist()
-        lots = np.minimum(rng.geometric(1.0 / cfg.mean_lots, n), cfg.max_lots).tolist()
-        stock_fair = np.array([fair[s] for s in self.stocks])
-        stock_pos = {s: k for k, s in enumerate(self.stocks)}
+        # the draws, in this order: trader, symbol, view noise, clip size, bias innovation (one each per
+        # arrival); the scaling is done on Python floats in the same order of operations as on arrays
+        # n scalar draws of `integers` give exactly the values (and leave exactly the generator state) of
+        # one draw of size n: both fill through the same bounded-integer routine, one value after another
+        # (tests/test_background_draws.py checks it), and a scalar call costs a third of a sized one
+        integers, count, n_inst = rng.integers, cfg.count, len(self.instruments)
+        who = [int(integers(0, count)) for _ in range(n)]
+        sym_idx = [int(integers(0, n_inst)) for _ in range(n)]
+        noise_bps = cfg.view_noise_bps
+        noise = [z * noise_bps * 1e-4 for z in rng.standard_normal(n).tolist()]
+        max_lots = cfg.max_lots
+        lots = [x if x < max_lots else max_lots for x in rng.geometric(1.0 / cfg.mean_lots, n).tolist()]
         threshold = cfg.threshold_bps * 1e-4
         slope = 1.0 / max(cfg.full_position_bps * 1e-4 - threshold, 1e-12)
         edge = cfg.edge_bps * 1e-4
         phi = cfg.view_bias_persistence
-        innov = (rng.standard_normal(n) * (math.sqrt(1.0 - phi * phi) * cfg.view_bias_bps * 1e-4)).tolist()
+        scale = math.sqrt(1.0 - phi * phi) * cfg.view_bias_bps * 1e-4
+        innov = [z * scale for z in rng.standard_normal(n).tolist()]
+        stock_pos = self._stock_pos
+        bias = self.bias
+        stock_fair = None
 
         events: list = []
         sent = 0
@@ -62,13 +87,15 @@ class ValueTraders:
             inst = self.instruments[sym_idx[k]]
             sym = inst.symbol
             i = who[k]
-            if inst.kind is InstrumentKind.ETF:
-                views = stock_fair * (1.0 + self.bias[i])
+            if inst.kind is _ETF:
+                if stock_fair is None:
+                    stock_fair = np.array([fair[s] for s in self.stocks])
+                views = stock_fair * (1.0 + bias[i])
                 view = inst.nav(dict(zip(self.stocks, views.tolist(), strict=True)))
             else:
                 j = stock_pos[sym]
-                b = phi * float(self.bias[i, j]) + innov[k]
-                self.bias[i, j] = b
+                b = phi * float(bias[i, j]) + innov[k]
+                bias[i, j] = b
                 view = fair[sym] * (1.0 + b)
             view *= 1.0 + noise[k]
             bid = exchange.best_bid(sym)
@@ -79,23 +106,23 @@ class ValueTraders:
                 last = exchange.last_price(sym)
                 ref = float(last) if last is not None else fair[sym]
             gap = view / ref - 1.0
-            cap = cfg.max_position_lots * inst.lot_size
+            lot = inst.lot_size
+            cap = cfg.max_position_lots * lot
             excess = abs(gap) - threshold
             target = 0 if excess <= 0.0 else int(min(1.0, excess * slope) * cap) * (1 if gap > 0 else -1)
             owner = f"value:{i}"
-            pos = exchange.position(owner, sym)
-            want = target - pos
-            qty = min(lots[k] * inst.lot_size, abs(want))
-            qty -= qty % inst.lot_size
+            want = target - exchange.position(owner, sym)
+            qty = min(lots[k] * lot, abs(want))
+            qty -= qty % lot
             if qty <= 0:
                 continue
             if want > 0:
-                side, price = Side.BUY, inst.round_to_tick(view * (1.0 - edge))
+                side, price = _BUY, inst.round_to_tick(view * (1.0 - edge))
             else:
-                side, price = Side.SELL, inst.round_to_tick(view * (1.0 + edge))
+                side, price = _SELL, inst.round_to_tick(view * (1.0 + edge))
             oid = f"bg-v{self.next_id}"
             self.next_id += 1
             sent += 1
-            events += exchange.submit(SubmitOrder(oid, owner, sym, side, qty, OrderType.LIMIT, price, None, TimeInForce.DAY))
+            events += exchange.submit(_tuple_new(SubmitOrder, (oid, owner, sym, side, qty, _LIMIT, price, None, _DAY)))
         self.orders_sent += sent
         return events
