@@ -6,7 +6,7 @@ per tick. Quantities are in lots (multiplied by each instrument's lot size).
 
 Defaults aim at a lively but cheap market: with 20 ticks per cycle a cycle carries about 385
 background orders (about 140 from noise traders, 18 from value traders, the rest maker quotes and
-pick-offs) and about 135 trades across the six symbols, at about 5 ms per cycle. The fundamental moves 4 bp per tick (about
+pick-offs) and about 135 trades across the six symbols, at about 3 ms per cycle (`python -m bench background`). The fundamental moves 4 bp per tick (about
 18 bp per cycle). The market makers keep three levels of GTC quotes a few basis points around their
 estimate, so the books are never empty when the floor traders decide (DAY orders have just expired
 then). The message rate of the makers grows with (volatility / level spacing): that ratio, not the
