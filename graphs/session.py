@@ -111,7 +111,12 @@ class FloorSession:
         return self._invoke(Command(resume=answer))
 
     def _invoke(self, payload: Any) -> CycleReport:
-        out = self.graph.invoke(payload, self.thread.config_dict, context=self.context, durability="exit")
+        config = self.thread.config_dict
+        if not any(t.mode == "llm" for t in self.floor.config.traders):
+            # Rule decisions take a fraction of a millisecond and hold the GIL: the decide fan-out gains
+            # nothing from a pool of threads, which LangGraph would start (and join) on every cycle.
+            config = {**config, "max_concurrency": 1}
+        out = self.graph.invoke(payload, config, context=self.context, durability="exit")
         return CycleReport(**common.report_fields(out, self.graph.get_state(self.thread.config_dict)))
 
     def pending_approval(self) -> dict | None:
