@@ -112,7 +112,7 @@ class FloorSession:
 
     def _invoke(self, payload: Any) -> CycleReport:
         config = self.thread.config_dict
-        if not any(t.mode == "llm" for t in self.floor.config.traders):
+        if not self.floor.config.has_llm_traders:
             # Rule decisions take a fraction of a millisecond and hold the GIL: the decide fan-out gains
             # nothing from a pool of threads, which LangGraph would start (and join) on every cycle.
             config = {**config, "max_concurrency": 1}

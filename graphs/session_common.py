@@ -20,7 +20,7 @@ from graphs.traders.config import FloorConfig
 def setup_llm(floor: Floor, db_path: str) -> None:
     """LLM budget and response cache, only when some trader runs in LLM mode."""
     cfg = floor.config
-    if any(t.mode == "llm" for t in cfg.traders):
+    if cfg.has_llm_traders:
         from graphs.llm.budget import Budget
         from graphs.llm.cache import LLMCache
 

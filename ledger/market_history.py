@@ -45,17 +45,15 @@ class MarketSnapshots:
 
     def save(self, run_id: int, branch_id: int, cycle: int, blob: bytes) -> None:
         """A keyframe: the whole exchange at the end of `cycle`."""
-        self.conn.execute(
-            "INSERT OR REPLACE INTO market_snapshots (run_id, branch_id, cycle, blob) VALUES (?, ?, ?, ?)",
-            (run_id, branch_id, cycle, blob),
-        )
+        self._put("market_snapshots", run_id, branch_id, cycle, blob)
 
     def save_journal(self, run_id: int, branch_id: int, cycle: int, blob: bytes) -> None:
         """The journal of `cycle` (written for every completed cycle)."""
-        self.conn.execute(
-            "INSERT OR REPLACE INTO market_journal (run_id, branch_id, cycle, blob) VALUES (?, ?, ?, ?)",
-            (run_id, branch_id, cycle, blob),
-        )
+        self._put("market_journal", run_id, branch_id, cycle, blob)
+
+    def _put(self, table: str, run_id: int, branch_id: int, cycle: int, blob: bytes) -> None:
+        self.conn.execute(f"INSERT OR REPLACE INTO {table} (run_id, branch_id, cycle, blob) VALUES (?, ?, ?, ?)",
+                          (run_id, branch_id, cycle, blob))
 
     def has_cycle(self, run_id: int, branch_id: int, cycle: int) -> bool:
         """Is the end of `cycle` recorded on the branch's lineage (a journal or a keyframe at that cycle)?"""

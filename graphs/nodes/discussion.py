@@ -23,7 +23,7 @@ def discussion(state: CycleState, runtime: Runtime) -> dict:
         }
     topic = choose_topic(work.market, cfg.topic)
     rng = random.Random(f"{floor.seed()}:{work.cycle}:chat")
-    compose_round = _llm_round(floor, views) if any(t.mode == "llm" for t in cfg.traders) else None
+    compose_round = _llm_round(floor, views) if cfg.has_llm_traders else None
     transcript = run_group_chat(views, cfg.traders, cfg.chat, topic, rng=rng, compose_round=compose_round)
     work.transcript = transcript
     work.views = {name: view_with_chat(v, transcript) for name, v in views.items()}

@@ -141,6 +141,11 @@ class FloorConfig(BaseSettings):
                 raise ValueError(f"trader {t.name!r} is in llm mode but no llm_configs are defined")
         return self
 
+    @property
+    def has_llm_traders(self) -> bool:
+        """Whether any trader runs in LLM mode (LLM budget and cache, parallel fan-out, LLM chat rounds)."""
+        return any(t.mode == "llm" for t in self.traders)
+
     def trader(self, name: str) -> TraderConfig:
         for t in self.traders:
             if t.name == name:
