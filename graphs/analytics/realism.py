@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from graphs.analytics import stylized_facts as sf
-from graphs.analytics.market_metrics import MarketRecorder, mid_log_returns
+from graphs.analytics.market_metrics import MarketRecorder
 from market.background import BackgroundConfig, BackgroundMarket
 from market.exchange import Exchange
 from market.instruments import DEFAULT_UNIVERSE
@@ -69,15 +69,13 @@ def analyse(per_seed: list[dict], runs: int, cycles: int, interval: int) -> Real
     returns, profiles, vz, rz, fair_returns = [], [], [], [], []
     mid_groups, fair_groups = [], []  # per seed: its symbols' returns sampled at the same times (nan: missing)
     for data in per_seed:
-        mid_groups.append(_aligned_returns([arr["mids"] for arr in data.values()]))
-        fair_groups.append(_aligned_returns([arr.get("fairs", ()) for arr in data.values()]))
+        mids = _aligned_returns([arr["mids"] for arr in data.values()])
+        fairs = _aligned_returns([arr.get("fairs", ()) for arr in data.values()])
+        mid_groups.append(mids)
+        fair_groups.append(fairs)
+        returns += _usable_series(mids)
+        fair_returns += _usable_series(fairs)
         for arr in data.values():
-            fr = mid_log_returns(arr["fairs"]) if len(arr.get("fairs", ())) else np.zeros(0)
-            if fr.size > 10 and fr.std() > 0:
-                fair_returns.append(fr)
-            r = mid_log_returns(arr["mids"])
-            if r.size > 10 and r.std() > 0:
-                returns.append(r)
             d = arr["depth"]
             if d.sum() > 0:
                 profiles.append(d / d.sum())
@@ -97,6 +95,12 @@ def analyse(per_seed: list[dict], runs: int, cycles: int, interval: int) -> Real
     control = sf.fact_no_autocorrelation(fair_returns, groups=fair_groups) if fair_returns else None
     return RealismResult(runs, cycles, interval, returns, profile, facts, sf.kurtosis_by_horizon(returns),
                          abs_acf, ret_acf, ret_band, volume_z, absret_z, control)
+
+
+def _usable_series(block: np.ndarray) -> list[np.ndarray]:
+    """Each row's returns without the missing ones (a one-sided book), if there are enough to pool."""
+    rows = (row[np.isfinite(row)] for row in block)
+    return [r for r in rows if r.size > 10 and r.std() > 0]
 
 
 def _aligned_returns(levels: list) -> np.ndarray:
