@@ -102,7 +102,7 @@ class AsyncFloorSession:
     async def _invoke(self, payload: Any) -> CycleReport:
         cfg = self.thread.config_dict
         out = await self.graph.ainvoke(payload, cfg, context=self.context, durability="exit")
-        snap = await self.graph.aget_state(cfg)
+        snap = await self.graph.aget_state(cfg) if common.paused(out) else None
         return CycleReport(**common.report_fields(out, snap))
 
     async def pending_approval(self) -> dict | None:

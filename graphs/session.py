@@ -117,7 +117,8 @@ class FloorSession:
             # nothing from a pool of threads, which LangGraph would start (and join) on every cycle.
             config = {**config, "max_concurrency": 1}
         out = self.graph.invoke(payload, config, context=self.context, durability="exit")
-        return CycleReport(**common.report_fields(out, self.graph.get_state(self.thread.config_dict)))
+        snap = self.graph.get_state(self.thread.config_dict) if common.paused(out) else None
+        return CycleReport(**common.report_fields(out, snap))
 
     def pending_approval(self) -> dict | None:
         return common.interrupt_request(self.graph.get_state(self.thread.config_dict))

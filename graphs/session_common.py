@@ -56,9 +56,16 @@ def interrupt_request(snap: Any) -> dict | None:
     return None
 
 
-def report_fields(out: dict, snap: Any) -> dict:
-    """Keyword arguments of a `CycleReport` after one invocation (paused or completed)."""
-    if snap.next:
+def paused(out: dict) -> bool:
+    """Whether an invocation stopped at an interrupt (LangGraph puts `__interrupt__` in its output then):
+    only a paused cycle needs the checkpoint read back to learn what it waits for."""
+    return "__interrupt__" in out
+
+
+def report_fields(out: dict, snap: Any = None) -> dict:
+    """Keyword arguments of a `CycleReport` after one invocation: `snap`, the thread's state, is needed only
+    when the invocation `paused`."""
+    if snap is not None and snap.next:
         return {"cycle": out.get("cycle", 0) + 1, "summary": {}, "interrupted": interrupt_request(snap) or {}}
     return {"cycle": out["cycle"], "summary": out.get("summary", {})}
 
