@@ -7,6 +7,7 @@ database in one transaction at the end of the cycle.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from market.events import TradeExecuted
@@ -20,6 +21,7 @@ class CycleWork:
     market: Any = None  # the MarketSnapshot every trader sees this cycle
     views: dict[str, Any] = field(default_factory=dict)  # trader -> TraderView (with this cycle's chat)
     transcript: Any = None  # ChatTranscript
+    pre_chat_decisions: dict[str, Any] = field(default_factory=dict)  # trader -> rule Decision before the chat
     traces: list[tuple[str, str, str, dict]] = field(default_factory=list)  # (agent, node, kind, payload)
     orders: list[dict] = field(default_factory=list)  # floor orders as recorded in the ledger
     llm_details: dict[str, dict] = field(default_factory=dict)  # trader -> tool calls, tokens, retries
@@ -28,5 +30,13 @@ class CycleWork:
     def trace(self, agent: str, node: str, kind: str, payload: dict) -> None:
         self.traces.append((agent, node, kind, payload))
 
+    _trades: list[TradeExecuted] = field(default_factory=list, repr=False)
+    _scanned: int = field(default=0, repr=False)  # how many of `events` `_trades` has looked at
+
     def trades(self) -> list[TradeExecuted]:
-        return [e for e in self.events if type(e) is TradeExecuted]
+        """The cycle's trades so far, in order (events are only ever appended, so each is looked at once)."""
+        events, n = self.events, len(self.events)
+        if n != self._scanned:
+            self._trades.extend(e for e in islice(events, self._scanned, n) if type(e) is TradeExecuted)
+            self._scanned = n
+        return list(self._trades)

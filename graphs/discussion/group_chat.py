@@ -152,12 +152,14 @@ def run_group_chat(
     rng: random.Random | None = None,
     compose: Callable[[Turn], str] | None = None,
     compose_round: Callable[[list[Turn]], list[str]] | None = None,
+    decisions: Mapping[str, Decision] | None = None,
 ) -> ChatTranscript:
     """Hold one cycle's discussion among the traders in `configs` that have a view in `views`.
 
     Within a round, speakers answer only the previous round, so a round's turns are independent:
     `compose_round` may write them all at once (e.g. LLM traders in parallel); by default each turn is
-    written with `compose`."""
+    written with `compose`. Speakers argue from their rule decisions on `views`; pass them as `decisions`
+    when the caller has them already."""
     speakers = [c for c in configs if c.name in views]
     cycle = next(iter(views.values())).cycle if views else 0
     if not settings.enabled or settings.rounds == 0 or not speakers:
@@ -166,7 +168,8 @@ def run_group_chat(
     compose_round = compose_round or (lambda turns: [compose(t) for t in turns])
     names = [c.name for c in speakers]
     universe = next(iter(views.values())).market.symbols
-    decisions = {c.name: rule_decision(views[c.name], c) for c in speakers}
+    decisions = {c.name: decisions[c.name] if decisions and c.name in decisions else rule_decision(views[c.name], c)
+                 for c in speakers}
     stances = {n: _stance(d, topic) for n, d in decisions.items()}
     messages: list[ChatMessage] = []
     previous: list[tuple[ChatMessage, tuple[str, ...]]] = []  # last round's messages and who they address

@@ -13,7 +13,7 @@ from langgraph.types import Send
 
 from graphs.context import floor_of
 from graphs.state import CycleState, DecideInput
-from graphs.traders.base import rule_decision
+from graphs.traders.base import rule_decision, rule_decision_after_chat
 from graphs.traders.decision import Decision
 from graphs.view_text import render_view
 
@@ -29,7 +29,10 @@ def decide(payload: DecideInput, runtime: Runtime) -> dict:
     name = payload["trader"]
     cfg = floor.config.trader(name)
     view = floor.work.views[name]
-    decision = _llm_decision(floor, cfg, view) if cfg.mode == "llm" else rule_decision(view, cfg)
+    if cfg.mode == "llm":
+        decision = _llm_decision(floor, cfg, view)
+    else:
+        decision = rule_decision_after_chat(view, cfg, floor.work.pre_chat_decisions.get(name))
     floor.work.trace(name, "decide", "decision", decision.model_dump(mode="json"))
     return {"decisions": [decision.model_dump(mode="json")]}
 

@@ -9,6 +9,7 @@ from graphs.context import floor_of
 from graphs.discussion.group_chat import run_group_chat, view_with_chat
 from graphs.discussion.topic import choose_topic
 from graphs.state import CycleState
+from graphs.traders.base import rule_decision
 from graphs.views import trader_view
 
 
@@ -24,7 +25,10 @@ def discussion(state: CycleState, runtime: Runtime) -> dict:
     topic = choose_topic(work.market, cfg.topic)
     rng = random.Random(f"{floor.seed()}:{work.cycle}:chat")
     compose_round = _llm_round(floor, views) if cfg.has_llm_traders else None
-    transcript = run_group_chat(views, cfg.traders, cfg.chat, topic, rng=rng, compose_round=compose_round)
+    # Speakers argue from their rule decisions before the chat; decide reuses those that cannot change.
+    work.pre_chat_decisions = {t.name: rule_decision(views[t.name], t) for t in cfg.traders}
+    transcript = run_group_chat(views, cfg.traders, cfg.chat, topic, rng=rng, compose_round=compose_round,
+                                decisions=work.pre_chat_decisions)
     work.transcript = transcript
     work.views = {name: view_with_chat(v, transcript) for name, v in views.items()}
     work.trace("floor", "discussion", "topic", topic.model_dump(mode="json"))

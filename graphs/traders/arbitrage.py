@@ -32,6 +32,7 @@ class ArbitrageParams(TheoryParams):
 @register
 class EtfArbitrage(Theory):
     name = "arbitrage"
+    reads_chat = False
     description = (
         "ETF arbitrage: compute the ETF's fair value (NAV) from its basket's component prices. If the ETF "
         "can be bought below NAV by more than a threshold after paying the spread, buy it; if it can be "

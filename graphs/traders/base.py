@@ -48,6 +48,9 @@ class Theory:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     Params: ClassVar[type[TheoryParams]] = TheoryParams
+    # False when `decide` never looks at the view's chat fields (chat_messages, chat_sentiment*): the
+    # decision taken on the view before the discussion then stands after it and is not computed again.
+    reads_chat: ClassVar[bool] = True
 
     def params(self, cfg: TraderConfig) -> Any:
         return self.Params.model_validate(cfg.params)
@@ -126,6 +129,14 @@ def describe(theory: str) -> str:
 def rule_decision(view: TraderView, cfg: TraderConfig) -> Decision:
     """The deterministic rule-mode decision of the trader configured by `cfg`."""
     return get_theory(cfg.theory).decide(view, cfg)
+
+
+def rule_decision_after_chat(view: TraderView, cfg: TraderConfig, before_chat: Decision | None) -> Decision:
+    """The rule decision on the view with this cycle's chat, given the one taken before the discussion
+    (None if there was none): a theory that does not read the chat would only compute it again."""
+    if before_chat is not None and not get_theory(cfg.theory).reads_chat:
+        return before_chat
+    return rule_decision(view, cfg)
 
 
 # Pricing and wording helpers shared by the theories ------------------------------------------------

@@ -40,6 +40,7 @@ def zscore(series: tuple[float, ...], lookback: int) -> tuple[float, float, floa
 @register
 class MeanReversion(Theory):
     name = "mean_reversion"
+    reads_chat = False
     description = (
         "Mean reversion: measure how many standard deviations the price sits from its recent average "
         "(z-score). Buy when it is stretched far below (z < -entry), sell holdings when stretched far "

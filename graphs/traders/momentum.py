@@ -27,6 +27,7 @@ class MomentumParams(TheoryParams):
 @register
 class Momentum(Theory):
     name = "momentum"
+    reads_chat = False
     description = (
         "Momentum: buy the symbols whose price rose most over the last few cycles, above a threshold, "
         "expecting the move to continue; sell a holding once its return over the same window turns "

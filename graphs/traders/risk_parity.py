@@ -69,6 +69,7 @@ def equal_risk_weights(cov: np.ndarray, iterations: int = 500, tol: float = 1e-1
 @register
 class RiskParity(Theory):
     name = "risk_parity"
+    reads_chat = False
     description = (
         "Risk parity: allocate across all the stocks so each contributes a similar share of portfolio risk "
         "(weights inversely proportional to recent volatility, or equal risk contributions from the "

@@ -33,6 +33,7 @@ class TrendParams(TheoryParams):
 @register
 class TrendFollowing(Theory):
     name = "trend_following"
+    reads_chat = False
     description = (
         "Trend following: compare a fast and a slow moving average of each price. When the fast one is "
         "above the slow one by more than a band (and the price is above the slow average), the trend is "
