@@ -30,6 +30,7 @@ class RejectCode(StrEnum):
     CYCLE_MISMATCH = "cycle_mismatch"
     NO_ACTIVE_RUN = "no_active_run"
     INHERITED_PAST = "inherited_past"
+    ABORTED = "aborted"  # a transaction opened with savepoints=False had a failed request: rolled back
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,12 +154,10 @@ class ReadingMixin:
         st = self._state()
         check_writable(st, self._cyc(cycle))
         # One INSERT is atomic on its own (a failed statement leaves an enclosing transaction usable), so the
-        # single-row records skip the SAVEPOINT of `transaction()`: a cycle writes a few dozen of them.
-        records.record_order(self.conn, st, cycle=cycle, order_id=order_id, account=account,
-                             side=str(getattr(side, "value", side)), symbol=symbol, qty=qty,
-                             limit_price=limit_price, order_type=str(getattr(order_type, "value", order_type)),
-                             status=status, tick=tick, reason=None if reason is None else str(reason),
-                             detail=detail, payload=payload)
+        # single-row records skip the SAVEPOINT of `transaction()`.
+        records.record_order(self.conn, st, cycle, order_id=order_id, account=account, side=side, symbol=symbol,
+                             qty=qty, limit_price=limit_price, order_type=order_type, status=status, tick=tick,
+                             reason=reason, detail=detail, payload=payload)
 
     def record_trace(self, cycle: int, agent: str, node: str, kind: str, payload: Mapping[str, Any]) -> None:
         st = self._state()
@@ -172,6 +170,41 @@ class ReadingMixin:
         check_writable(st, self._cyc(cycle))
         records.record_message(self.conn, st, cycle, sender, text, recipients=recipients,  # one atomic INSERT
                                sentiment=sentiment, topic=topic, round=round)
+
+    # The batch forms write the same rows, in the same order, as one call of the single-row method per
+    # item, with one `executemany` per table (the cycle's settle node writes a few dozen rows). A batch is
+    # all or nothing: its rows are built (and their payloads encoded) before anything is written.
+    def record_orders(self, cycle: int, orders: Iterable[Mapping[str, Any]]) -> int:
+        """Many `record_order` calls at once: each item holds its keyword arguments (without `cycle`).
+        Returns the number of rows written."""
+        st = self._state()
+        orders = list(orders)
+        if not orders:
+            return 0
+        check_writable(st, self._cyc(cycle))
+        with self.transaction():
+            return records.record_orders(self.conn, st, cycle, orders)
+
+    def record_traces(self, cycle: int, traces: Iterable[tuple[str, str, str, Mapping[str, Any]]]) -> int:
+        """Many `record_trace` calls at once: (agent, node, kind, payload) each. Returns the number written."""
+        st = self._state()
+        traces = list(traces)
+        if not traces:
+            return 0
+        check_writable(st, self._cyc(cycle))
+        with self.transaction():
+            return records.record_traces(self.conn, st, cycle, traces)
+
+    def record_messages(self, cycle: int, messages: Iterable[Mapping[str, Any]]) -> int:
+        """Many `record_message` calls at once: each item holds its arguments by name (sender, text, and
+        optionally recipients, sentiment, topic, round). Returns the number written."""
+        st = self._state()
+        messages = list(messages)
+        if not messages:
+            return 0
+        check_writable(st, self._cyc(cycle))
+        with self.transaction():
+            return records.record_messages(self.conn, st, cycle, messages)
 
     def record_snapshot(self, cycle: int, marks: Mapping[str, int]) -> None:
         """Portfolio value of every account at `marks` for this cycle (replaces a previous one)."""

@@ -14,33 +14,71 @@ from typing import Any
 from ledger.lineage import lineage, lineage_sql
 from ledger.state import BranchState
 
+# json.dumps(x, sort_keys=True, default=str, separators=(",", ":")) builds this same encoder on every call
+_dumps = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":")).encode
 
-def _dumps(x: Any) -> str:
-    return json.dumps(x, sort_keys=True, default=str, separators=(",", ":"))
+ORDER_INSERT = ("INSERT INTO orders(run_id, branch_id, cycle, tick, order_id, account, side, symbol, order_type, "
+                "qty, limit_price, status, reason, detail, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+TRACE_INSERT = "INSERT INTO traces(run_id, branch_id, cycle, agent, node, kind, payload) VALUES (?,?,?,?,?,?,?)"
+MESSAGE_INSERT = ("INSERT INTO messages(run_id, branch_id, cycle, round, sender, recipients, text, sentiment, "
+                  "topic) VALUES (?,?,?,?,?,?,?,?,?)")
 
 
-def record_order(conn: sqlite3.Connection, st: BranchState, *, cycle: int, order_id: str, account: str,
-                 side: str, symbol: str, qty: int, limit_price: int | None, order_type: str, status: str,
-                 tick: int = 0, reason: str | None = None, detail: str | None = None,
-                 payload: Mapping[str, Any] | None = None) -> None:
-    conn.execute("INSERT INTO orders(run_id, branch_id, cycle, tick, order_id, account, side, symbol, order_type, "
-                 "qty, limit_price, status, reason, detail, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                 (st.run_id, st.branch_id, cycle, tick, order_id, account, side, symbol, order_type, qty,
-                  limit_price, status, reason, detail, _dumps(dict(payload or {}))))
+def order_row(st: BranchState, cycle: int, *, order_id: str, account: str, side: str, symbol: str, qty: int,
+              limit_price: int | None = None, order_type: str = "limit", status: str = "accepted", tick: int = 0,
+              reason: str | None = None, detail: str | None = None,
+              payload: Mapping[str, Any] | None = None) -> tuple:
+    """The `orders` row of one order event (enum sides and types stored by value, the reason as text)."""
+    return (st.run_id, st.branch_id, cycle, tick, order_id, account, str(getattr(side, "value", side)), symbol,
+            str(getattr(order_type, "value", order_type)), qty, limit_price, status,
+            None if reason is None else str(reason), detail, _dumps(dict(payload or {})))
+
+
+def trace_row(st: BranchState, cycle: int, agent: str, node: str, kind: str, payload: Mapping[str, Any]) -> tuple:
+    return (st.run_id, st.branch_id, cycle, agent, node, kind,
+            _dumps(payload if type(payload) is dict else dict(payload)))
+
+
+def message_row(st: BranchState, cycle: int, sender: str, text: str, *, recipients: Iterable[str] = (),
+                sentiment: float | None = None, topic: str | None = None, round: int = 0) -> tuple:
+    return (st.run_id, st.branch_id, cycle, round, sender, _dumps(list(recipients)), text, sentiment, topic)
+
+
+def record_order(conn: sqlite3.Connection, st: BranchState, cycle: int, **order: Any) -> None:
+    conn.execute(ORDER_INSERT, order_row(st, cycle, **order))
+
+
+def record_orders(conn: sqlite3.Connection, st: BranchState, cycle: int, orders: Iterable[Mapping[str, Any]]) -> int:
+    """Many order events in one statement; each item holds `order_row`'s keyword arguments. Returns the count."""
+    rows = [order_row(st, cycle, **o) for o in orders]
+    conn.executemany(ORDER_INSERT, rows)
+    return len(rows)
 
 
 def record_trace(conn: sqlite3.Connection, st: BranchState, cycle: int, agent: str, node: str, kind: str,
                  payload: Mapping[str, Any]) -> None:
-    conn.execute("INSERT INTO traces(run_id, branch_id, cycle, agent, node, kind, payload) VALUES (?,?,?,?,?,?,?)",
-                 (st.run_id, st.branch_id, cycle, agent, node, kind, _dumps(dict(payload))))
+    conn.execute(TRACE_INSERT, trace_row(st, cycle, agent, node, kind, payload))
 
 
-def record_message(conn: sqlite3.Connection, st: BranchState, cycle: int, sender: str, text: str, *,
-                   recipients: Iterable[str] = (), sentiment: float | None = None, topic: str | None = None,
-                   round: int = 0) -> None:
-    conn.execute("INSERT INTO messages(run_id, branch_id, cycle, round, sender, recipients, text, sentiment, topic) "
-                 "VALUES (?,?,?,?,?,?,?,?,?)",
-                 (st.run_id, st.branch_id, cycle, round, sender, _dumps(list(recipients)), text, sentiment, topic))
+def record_traces(conn: sqlite3.Connection, st: BranchState, cycle: int,
+                  traces: Iterable[tuple[str, str, str, Mapping[str, Any]]]) -> int:
+    """Many traces in one statement: (agent, node, kind, payload) each, in order. Returns the count."""
+    rows = [trace_row(st, cycle, agent, node, kind, payload) for agent, node, kind, payload in traces]
+    conn.executemany(TRACE_INSERT, rows)
+    return len(rows)
+
+
+def record_message(conn: sqlite3.Connection, st: BranchState, cycle: int, sender: str, text: str, **kw: Any) -> None:
+    conn.execute(MESSAGE_INSERT, message_row(st, cycle, sender, text, **kw))
+
+
+def record_messages(conn: sqlite3.Connection, st: BranchState, cycle: int,
+                    messages: Iterable[Mapping[str, Any]]) -> int:
+    """Many chat messages in one statement; each item holds `message_row`'s arguments by name
+    (sender, text, recipients, sentiment, topic, round). Returns the count."""
+    rows = [message_row(st, cycle, **m) for m in messages]
+    conn.executemany(MESSAGE_INSERT, rows)
+    return len(rows)
 
 
 def portfolio_values(st: BranchState, marks: Mapping[str, int]) -> dict[str, tuple[int, int]]:

@@ -15,6 +15,10 @@ fillids.py). If no stored range on the lineage overlaps the batch's ranges, no i
 and the batch is applied without any per-id lookup; otherwise the overlapping batches' fills are
 read back and compared id by id (exact retries are skipped, conflicts rejected).
 
+Fills travel through here as plain tuples in `Fill` field order (`Fill.key()`, `types.fill_row`):
+`Ledger.settle` turns its `Fill`s into them in one C-level pass, and the cycle's settle node builds them
+directly (`Ledger.settle_rows`), which spares it a frozen dataclass per trade (~1.8 us each).
+
 Speed notes (per fill, measured with `python -m bench ledger`): the loop touches each (account,
 symbol) through one batch-local `_Touch` record (position, shares and reserved shares cached), so the
 state dicts with tuple keys are read once per batch and written back once; the common FIFO case (the
@@ -47,8 +51,9 @@ def _reject(code: RejectCode, message: str) -> BatchRejected:
     return BatchRejected(Rejection(code, message))
 
 
-def _explain(f: Fill, cycle: int, accounts: dict, symbols: set) -> BatchRejected:
+def _explain(row: tuple, cycle: int, accounts: dict, symbols: set) -> BatchRejected:
     """The rejection for a fill that failed the stateless checks (first failing check wins)."""
+    f = Fill(*row)
     if f.cycle != cycle:
         return _reject(RejectCode.CYCLE_MISMATCH, f"fill {f.fill_id} is for cycle {f.cycle}, not {cycle}")
     if f.qty <= 0:
@@ -63,39 +68,40 @@ def _explain(f: Fill, cycle: int, accounts: dict, symbols: set) -> BatchRejected
     return _reject(RejectCode.UNKNOWN_SYMBOL, f"fill {f.fill_id} is in unknown symbol {f.symbol!r}")
 
 
-def _validate(st: BranchState, cycle: int, fills: Sequence[Fill]) -> tuple[list[Fill], bool]:
-    """Stateless checks and in-batch duplicates: (the fills in order, each id once; had duplicates)."""
+def _validate(st: BranchState, cycle: int, rows: Sequence[tuple]) -> tuple[list[tuple], bool]:
+    """Stateless checks and in-batch duplicates: (the fill rows in order, each id once; had duplicates)."""
     accounts, symbols = st.accounts, st.symbols
-    for f in fills:
-        if (f.cycle != cycle or f.qty <= 0 or f.price <= 0 or f.buyer not in accounts
-                or f.seller not in accounts or f.buyer == f.seller or f.symbol not in symbols):
-            raise _explain(f, cycle, accounts, symbols)
-    if len({f.fill_id for f in fills}) == len(fills):
-        return list(fills), False
-    seen: dict[str, Fill] = {}
-    out: list[Fill] = []
-    for f in fills:
-        prev = seen.get(f.fill_id)
+    for r in rows:
+        _, c, _, sym, p, q, b, s, _, _ = r
+        if (c != cycle or q <= 0 or p <= 0 or b not in accounts
+                or s not in accounts or b == s or sym not in symbols):
+            raise _explain(r, cycle, accounts, symbols)
+    if len({r[0] for r in rows}) == len(rows):
+        return list(rows), False
+    seen: dict[str, tuple] = {}
+    out: list[tuple] = []
+    for r in rows:
+        prev = seen.get(r[0])
         if prev is not None:
-            if prev.key() != f.key():
+            if tuple(prev) != tuple(r):
                 raise _reject(RejectCode.DUPLICATE_ID_CONFLICT,
-                              f"fill id {f.fill_id} appears twice in the batch with different content")
+                              f"fill id {r[0]} appears twice in the batch with different content")
             continue
-        seen[f.fill_id] = f
-        out.append(f)
+        seen[r[0]] = r
+        out.append(r)
     return out, True
 
 
 def prepare(conn: sqlite3.Connection, st: BranchState, cycle: int,
-            fills: Sequence[Fill]) -> tuple[list[Fill], int, dict[str, list[int]]]:
-    """Validate a batch without touching state: (new fills to apply, number of exact retries, id ranges)."""
+            rows: Sequence[tuple]) -> tuple[list[tuple], int, dict[str, list[int]]]:
+    """Validate a batch without touching state: (new fill rows to apply, number of exact retries, id ranges)."""
     if st.fork_cycle is not None and cycle <= st.fork_cycle:
         raise _reject(RejectCode.INHERITED_PAST,
                       f"branch {st.branch_id} was forked at cycle {st.fork_cycle}; cycle {cycle} is inherited")
     if not 0 <= cycle <= fillkeys.MAX_CYCLE:
         raise _reject(RejectCode.CYCLE_MISMATCH, f"fill cycles must lie in [0, {fillkeys.MAX_CYCLE}], not {cycle}")
-    uniq, _ = _validate(st, cycle, fills)
-    ids = [f.fill_id for f in uniq]
+    uniq, _ = _validate(st, cycle, rows)
+    ids = [r[0] for r in uniq]
     summary = fillids.summarize(ids)
     new = uniq
     where = fillids.overlapping(conn, st.branch_id, summary, first=True)
@@ -103,18 +109,18 @@ def prepare(conn: sqlite3.Connection, st: BranchState, cycle: int,
         stored = fillids.stored_fills(conn, fillids.overlapping(conn, st.branch_id, summary), set(ids))
         if stored:
             new = []
-            for f in uniq:
-                old = stored.get(f.fill_id)
+            for r in uniq:
+                old = stored.get(r[0])
                 if old is None:
-                    new.append(f)
-                elif old != f.key():
+                    new.append(r)
+                elif old != tuple(r):
                     raise _reject(RejectCode.DUPLICATE_ID_CONFLICT,
-                                  f"fill id {f.fill_id} was already settled with different content")
-            summary = fillids.summarize([f.fill_id for f in new])
+                                  f"fill id {r[0]} was already settled with different content")
+            summary = fillids.summarize([r[0] for r in new])
     if new and st.last_fill_cycle is not None and cycle < st.last_fill_cycle:
         raise _reject(RejectCode.CYCLE_MISMATCH,
                       f"cycle {cycle} is before the last settled cycle {st.last_fill_cycle}; truncate first")
-    return new, len(fills) - len(new), summary
+    return new, len(rows) - len(new), summary
 
 
 class _Touch:
@@ -147,17 +153,17 @@ def _consume(dq: deque, c: int, k: int) -> tuple[int, int]:
     return c, total
 
 
-def _reservation(st: BranchState, oid: str, side: str, who: str, sym: str, f: Fill, q: int, p: int) -> None:
+def _reservation(st: BranchState, oid: str, side: str, who: str, sym: str, fid: str, q: int, p: int) -> None:
     """Consume q shares of an open order's reservation (cash for a buy, shares for a sell)."""
     r = st.res[oid]
     if r.side != side or r.account != who or r.symbol != sym:
-        raise _reject(RejectCode.UNKNOWN_ORDER, f"fill {f.fill_id}: order {oid} is not {who}'s {side} of {sym}")
+        raise _reject(RejectCode.UNKNOWN_ORDER, f"fill {fid}: order {oid} is not {who}'s {side} of {sym}")
     if q > r.remaining:
-        raise _reject(RejectCode.OVERFILL, f"fill {f.fill_id}: {q} shares exceed order {oid}'s "
+        raise _reject(RejectCode.OVERFILL, f"fill {fid}: {q} shares exceed order {oid}'s "
                                            f"remaining {r.remaining}")
     if (p > r.limit_price) if side == "buy" else (p < r.limit_price):
         word = "above buy" if side == "buy" else "below sell"
-        raise _reject(RejectCode.PRICE_BEYOND_LIMIT, f"fill {f.fill_id}: price {p} is {word} limit {r.limit_price}")
+        raise _reject(RejectCode.PRICE_BEYOND_LIMIT, f"fill {fid}: price {p} is {word} limit {r.limit_price}")
     r.remaining -= q
     if side == "buy":
         st.rcash[who] -= q * (r.limit_price + fee_for(r.limit_price, st.fee_bps))
@@ -168,8 +174,8 @@ def _reservation(st: BranchState, oid: str, side: str, who: str, sym: str, f: Fi
         del st.res[oid]
 
 
-def apply(conn: sqlite3.Connection, st: BranchState, cycle: int, fills: list[Fill]) -> None:
-    """Apply validated new fills to the mirror and write their rows (inside the caller's transaction)."""
+def apply(conn: sqlite3.Connection, st: BranchState, cycle: int, fills: list[tuple]) -> None:
+    """Apply validated new fill rows to the mirror and write them (inside the caller's transaction)."""
     run_id, br, bps = st.run_id, st.branch_id, st.fee_bps
     i0 = st.next_seq if st.last_fill_cycle == cycle else 0
     if i0 + len(fills) > fillkeys.PER_CYCLE or br > fillkeys.MAX_BRANCH:
@@ -185,9 +191,7 @@ def apply(conn: sqlite3.Connection, st: BranchState, cycle: int, fills: list[Fil
     add = rows.append
     seq = fillkeys.seq_of(br, cycle, i0)
     fees_total = 0
-    for f in fills:
-        fid, p, q, b, s, sym = f.fill_id, f.price, f.qty, f.buyer, f.seller, f.symbol
-        bo, so = f.buy_order_id, f.sell_order_id
+    for fid, _, tick, sym, p, q, b, s, bo, so in fills:
         n = p * q
         bf = sf = (n * bps + 9999) // 10000 if bps else 0
         bk, sk = (b, sym), (s, sym)
@@ -202,7 +206,7 @@ def apply(conn: sqlite3.Connection, st: BranchState, cycle: int, fills: list[Fil
         # --- buyer: reservation, cash, shares
         if res and bo in res:
             before = rcash[b]
-            _reservation(st, bo, "buy", b, sym, f, q, p)
+            _reservation(st, bo, "buy", b, sym, fid, q, p)
             cfloor[b] += rcash[b] - before
         cb = cash[b] - n - bf
         cash[b] = cb
@@ -211,7 +215,7 @@ def apply(conn: sqlite3.Connection, st: BranchState, cycle: int, fills: list[Fil
         tb.sh += q
         # --- seller
         if res and so in res:
-            _reservation(st, so, "sell", s, sym, f, q, p)
+            _reservation(st, so, "sell", s, sym, fid, q, p)
             ts.rsh = rshares[sk]
         sh = ts.sh - q
         ts.sh = sh
@@ -276,7 +280,7 @@ def apply(conn: sqlite3.Connection, st: BranchState, cycle: int, fills: list[Fil
             ps.realized += real_s
         ps.cost += cost_s
         ps.fees += sf
-        add((run_id, br, cycle, seq, f.tick, fid, sym, p, q, b, s, bo, so, bf, sf, cover, close,
+        add((run_id, br, cycle, seq, tick, fid, sym, p, q, b, s, bo, so, bf, sf, cover, close,
              real_b, real_s, cost_b, cost_s))
         seq += 1
     chunk_rows = []
@@ -300,8 +304,9 @@ def apply(conn: sqlite3.Connection, st: BranchState, cycle: int, fills: list[Fil
     st.last_fill_cycle = cycle
 
 
-def settle(conn: sqlite3.Connection, st: BranchState, cycle: int, fills: Sequence[Fill]) -> SettleResult:
-    """Validate then apply; raises BatchRejected (caller rolls back and reloads).
+def settle(conn: sqlite3.Connection, st: BranchState, cycle: int, fills: Sequence[tuple]) -> SettleResult:
+    """Validate then apply fill rows (tuples in `Fill` field order); raises BatchRejected (caller rolls back
+    and reloads).
 
     The cyclic garbage collector is paused for the batch: the loop allocates a few containers per fill
     (row tuples, lot entries) and none of them form cycles, so reference counting frees whatever is

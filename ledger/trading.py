@@ -9,7 +9,7 @@ from ledger import journal, reservations, settlement
 from ledger.branches import check_writable
 from ledger.errors import LedgerError, RejectCode, Rejection
 from ledger.state import AccountCfg
-from ledger.types import CASH, EXTERNAL, Fill, SettleResult
+from ledger.types import CASH, EXTERNAL, Fill, SettleResult, fill_row
 
 
 class TradingMixin:
@@ -166,9 +166,15 @@ class TradingMixin:
 
     def settle(self, cycle: int, fills: Sequence[Fill]) -> SettleResult:
         """Apply one cycle's fills in ONE transaction. Idempotent by fill_id; all or nothing."""
+        return self.settle_rows(cycle, list(map(fill_row, fills)))
+
+    def settle_rows(self, cycle: int, rows: Sequence[tuple]) -> SettleResult:
+        """`settle` for fills given as plain tuples in `Fill` field order (what `Fill.key()` returns:
+        fill_id, cycle, tick, symbol, price, qty, buyer, seller, buy_order_id, sell_order_id). Same checks,
+        same rows, same result as `settle([Fill(*r) for r in rows])`, without building the dataclasses."""
         self._cyc(cycle)
         try:
             with self.transaction():
-                return settlement.settle(self.conn, self._state(), cycle, fills)
+                return settlement.settle(self.conn, self._state(), cycle, rows)
         except settlement.BatchRejected as e:
             return SettleResult(settled=0, duplicates=0, rejection=e.rejection)

@@ -5,15 +5,17 @@ snapshot of the books, so a cycle is either wholly recorded or wholly absent.
 """
 from __future__ import annotations
 
+from operator import attrgetter
+
 from langgraph.runtime import Runtime
 
 from graphs.context import floor_of
 from graphs.event_bus import cycle_events
 from graphs.state import CycleState
-from ledger.types import Fill
 from market.events import OrderCancelled, OrderExpired, OrderRejected
 
 _CLOSED = (OrderCancelled, OrderExpired, OrderRejected)
+_QTY = attrgetter("qty")
 
 
 def settle(state: CycleState, runtime: Runtime) -> dict:
@@ -25,9 +27,10 @@ def settle(state: CycleState, runtime: Runtime) -> dict:
     traders = set(floor.trader_names)
     account = floor.account_of
     trades = work.trades()
+    # Fills as the ledger's plain rows (Fill field order, `Ledger.settle_rows`): no dataclass per trade.
     # Two agents of one background class trade within one account: that moves nothing, so it is not journaled.
     fills = [
-        Fill(t.trade_id, cycle, t.tick, t.symbol, t.price, t.qty, buyer, seller, t.buy_order_id, t.sell_order_id)
+        (t.trade_id, cycle, t.tick, t.symbol, t.price, t.qty, buyer, seller, t.buy_order_id, t.sell_order_id)
         for t in trades
         if (buyer := account(t.buyer)) != (seller := account(t.seller))
     ]
@@ -36,35 +39,39 @@ def settle(state: CycleState, runtime: Runtime) -> dict:
     submitted = {o["order_id"] for o in work.orders if o["status"] == "submitted"}
     marks = floor.marks()
     run_id, branch_id = state["run_id"], state["branch_id"]
-    with ledger.transaction():
-        result = ledger.settle(cycle, fills)
+    # Any failure below ends the cycle's recording, so the nested writes need no SAVEPOINTs (see
+    # `Ledger.transaction`); each table gets its rows in one executemany, in the order they had as calls.
+    with ledger.transaction(savepoints=False):
+        result = ledger.settle_rows(cycle, fills)
         if not result.ok:
             raise RuntimeError(f"cycle {cycle}: the ledger refused the exchange's fills: {result.rejection}")
         for order_id in sorted(closed.keys() | submitted):
             if ex.order(order_id) is None and ledger.reserved_for(order_id) is not None:
                 ledger.release(order_id, cycle=cycle)
-        for o in work.orders:
-            ledger.record_order(cycle=cycle, order_id=o["order_id"], account=o["trader"], side=o["side"],
-                                symbol=o["symbol"], qty=o["qty"], limit_price=o.get("limit_price"),
-                                order_type=o["order_type"], status=o["status"], reason=o.get("reason"),
-                                detail=o.get("detail"), payload={"source": o.get("source"), "tif": o["tif"]})
-        for oid, e in closed.items():
-            ledger.record_order(cycle=cycle, order_id=oid, account=e.owner, side="", symbol=e.symbol, qty=0,
-                                status=type(e).__name__.removeprefix("Order").lower(), tick=e.tick,
-                                reason=str(getattr(e, "reason", "")) or None)
+        orders = [dict(order_id=o["order_id"], account=o["trader"], side=o["side"], symbol=o["symbol"], qty=o["qty"],
+                       limit_price=o.get("limit_price"), order_type=o["order_type"], status=o["status"],
+                       reason=o.get("reason"), detail=o.get("detail"),
+                       payload={"source": o.get("source"), "tif": o["tif"]}) for o in work.orders]
+        orders += [dict(order_id=oid, account=e.owner, side="", symbol=e.symbol, qty=0,
+                        status=type(e).__name__.removeprefix("Order").lower(), tick=e.tick,
+                        reason=str(getattr(e, "reason", "")) or None) for oid, e in closed.items()]
+        ledger.record_orders(cycle, orders)
+        traces = []
         for t in floor_trades:
-            for who in {t.buyer, t.seller} & traders:
+            for who in (t.buyer,) if t.buyer == t.seller else (t.buyer, t.seller):  # buyer first, always
+                if who not in traders:
+                    continue
                 side = "buy" if who == t.buyer else "sell"
-                ledger.record_trace(cycle, who, "settle", "fill", {
+                traces.append((who, "settle", "fill", {
                     "trade_id": t.trade_id, "symbol": t.symbol, "side": side, "price": t.price, "qty": t.qty,
                     "tick": t.tick, "counterparty": t.seller if side == "buy" else t.buyer,
-                })
+                }))
         if work.transcript is not None:
-            for m in work.transcript.messages:
-                ledger.record_message(cycle, m.sender, m.text, recipients=m.recipients, sentiment=m.sentiment,
-                                      topic=m.topic, round=m.round)
-        for agent, node, kind, payload in work.traces:
-            ledger.record_trace(cycle, agent, node, kind, payload)
+            ledger.record_messages(cycle, [dict(sender=m.sender, text=m.text, recipients=m.recipients,
+                                                sentiment=m.sentiment, topic=m.topic, round=m.round)
+                                           for m in work.transcript.messages])
+        traces += work.traces
+        ledger.record_traces(cycle, traces)
         ledger.record_snapshot(cycle, marks)
         floor.record_market(run_id, branch_id, cycle, work.journal)
     floor.at = (run_id, branch_id, cycle)
@@ -72,7 +79,7 @@ def settle(state: CycleState, runtime: Runtime) -> dict:
         "cycle": cycle,
         "trades": len(trades),
         "floor_trades": len(floor_trades),
-        "volume": sum(t.qty for t in trades),
+        "volume": sum(map(_QTY, trades)),
         "orders": len(work.orders),
         "rejections": len(state.get("rejections", [])),
         "marks": marks,
