@@ -119,9 +119,10 @@ class BranchState:
         up_bal = ("INSERT INTO balances(run_id, branch_id, cycle, account, asset, amount, reserved) "
                   "VALUES (?,?,?,?,?,?,?) ON CONFLICT(branch_id, account, asset) DO UPDATE SET "
                   "amount=excluded.amount, reserved=excluded.reserved")
-        rows = [(r, b, cycle, a, CASH, self.cash.get(a, 0), self.rcash.get(a, 0)) for a in self.dirty_cash]
+        # sorted: the rows' insertion order must not depend on string hashing (PYTHONHASHSEED)
+        rows = [(r, b, cycle, a, CASH, self.cash.get(a, 0), self.rcash.get(a, 0)) for a in sorted(self.dirty_cash)]
         rows += [(r, b, cycle, k[0], k[1], self.shares.get(k, 0), self.rshares.get(k, 0))
-                 for k in self.dirty_shares]
+                 for k in sorted(self.dirty_shares)]
         if rows:
             conn.executemany(up_bal, rows)
         if self.dirty_pos:
@@ -133,10 +134,10 @@ class BranchState:
                 "long_opened=excluded.long_opened, long_consumed=excluded.long_consumed, "
                 "short_opened=excluded.short_opened, short_consumed=excluded.short_consumed",
                 [(r, b, cycle, k[0], k[1], p.cost, p.realized, p.fees, p.lo, p.lc, p.so, p.sc)
-                 for k in self.dirty_pos for p in (self.pos[k],)])
+                 for k in sorted(self.dirty_pos) for p in (self.pos[k],)])
         if self.dirty_res:
             rows = []
-            for oid in self.dirty_res:
+            for oid in sorted(self.dirty_res):
                 x = self.res.get(oid)
                 rows.append((x.remaining if x else 0, b, oid))
             conn.executemany("UPDATE reservations SET remaining=? WHERE branch_id=? AND order_id=?", rows)
