@@ -177,34 +177,25 @@ class ReadingMixin:
     def record_orders(self, cycle: int, orders: Iterable[Mapping[str, Any]]) -> int:
         """Many `record_order` calls at once: each item holds its keyword arguments (without `cycle`).
         Returns the number of rows written."""
-        st = self._state()
-        orders = list(orders)
-        if not orders:
-            return 0
-        check_writable(st, self._cyc(cycle))
-        with self.transaction():
-            return records.record_orders(self.conn, st, cycle, orders)
+        return self._record_batch(cycle, orders, records.record_orders)
 
     def record_traces(self, cycle: int, traces: Iterable[tuple[str, str, str, Mapping[str, Any]]]) -> int:
         """Many `record_trace` calls at once: (agent, node, kind, payload) each. Returns the number written."""
-        st = self._state()
-        traces = list(traces)
-        if not traces:
-            return 0
-        check_writable(st, self._cyc(cycle))
-        with self.transaction():
-            return records.record_traces(self.conn, st, cycle, traces)
+        return self._record_batch(cycle, traces, records.record_traces)
 
     def record_messages(self, cycle: int, messages: Iterable[Mapping[str, Any]]) -> int:
         """Many `record_message` calls at once: each item holds its arguments by name (sender, text, and
         optionally recipients, sentiment, topic, round). Returns the number written."""
+        return self._record_batch(cycle, messages, records.record_messages)
+
+    def _record_batch(self, cycle: int, items: Iterable[Any], write) -> int:
         st = self._state()
-        messages = list(messages)
-        if not messages:
+        items = list(items)
+        if not items:
             return 0
         check_writable(st, self._cyc(cycle))
         with self.transaction():
-            return records.record_messages(self.conn, st, cycle, messages)
+            return write(self.conn, st, cycle, items)
 
     def record_snapshot(self, cycle: int, marks: Mapping[str, int]) -> None:
         """Portfolio value of every account at `marks` for this cycle (replaces a previous one)."""
