@@ -47,6 +47,7 @@ class AsyncFloorSession:
             Path(db).parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(checkpoint_path_for(db))
         await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA synchronous=NORMAL")  # as the ledger and the sync session
         floor = await asyncio.to_thread(Floor.open, db, config or load_config(), llm_models=dict(llm_models or {}))
         self = cls(db, conn, floor)
         self.thread = self.threads.get(thread_id) if thread_id else self.threads.current()

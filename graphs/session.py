@@ -50,6 +50,8 @@ class FloorSession:
         self.checkpoint_path = checkpoint_path_for(self.db_path)
         self.conn = sqlite3.connect(self.checkpoint_path, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode=WAL")
+        # as the ledger: a commit survives a killed process without waiting for the disk (fsync) each cycle
+        self.conn.execute("PRAGMA synchronous=NORMAL")
         self.saver = SqliteSaver(self.conn)
         self.graph = build_graph().compile(checkpointer=self.saver)
         from graphs.traders.config import load_config
