@@ -64,6 +64,8 @@ def _empty_graph(tmp: Path, cycles: int) -> float:
     for a, b in (("decide", "risk"), ("risk", "execution"), ("execution", "settle"), ("settle", END)):
         g.add_edge(a, b)
     conn = sqlite3.connect(tmp / "empty-graph.db", check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")  # as FloorSession's checkpoint file
+    conn.execute("PRAGMA synchronous=NORMAL")
     app = g.compile(checkpointer=SqliteSaver(conn))
     cfg = {"configurable": {"thread_id": "bench"}}
     start = time.perf_counter()
