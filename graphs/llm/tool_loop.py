@@ -33,6 +33,7 @@ from graphs.llm.cache import LLMCache, cache_key
 from graphs.llm.llm_decision import OrderLimits, ParsedDecision, UnparseableOutput, parse_llm_output
 from graphs.llm.resilience import LLMGaveUp, call_with_retry
 from graphs.llm.settings import RetryPolicy
+from graphs.llm.tool_specs import openai_specs
 
 MAX_TOOL_OUTPUT_CHARS = 4000  # a tool answer longer than this is cut, to keep prompts bounded
 
@@ -120,7 +121,7 @@ class ToolLoop:
     ) -> None:
         self.tools = list(tools)
         self.by_name = {getattr(t, "name", None): t for t in self.tools}
-        self.schemas = [*self.tools, prompts.submit_tool_spec()]
+        self.schemas = [*openai_specs(self.tools), prompts.submit_tool_spec()]
         try:
             self.bound = model.bind_tools(self.schemas)
         except NotImplementedError:  # no tool calling: the decision comes as JSON content
