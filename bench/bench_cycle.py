@@ -11,6 +11,7 @@ Figures (issue 5):
 """
 from __future__ import annotations
 
+import multiprocessing
 import operator
 import sqlite3
 import sys
@@ -135,33 +136,63 @@ def _flat_cost(tmp: Path, cfg, long_session: FloorSession, long_trades: list[int
     return spent["early"] / WINDOW, spent["late"] / WINDOW, same
 
 
-def _llm_run(tmp: Path) -> bool:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+TESTS = Path(__file__).resolve().parents[1] / "tests"
+
+
+def _serve_stub(conn, latency: float) -> None:
+    """Child process: the OpenAI-compatible stub (as a real endpoint, it does not share our GIL). Sends its
+    base URL, then answers each "count" with the number of requests served, until "stop"."""
+    sys.path.insert(0, str(TESTS))
     from support.openai_stub import OpenAIStub, Reply
 
     # one answer serves both stages: a chat message (any text) and a decision (JSON content)
     answer = Reply.text('{"orders": [], "rationale": "holding for the benchmark"}')
-    with OpenAIStub(latency_s=LATENCY, default=answer) as stub:
+    with OpenAIStub(latency_s=latency, default=answer) as stub:
+        conn.send(stub.base_url)
+        while conn.recv() != "stop":
+            conn.send(len(stub.requests))
+
+
+def _llm_run(tmp: Path) -> bool:
+    ctx = multiprocessing.get_context("spawn")
+    here, there = ctx.Pipe()
+    server = ctx.Process(target=_serve_stub, args=(there, LATENCY), daemon=True)
+    server.start()
+    try:
+        if not here.poll(60):
+            raise RuntimeError("the stub server process did not start")
+        base_url = here.recv()
+
+        def served() -> int:
+            here.send("count")
+            return here.recv()
+
         base = load_config()
-        llm = {"name": "stub", "model": "stub-model", "base_url": stub.base_url, "api_key_env": None,
+        llm = {"name": "stub", "model": "stub-model", "base_url": base_url, "api_key_env": None,
                "use_cache": False, "max_retries": 0, "timeout_s": 10}
         cfg = load_config(llm_configs=[llm], traders=[
             t.model_dump(mode="json") | {"mode": "llm", "llm": "stub"} for t in base.traders])
         session = FloorSession(tmp / "llm.db", cfg)
         session.start()
         session.run(1)  # warm-up: imports, client construction
-        before = len(stub.requests)
+        before = served()
         start = time.perf_counter()
         session.run(5)
         per_cycle = (time.perf_counter() - start) / 5
-        requests = (len(stub.requests) - before) / 5
+        requests = (served() - before) / 5
         stages = sum(1 for t in session.floor.ledger.traces(kind="chat_llm", limit=None)
                      if t["cycle"] > 1) / 5 / len(cfg.traders) + 1  # chat rounds held + the decision
         session.close()
+        here.send("stop")
+    finally:
+        server.join(10)
+        if server.is_alive():
+            server.kill()
     ratio = per_cycle / (stages * LATENCY)
-    print(f"LLM mode, 6 traders, stub latency {1000 * LATENCY:.0f} ms: {per_cycle:.2f}s per cycle, "
-          f"{requests:.0f} requests per cycle in {stages:.1f} sequential stages (chat rounds + decide) -> "
-          f"{ratio:.2f}x one latency per stage (about 1 when parallel; 6 if the traders ran one by one)")
+    print(f"LLM mode, 6 traders, stub latency {1000 * LATENCY:.0f} ms (stub in its own process): "
+          f"{per_cycle:.2f}s per cycle, {requests:.0f} requests per cycle in {stages:.1f} sequential stages "
+          f"(chat rounds + decide) -> {ratio:.2f}x one latency per stage (about 1 when parallel; 6 if the "
+          f"traders ran one by one)")
     return ratio < 2.0  # parallel: ~1 plus client overhead; one trader after another would be ~6
 
 
