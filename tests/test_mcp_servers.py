@@ -24,8 +24,8 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
-from graphs import external_orders
 from graphs.session import FloorSession
+from tools import external_orders
 
 ROOT = Path(__file__).resolve().parents[1]
 TRADER = "momentum"

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from types import SimpleNamespace
 
-from graphs.event_bus import cycle_events
+from tools.cycle_feed import cycle_events
 from tools.floor_reader import FloorReader, ReaderError
 
 

@@ -3,7 +3,7 @@
 Reads call the plain functions of `tools.account_tools` (one implementation, two front doors). Writes
 never touch the exchange: `place_order` and `cancel_order` validate exactly as the traders' own tools do
 (`tools.action_tools.stage_order` / `stage_cancel` on a `TraderDesk`), then queue the intent in the run
-database (`graphs.external_orders`). The next cycle merges it into that trader's decision, where it
+database (`tools.external_orders`). The next cycle merges it into that trader's decision, where it
 passes the same `graphs.risk.check_decision` as any order; `order_status` shows the outcome.
 
 Whose account: started with `--account NAME`, the server is bound to that trader (like the closure of
@@ -23,7 +23,7 @@ from mcp.server.fastmcp import FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
 from pydantic import Field
 
-from tools import account_tools, action_tools, market_tools
+from tools import account_tools, action_tools, external_orders, market_tools
 from tools.desk import TraderDesk
 from tools.floor_reader import FloorReader, ReaderError
 from tools.mcp_market_server import answer
@@ -36,8 +36,6 @@ Account = Annotated[str | None, Field(max_length=64,
 
 def build_accounts_server(db_path: str, *, account: str | None = None, host: str = HOST_DEFAULT,
                           port: int = DEFAULT_PORT) -> FastMCP:
-    from graphs import external_orders
-
     reader = FloorReader(db_path)
     mcp = FastMCP("trading-floor-accounts", host=host, port=port, log_level="WARNING",
                   instructions="A Trading Floor trader's account: balances, holdings, PnL, and orders that are "

@@ -9,11 +9,11 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from graphs import external_orders
 from graphs.context import floor_of
 from graphs.risk import check_decision
 from graphs.state import CycleState
 from graphs.traders.decision import Decision
+from tools import external_orders
 
 
 def risk(state: CycleState, runtime: Runtime) -> dict:
@@ -27,7 +27,7 @@ def risk(state: CycleState, runtime: Runtime) -> dict:
         # [issue 7] Order intents queued from outside the cycle (the MCP accounts server) join this trader's
         # decision after its own orders, so they pass the very same check_decision below.
         intents = external_orders.take(floor.ledger.db.conn, state["run_id"], state["branch_id"], decision.trader, cycle)
-        decision = external_orders.merge(decision, intents)
+        decision = _with_intents(decision, intents)
         result = check_decision(decision, floor.work.views[decision.trader], cfg.risk, floor.by_symbol)
         n_external = len(external_orders.record_outcome(floor.ledger.db.conn, intents, result)) if intents else 0
         for kind, batch in (("stop_loss", result.stop_losses), ("decision", result.accepted)):
@@ -64,3 +64,13 @@ def _approved(answer, n: int) -> set[int]:
     if isinstance(answer, list | tuple):
         return {int(i) for i in answer if isinstance(i, int) and 0 <= i < n}
     return set()
+
+
+def _with_intents(decision: Decision, intents: list[external_orders.Intent]) -> Decision:
+    """The decision with the intents' orders and cancels appended (after the trader's own)."""
+    if not intents:
+        return decision
+    return decision.model_copy(update={
+        "orders": (*decision.orders, *(i.order for i in intents if i.order is not None)),
+        "cancel_order_ids": (*decision.cancel_order_ids, *(i.cancel_order_id for i in intents if i.cancel_order_id)),
+    })

@@ -10,9 +10,9 @@ from operator import attrgetter
 from langgraph.runtime import Runtime
 
 from graphs.context import floor_of
-from graphs.event_bus import cycle_events
 from graphs.state import CycleState
 from market.events import OrderCancelled, OrderExpired, OrderRejected
+from tools.cycle_feed import cycle_events
 
 _CLOSED = (OrderCancelled, OrderExpired, OrderRejected)
 _QTY = attrgetter("qty")

@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from graphs.traders.decision import Decision, ProposedOrder
+from tools.order_intents import ProposedOrder
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS external_orders (
@@ -120,16 +120,6 @@ def take(conn: sqlite3.Connection, run_id: int, branch_id: int, trader: str, cyc
     conn.execute(f"UPDATE external_orders SET status='taken', taken_cycle=?, taken_branch=? "
                  f"WHERE intent_id IN ({','.join('?' * len(ids))})", (cycle, branch_id, *ids))
     return [_row_to_intent(r) for r in rows]
-
-
-def merge(decision: Decision, intents: list[Intent]) -> Decision:
-    """The decision with the intents' orders and cancels appended (after the trader's own)."""
-    if not intents:
-        return decision
-    return decision.model_copy(update={
-        "orders": (*decision.orders, *(i.order for i in intents if i.order is not None)),
-        "cancel_order_ids": (*decision.cancel_order_ids, *(i.cancel_order_id for i in intents if i.cancel_order_id)),
-    })
 
 
 def record_outcome(conn: sqlite3.Connection, intents: list[Intent], result: Any) -> list[int]:
