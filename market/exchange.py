@@ -67,7 +67,7 @@ _DAY = TimeInForce.DAY
 _BUY = Side.BUY
 _INVALID_ORDER = RejectReason.INVALID_ORDER
 _as_int, _text, _lookup = as_int, text, lookup
-_by_arrival = itemgetter(ARRIVAL)  # the sort key of time priority, in C
+_arrival = itemgetter(ARRIVAL)  # the sort key of time priority, in C
 # A NamedTuple's __new__ is Python code that ends in tuple.__new__(cls, fields): calling that directly
 # builds the same event for a third of the cost (end_cycle makes one per expired DAY order).
 _new_tuple = tuple.__new__
@@ -141,7 +141,7 @@ class Exchange:
         clk = self.clock
         events: list = []
         day = [o for o in self._ids.values() if o is not None and o[TIF] is _DAY and o[STATE] != DONE]
-        day.sort(key=_by_arrival)  # in order of time priority
+        day.sort(key=_arrival)  # in order of time priority
         books, add = self._books, events.append
         seq, cycle, tick = clk.seq, clk.cycle, clk.tick
         try:
@@ -390,10 +390,6 @@ def _too_big(oid, qty: int, price: int | None, stop: int | None) -> tuple[Reject
 
 def _seq(event) -> int:
     return event[0]
-
-
-def _arrival(o: list) -> int:
-    return o[ARRIVAL]
 
 
 def _view(o: list) -> RestingOrderView:
