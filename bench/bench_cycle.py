@@ -14,6 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import operator
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -101,9 +102,10 @@ def _rule_run(tmp: Path) -> bool:
                   f"{t1000 - bare - empty:.2f}s")
         if len(trades) % 1000 == 0:
             print(f"  ... {len(trades)} cycles, {stamps[-1] - stamps[0]:.1f}s", flush=True)
-    early, late, same = _flat_cost(tmp, cfg, session, trades)
+    early, late, same, block_ratio = _flat_cost(tmp, cfg, session, trades)
     print(f"cost per cycle: cycles {LONG - WINDOW}-{LONG} {1000 * late:.2f} ms vs cycles {WINDOW}-{2 * WINDOW} "
-          f"{1000 * early:.2f} ms, ratio {late / early:.2f}x (target <= 1.2x)")
+          f"{1000 * early:.2f} ms, ratio {late / early:.2f}x (target <= 1.2x); median of the {WINDOW // BLOCK} "
+          f"paired blocks' ratios {block_ratio:.2f}x (a ratio far above it means a slow spell hit a few blocks)")
     print(f"  (the early window is a fresh run of the same seed, its cycles {'identical' if same else 'NOT identical'} "
           f"to this run's, timed in blocks of {BLOCK} cycles alternating with the late window so that the "
           f"machine's drift over the run does not enter the ratio)")
@@ -113,16 +115,18 @@ def _rule_run(tmp: Path) -> bool:
     return t1000 <= 20 and n1000 >= 10_000 and late / early <= 1.2 and same
 
 
-def _flat_cost(tmp: Path, cfg, long_session: FloorSession, long_trades: list[int]) -> tuple[float, float, bool]:
+def _flat_cost(tmp: Path, cfg, long_session: FloorSession,
+               long_trades: list[int]) -> tuple[float, float, bool, float]:
     """Mean seconds per cycle of cycles WINDOW..2*WINDOW and of the long run's last WINDOW cycles.
 
     Same seed, same cycles: a fresh run's cycles 1..2*WINDOW are the long run's. The two windows are run
-    in alternating blocks, so a slower or faster spell of this shared machine falls on both alike."""
+    in alternating blocks, so a slower or faster spell of this shared machine falls on both alike. Also
+    returns the median over block pairs of late/early, which a short spike in a few blocks does not move."""
     fresh = FloorSession(tmp / "bench-fresh.db", cfg)
     fresh.start()
     fresh_trades = [r.summary["trades"] for r in fresh.iter_cycles(WINDOW)]
     early_it, late_it = fresh.iter_cycles(WINDOW), long_session.iter_cycles(WINDOW)
-    spent = {"early": 0.0, "late": 0.0}
+    blocks: dict[str, list[float]] = {"early": [], "late": []}
     for _ in range(WINDOW // BLOCK):
         for name, it in (("late", late_it), ("early", early_it)):
             start = time.perf_counter()
@@ -130,10 +134,11 @@ def _flat_cost(tmp: Path, cfg, long_session: FloorSession, long_trades: list[int
                 report = next(it)
                 if name == "early":
                     fresh_trades.append(report.summary["trades"])
-            spent[name] += time.perf_counter() - start
+            blocks[name].append(time.perf_counter() - start)
     fresh.close()
     same = fresh_trades == long_trades[: 2 * WINDOW]
-    return spent["early"] / WINDOW, spent["late"] / WINDOW, same
+    ratio = statistics.median(b / a for a, b in zip(blocks["early"], blocks["late"], strict=True))
+    return sum(blocks["early"]) / WINDOW, sum(blocks["late"]) / WINDOW, same, ratio
 
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
