@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from ledger import lots
 from ledger.errors import RejectCode, Rejection
 from ledger.lineage import lineage
 from ledger.lots import CHUNK_INSERT, chunk_row
@@ -87,7 +88,9 @@ def apply_transfer(conn: sqlite3.Connection, st: BranchState, *, transfer_id: st
         pos = st.position(key)
         conn.execute(CHUNK_INSERT, chunk_row(st.run_id, st.branch_id, credit, asset, 1, pos.lo, cycle,
                                              [amount], [price], [transfer_id]))
-        pos.long.append([pos.lo, amount, price])
+        if pos.lm == pos.lo and len(pos.long) < lots.LOT_WINDOW:  # a complete queue, not full (state.Pos)
+            pos.long.append([pos.lo, amount, price])
+            pos.lm = pos.lo + amount
         pos.lo += amount
         pos.cost += amount * price
         st.dirty_pos.add(key)

@@ -19,7 +19,15 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import deque
+from collections.abc import Iterator
 
+# The ledger's in-memory mirror (state.py) keeps, per stream, only its oldest open lots, at most this
+# many: the ones FIFO consumes next. The others stay in `lots` only (every lot is written there anyway)
+# and are read back, this many at a time, when consumption reaches them. Without the bound an account
+# that buys more often than its sales get through its oldest lot (a background class, whose opening
+# deposit of 10**8 shares is one lot that lasts the whole run) kept one list per buy in memory for the
+# whole run: about 12 MiB per 1,000 cycles of the default floor.
+LOT_WINDOW = 256
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 CHUNK_INSERT = "INSERT INTO lots VALUES (?,?,?,?,?,?,?,?,?)"
 _FIRST = ("coalesce((SELECT max(start) FROM lots WHERE branch_id=? AND account=? AND symbol=? AND side=? "
@@ -32,11 +40,11 @@ def chunk_row(run_id: int, branch_id: int, account: str, symbol: str, side: int,
             _dumps([qtys, prices, sources]))
 
 
-def read_lots(conn: sqlite3.Connection, branch_id: int, account: str, symbol: str, side: int,
-              consumed: int, opened: int) -> list[tuple[int, int, int, int, str]]:
-    """Lots overlapping [consumed, opened): (start, qty, price, cycle, source), oldest first."""
+def iter_lots(conn: sqlite3.Connection, branch_id: int, account: str, symbol: str, side: int,
+              consumed: int, opened: int) -> Iterator[tuple[int, int, int, int, str]]:
+    """Lots overlapping [consumed, opened): (start, qty, price, cycle, source), oldest first, read chunk by
+    chunk as the caller asks for them (a caller that stops early reads no further chunks)."""
     key = (branch_id, account, symbol, side)
-    out = []
     for start, cycle, items in conn.execute(
             f"SELECT start, cycle, items FROM lots WHERE branch_id=? AND account=? AND symbol=? AND side=? "
             f"AND start >= {_FIRST} AND start < ? ORDER BY start", (*key, *key, consumed, opened)):
@@ -44,17 +52,45 @@ def read_lots(conn: sqlite3.Connection, branch_id: int, account: str, symbol: st
         qtys, prices, sources = json.loads(items)
         for qty, price, source in zip(qtys, prices, sources, strict=True):
             if s + qty > consumed and s < opened:
-                out.append((s, qty, price, cycle, source))
+                yield s, qty, price, cycle, source
             s += qty
-    return out
 
 
-def load_stream(conn: sqlite3.Connection, branch_id: int, account: str, symbol: str, side: int,
-                consumed: int, opened: int) -> deque:
-    """The in-memory queue of open lots: [start, qty, price] entries."""
-    return deque([s, q, p] for s, q, p, _, _ in read_lots(conn, branch_id, account, symbol, side, consumed, opened))
+def read_lots(conn: sqlite3.Connection, branch_id: int, account: str, symbol: str, side: int,
+              consumed: int, opened: int) -> list[tuple[int, int, int, int, str]]:
+    """Lots overlapping [consumed, opened): (start, qty, price, cycle, source), oldest first."""
+    return list(iter_lots(conn, branch_id, account, symbol, side, consumed, opened))
 
 
+def load_window(conn: sqlite3.Connection, branch_id: int, account: str, symbol: str, side: int,
+                end: int, opened: int, dq: deque | None = None,
+                pending: tuple[int, list, list, list] | None = None) -> tuple[deque, int]:
+    """Fill the in-memory queue of a stream's open lots (see `LOT_WINDOW`) from stream position `end`:
+    append [start, qty, price] entries to `dq` (a new deque by default) until it holds LOT_WINDOW lots
+    or reaches `opened`. Returns (the queue, the stream position its lots now reach: `opened` once
+    the queue holds every open lot).
+
+    `end` is where the queue's lots end now: the consumed counter for an empty queue (a partly consumed
+    head lot is then loaded whole, as the queue keeps it), else the end of its last lot. `pending` is a
+    chunk the caller is building and has not written yet, (start, qtys, prices, sources): its lots
+    follow the stored ones."""
+    dq = deque() if dq is None else dq
+    if len(dq) < LOT_WINDOW and end < opened:
+        for s, q, p, _, _ in iter_lots(conn, branch_id, account, symbol, side, end, opened):
+            dq.append([s, q, p])
+            end = s + q
+            if len(dq) >= LOT_WINDOW:
+                break
+    if pending is not None and len(dq) < LOT_WINDOW and end < opened:
+        s = pending[0]
+        for q, p in zip(pending[1], pending[2], strict=True):
+            if s + q > end:
+                dq.append([s, q, p])
+                end = s + q
+                if len(dq) >= LOT_WINDOW:
+                    break
+            s += q
+    return dq, end
 def copy_stream(conn: sqlite3.Connection, source: int, target: int, account: str, symbol: str, side: int,
                 consumed: int, opened: int) -> None:
     """Copy the chunks holding a stream's open lots from one branch to another (fork)."""

@@ -31,9 +31,9 @@ import sqlite3
 from collections import deque
 from collections.abc import Sequence
 
-from ledger import fillids, fillkeys
+from ledger import fillids, fillkeys, lots
 from ledger.errors import RejectCode, Rejection
-from ledger.lots import CHUNK_INSERT, chunk_row
+from ledger.lots import CHUNK_INSERT, chunk_row, load_window
 from ledger.state import BranchState, Pos, fee_for
 from ledger.types import FEES, Fill, SettleResult
 
@@ -153,6 +153,35 @@ def _consume(dq: deque, c: int, k: int) -> tuple[int, int]:
     return c, total
 
 
+def _consume_spilled(conn: sqlite3.Connection, st: BranchState, key: tuple[str, str], side: int, p: Pos,
+                     c: int, k: int, pending: tuple[int, list, list, list] | None) -> tuple[int, int]:
+    """`_consume` of k shares from a queue that may run dry before its stream does (the queue holds only
+    the oldest `lots.LOT_WINDOW` open lots; see state.Pos): refilled from the stored lots, then from the
+    batch's unwritten chunk `pending`, whenever it empties. Leaves it non-empty while lots are open."""
+    dq, end, opened = (p.long, p.lm, p.lo) if side == 1 else (p.short, p.sm, p.so)
+    total = 0
+    while k:
+        if not dq:
+            _, end = load_window(conn, st.branch_id, key[0], key[1], side, c, opened, dq, pending)
+        lot = dq[0]
+        rem = lot[0] + lot[1] - c
+        if rem <= k:
+            take = rem
+            dq.popleft()
+        else:
+            take = k
+        total += lot[2] * take
+        c += take
+        k -= take
+    if not dq and c < opened:
+        _, end = load_window(conn, st.branch_id, key[0], key[1], side, c, opened, dq, pending)
+    if side == 1:
+        p.lm = end
+    else:
+        p.sm = end
+    return c, total
+
+
 def _reservation(st: BranchState, oid: str, side: str, who: str, sym: str, fid: str, q: int, p: int) -> None:
     """Consume q shares of an open order's reservation (cash for a buy, shares for a sell)."""
     r = st.res[oid]
@@ -182,6 +211,7 @@ def apply(conn: sqlite3.Connection, st: BranchState, cycle: int, fills: list[tup
         raise _reject(RejectCode.CYCLE_MISMATCH, f"at most {fillkeys.PER_CYCLE} fills per cycle and "
                                                  f"{fillkeys.MAX_BRANCH} branches can be stored")
     cash, rcash, shares, rshares, pos, res = st.cash, st.rcash, st.shares, st.rshares, st.pos, st.res
+    window = lots.LOT_WINDOW  # a lot queue grows only while complete and shorter than this (state.Pos)
     accts = st.accounts
     # cash must stay >= reserved - credit; shares must stay >= reserved - short limit
     cfloor = {n: rcash.get(n, 0) - a.credit_limit for n, a in accts.items()}
@@ -230,13 +260,18 @@ def apply(conn: sqlite3.Connection, st: BranchState, cycle: int, fills: list[tup
         if pb.so != pb.sc:
             open_short = pb.so - pb.sc
             cover = q if q < open_short else open_short
-            pb.sc, taken = _consume(pb.short, pb.sc, cover)
+            if pb.sm == pb.so or pb.sc + cover < pb.sm:
+                pb.sc, taken = _consume(pb.short, pb.sc, cover)
+            else:
+                pb.sc, taken = _consume_spilled(conn, st, bk, -1, pb, pb.sc, cover, tb.sch)
             real_b = taken - p * cover
             cost_b = taken
         op = q - cover
         if op:
             lo = pb.lo
-            pb.long.append([lo, op, p])
+            if pb.lm == lo and len(pb.long) < window:
+                pb.long.append([lo, op, p])
+                pb.lm = lo + op
             ch = tb.lch
             if ch is None:
                 ch = tb.lch = (lo, [], [], [])
@@ -260,14 +295,18 @@ def apply(conn: sqlite3.Connection, st: BranchState, cycle: int, fills: list[tup
             if close < lot[0] + lot[1] - c:
                 taken = lot[2] * close
                 ps.lc = c + close
-            else:
+            elif ps.lm == ps.lo or c + close < ps.lm:
                 ps.lc, taken = _consume(ps.long, c, close)
+            else:
+                ps.lc, taken = _consume_spilled(conn, st, sk, 1, ps, c, close, ts.lch)
             real_s = p * close - taken
             cost_s = -taken
         op = q - close
         if op:
             so_ = ps.so
-            ps.short.append([so_, op, p])
+            if ps.sm == so_ and len(ps.short) < window:
+                ps.short.append([so_, op, p])
+                ps.sm = so_ + op
             ch = ts.sch
             if ch is None:
                 ch = ts.sch = (so_, [], [], [])

@@ -17,8 +17,8 @@ import sqlite3
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
-from ledger import fillkeys
-from ledger.lots import read_lots
+from ledger import fillkeys, lots
+from ledger.lots import load_window, read_lots
 from ledger.state import BranchState, Res, set_fill_cursor
 from ledger.types import CASH, FEES
 
@@ -103,24 +103,34 @@ def undo_after(conn: sqlite3.Connection, st: BranchState, k: int, lots_branch: i
         p = st.pos.get(key)
         if p is None:
             continue
-        _restore_queue(conn, src, key, 1, p.long, p.lc, p.lo)
-        _restore_queue(conn, src, key, -1, p.short, p.sc, p.so)
+        p.lm = _restore_queue(conn, src, key, 1, p.long, p.lc, p.lm, p.lo)
+        p.sm = _restore_queue(conn, src, key, -1, p.short, p.sc, p.sm, p.so)
     refresh_fill_cursor(conn, st, k)
     return rep
 
 
 def _restore_queue(conn: sqlite3.Connection, src: int, key: tuple[str, str], side: int, dq: deque,
-                   consumed: int, opened: int) -> None:
-    """Bring an open-lot queue back to restored counters, reading only the lots that changed.
+                   consumed: int, end: int, opened: int) -> int:
+    """Bring an open-lot queue back to restored counters, reading only the lots that changed; returns the
+    stream position its lots reach (state.Pos: `lm`/`sm`, which was `end`).
 
     Lots opened after the cycle sit at the tail (start >= opened): drop them. Lots consumed after it
-    sit just before the current head: read back those overlapping [consumed, head)."""
+    sit just before the current head: read back those overlapping [consumed, head). The queue then
+    keeps its oldest `lots.LOT_WINDOW` lots (the newer ones are still stored)."""
     while dq and dq[-1][0] >= opened:
         dq.pop()
-    head = dq[0][0] if dq else opened
+    end = min(end, opened)
+    head = dq[0][0] if dq else end
     if consumed < head:
         older = read_lots(conn, src, key[0], key[1], side, consumed, head)
         dq.extendleft([s, q, p] for s, q, p, _, _ in reversed(older))
+    if len(dq) > lots.LOT_WINDOW:
+        while len(dq) > lots.LOT_WINDOW:
+            dq.pop()
+        end = dq[-1][0] + dq[-1][1]
+    elif not dq and consumed < opened:  # everything it held was undone: the lots from `consumed` on
+        _, end = load_window(conn, src, key[0], key[1], side, consumed, opened, dq)
+    return end if dq else opened
 
 
 def refresh_fill_cursor(conn: sqlite3.Connection, st: BranchState, k: int) -> None:
