@@ -9,6 +9,14 @@ and the ledger are brought to the checkpoint's (branch, cycle). When the branch'
 past that cycle (a rollback, LangGraph time travel, or a crash after the ledger committed), the branch is
 forked at the cycle and the run continues on the fork: the discarded future stays intact as its own
 branch and can still be inspected.
+
+A branch runs with its thread's config (`use_config`), and a fork's config may differ from its parent's
+(graphs/fork_config.py says what may change). Two settings live outside `config` once a branch exists,
+so aligning makes them follow it (`_follow_config`): the fee, stored per branch in the ledger, and the
+background market's settings, which ride inside the exchange snapshots. A fork whose `market` differs
+stores a keyframe of its own at its fork cycle, with the background reconfigured (same random streams,
+other settings): every later restore on the fork's lineage starts from it, and the parent's keyframes
+and journals keep the parent's settings.
 """
 from __future__ import annotations
 
@@ -18,7 +26,9 @@ from pathlib import Path
 
 from graphs.cycle_work import CycleWork
 from graphs.event_bus import EventBus
+from graphs.fork_config import check_fork_config
 from graphs.traders.config import FloorConfig
+from ledger.errors import LedgerError
 from ledger.market_history import MarketSnapshots
 from ledger.store import Ledger
 from market.background import BackgroundMarket
@@ -55,6 +65,7 @@ class Floor:
     last_marks: dict[str, int] | None = None
     db_path: str | None = None  # the run database (MCP tool servers open it in their own processes)
     mcp_sessions: dict[str, object] = field(default_factory=dict)  # trader -> open MCP tool session
+    lease: object | None = None  # the run database's single-writer lease while this process owns it
 
     def __post_init__(self) -> None:
         self.snapshots = MarketSnapshots(self.ledger.db.conn)
@@ -74,6 +85,7 @@ class Floor:
     def start_run(self, *, seed: int | None = None, name: str | None = None) -> tuple[int, int]:
         """A new run: accounts for the traders and one per background class, the books at cycle 0."""
         seed = self.config.seed if seed is None else seed
+        self.ledger.fee_bps = self.config.fee_bps  # the run's (and its main branch's) fee: this config's
         ref = self.ledger.start_run(
             config=self.config.model_dump(mode="json"), seed=seed, name=name,
             symbols=[i.symbol for i in self.instruments],
@@ -103,7 +115,9 @@ class Floor:
         return self._seed_cache[1]
 
     def use_config(self, config: FloorConfig) -> None:
-        """Switch to another thread's config (a fork may run other traders' parameters)."""
+        """Switch to another thread's config (a fork may run other traders' parameters, fees, market)."""
+        if config.fee_bps != self.config.fee_bps or config.market != self.config.market:
+            self.at = None  # the next align restores the books and makes the branch follow this config
         self.config = config
         self.trader_names = tuple(t.name for t in config.traders)
         self._accounts.clear()
@@ -138,9 +152,38 @@ class Floor:
                 f"the checkpoint is at cycle {cycle} but branch {branch_id}'s ledger ends at cycle {last}"
             )
         self.exchange = self.exchange_at(run_id, branch_id, cycle)
+        self._follow_config(self.config, run_id, branch_id, cycle)
         self.at = (run_id, branch_id, cycle)
         self.work = None
         return branch_id
+
+    def _follow_config(self, config: FloorConfig, run_id: int, branch_id: int, cycle: int) -> None:
+        """Make the active branch, standing at `cycle` with `self.exchange` restored, run with `config`:
+        the ledger charges its fee, the background market runs its `market` settings.
+
+        The fee can change only while the branch has recorded nothing of its own (a fresh fork, or a run
+        at cycle 0); otherwise AlignmentError says why. A change of market settings is stored as a
+        keyframe of the branch at `cycle`, so that every later restore of the branch's books carries it;
+        nothing is written when both already match (the common case, and a fork with an unchanged config)."""
+        ledger, bg = self.ledger, self.exchange.background
+        fee_differs = ledger.branch_fee_bps != config.fee_bps
+        market_differs = bg is not None and bg.config != config.market.model_copy(update={"seed": bg.config.seed})
+        if not (fee_differs or market_differs):
+            return
+        try:
+            with ledger.transaction():
+                if fee_differs:
+                    try:
+                        ledger.set_fee(config.fee_bps)
+                    except LedgerError as e:
+                        raise AlignmentError(f"the config of branch {branch_id}'s thread says fee_bps="
+                                             f"{config.fee_bps}, which the branch cannot honour: {e.message}") from e
+                if market_differs:
+                    bg.reconfigure(config.market, self.exchange)
+                    self.snapshots.save(run_id, branch_id, cycle, self.exchange.snapshot())
+        except BaseException:
+            self.exchange, self.at = None, None  # the books may have been reconfigured: restore them again
+            raise
 
     def exchange_at(self, run_id: int, branch_id: int, cycle: int) -> Exchange:
         """The books at the end of `cycle` as seen from `branch_id`: the newest keyframe at or before it,
@@ -161,14 +204,24 @@ class Floor:
         if cycle % KEYFRAME_EVERY == 0:
             self.snapshots.save(run_id, branch_id, cycle, self.exchange.snapshot())
 
-    def fork(self, run_id: int, branch_id: int, at_cycle: int, *, name: str | None = None) -> int:
-        """A new branch continuing from `at_cycle`; the original branch is untouched."""
+    def fork(self, run_id: int, branch_id: int, at_cycle: int, *, name: str | None = None,
+             config: FloorConfig | None = None) -> int:
+        """A new branch continuing from `at_cycle`; the original branch is untouched.
+
+        With `config` (the fork's, checked against this Floor's by `check_fork_config`), the new branch
+        gets its fee and background settings now, so readers see them before its first cycle. Without it,
+        the branch follows its thread's config when it is first aligned."""
+        if config is not None:
+            check_fork_config(self.config, config)
         self.ledger.use(run_id, branch_id)
         last = self.ledger.last_cycle() or 0
         if at_cycle > last:
             raise AlignmentError(f"branch {branch_id} has no cycle {at_cycle} yet (it ends at {last})")
         new_branch = self.ledger.fork(at_cycle, name=name or f"fork of branch {branch_id} at cycle {at_cycle}")
         self.at = None  # the exchange is restored on the next align
+        if config is not None and (config.fee_bps != self.ledger.branch_fee_bps or config.market != self.config.market):
+            self.exchange = self.exchange_at(run_id, new_branch, at_cycle)
+            self._follow_config(config, run_id, new_branch, at_cycle)
         return new_branch
 
     def mcp_tools(self, trader: str) -> list:

@@ -11,6 +11,12 @@ Choices:
   after at_cycle). History rows (fills, transfers, orders, traces, messages, snapshots) are not
   copied; the new branch reads its parent's rows with cycle <= at_cycle through its lineage.
   The source branch is only read.
+* Fees are per branch (`branches.fee_bps`): a fork inherits the fee of the branch it forks unless given
+  another, so a what-if fork may charge other fees while its parent keeps its own. A fee can change
+  only while the branch has settled nothing of its own (`set_fee`), because undoing a fill or a release
+  re-holds cash at the branch's fee. When a fork's fee differs from the state it copies, the cash held
+  for open buy orders is re-held at the new fee (`rehold_cash`): reservations stay linear in their
+  remaining quantity, so fills and releases on the fork give back exactly what the fork holds.
 """
 from __future__ import annotations
 
@@ -21,16 +27,61 @@ from ledger import fillkeys
 from ledger.errors import LedgerError, RejectCode
 from ledger.lots import copy_stream, delete_from
 from ledger.schema import HISTORY_TABLES
-from ledger.state import BranchState, load_state
+from ledger.state import BranchState, branch_row, fee_for, load_state
 from ledger.types import CASH
 from ledger.undo import undo_after
 
 
 def new_branch(conn: sqlite3.Connection, run_id: int, parent_id: int | None, fork_cycle: int | None,
-               name: str | None) -> int:
-    cur = conn.execute("INSERT INTO branches(run_id, parent_id, fork_cycle, cycle, name) VALUES (?,?,?,?,?)",
-                       (run_id, parent_id, fork_cycle, fork_cycle or 0, name))
+               name: str | None, fee_bps: int | None = None) -> int:
+    """A branch row. `fee_bps` None: the parent's fee (a root branch: the run's)."""
+    if fee_bps is None:
+        fee_bps = branch_fee(conn, parent_id) if parent_id is not None else conn.execute(
+            "SELECT coalesce(fee_bps, 0) FROM runs WHERE run_id=?", (run_id,)).fetchone()[0]
+    cur = conn.execute("INSERT INTO branches(run_id, parent_id, fork_cycle, cycle, name, fee_bps) "
+                       "VALUES (?,?,?,?,?,?)", (run_id, parent_id, fork_cycle, fork_cycle or 0, name, fee_bps))
     return int(cur.lastrowid)
+
+
+def branch_fee(conn: sqlite3.Connection, branch_id: int) -> int:
+    """The fee (basis points per side) a branch charges."""
+    return branch_row(conn, branch_id)[3]
+
+
+def rehold_cash(st: BranchState, fee_bps: int) -> None:
+    """Switch the in-memory state `st` to `fee_bps`: every account's reserved cash becomes what its open buy
+    reservations hold at that fee (`remaining * (limit + fee cap)`); changed balances are marked dirty."""
+    st.fee_bps = fee_bps
+    held = dict.fromkeys(st.rcash, 0)
+    for r in st.res.values():
+        if r.side == "buy":
+            held[r.account] = held.get(r.account, 0) + st.res_cash(r)
+    for acct, amount in held.items():
+        if st.rcash.get(acct, 0) != amount:
+            st.rcash[acct] = amount
+            st.dirty_cash.add(acct)
+
+
+def unaffordable_at(st: BranchState, fee_bps: int) -> tuple[str, int, int] | None:
+    """The first account (by name) whose open buy orders would hold more cash at `fee_bps` than it may
+    spend (its cash plus its credit limit): (account, cents needed, cents it may spend), else None."""
+    need: dict[str, int] = {}
+    for r in st.res.values():
+        if r.side == "buy":
+            need[r.account] = need.get(r.account, 0) + r.remaining * (r.limit_price + fee_for(r.limit_price, fee_bps))
+    for acct in sorted(need):
+        has = st.cash.get(acct, 0) + st.accounts[acct].credit_limit
+        if need[acct] > has:
+            return acct, need[acct], has
+    return None
+
+
+def set_fee(conn: sqlite3.Connection, st: BranchState, fee_bps: int) -> None:
+    """Store the active branch's new fee and re-hold its reserved cash at it (inside the caller's
+    transaction; the caller checked that the branch has settled nothing of its own)."""
+    conn.execute("UPDATE branches SET fee_bps=? WHERE branch_id=?", (fee_bps, st.branch_id))
+    rehold_cash(st, fee_bps)
+    st.flush(conn, st.fork_cycle or 0)
 
 
 def state_at(conn: sqlite3.Connection, branch_id: int, cycle: int) -> tuple[BranchState, int]:
@@ -78,10 +129,15 @@ def write_full_state(conn: sqlite3.Connection, st: BranchState, source_branch: i
          for x in st.res.values()])
 
 
-def fork(conn: sqlite3.Connection, branch_id: int, at_cycle: int, name: str | None) -> int:
-    """Create a branch seeing `branch_id` exactly as at the end of `at_cycle`; returns its id."""
+def fork(conn: sqlite3.Connection, branch_id: int, at_cycle: int, name: str | None,
+         fee_bps: int | None = None) -> int:
+    """Create a branch seeing `branch_id` exactly as at the end of `at_cycle`; returns its id.
+    It charges `fee_bps`, by default the fee of `branch_id`."""
     st, src = state_at(conn, branch_id, at_cycle)
-    new_id = new_branch(conn, st.run_id, src, at_cycle, name)
+    fee = branch_fee(conn, branch_id) if fee_bps is None else fee_bps
+    if fee != st.fee_bps:
+        rehold_cash(st, fee)
+    new_id = new_branch(conn, st.run_id, src, at_cycle, name, fee)
     write_full_state(conn, st, src, new_id, at_cycle)
     return new_id
 
@@ -103,6 +159,8 @@ def truncate_after(conn: sqlite3.Connection, st: BranchState, k: int) -> tuple[i
         (n,) = conn.execute("SELECT count(*) FROM fills WHERE seq BETWEEN ? AND ?", fillkeys.branch(b)).fetchone()
         _delete_branch_rows(conn, b)
         pst, src = state_at(conn, st.parent_id, k)
+        if pst.fee_bps != st.fee_bps:  # the branch keeps its own fee
+            rehold_cash(pst, st.fee_bps)
         write_full_state(conn, pst, src, b, k)
         conn.execute("UPDATE branches SET parent_id=?, fork_cycle=?, cycle=? WHERE branch_id=?", (src, k, k, b))
         return n, True

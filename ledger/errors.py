@@ -30,6 +30,7 @@ class RejectCode(StrEnum):
     CYCLE_MISMATCH = "cycle_mismatch"
     NO_ACTIVE_RUN = "no_active_run"
     INHERITED_PAST = "inherited_past"
+    FEE_FIXED = "fee_fixed"  # a branch's fee can change only before it settles anything of its own
     ABORTED = "aborted"  # a transaction opened with savepoints=False had a failed request: rolled back
 
 

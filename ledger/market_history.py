@@ -8,7 +8,9 @@ recorded, ledger and books, or wholly absent):
 
 The books at cycle c are the newest keyframe at or before c on the branch's lineage, with the journals of
 the cycles after it replayed. A fork copies nothing: like the ledger's history rows, a branch sees its
-parent's keyframes and journals up to the fork cycle. The ledger only stores and finds the blobs; what
+parent's keyframes and journals up to the fork cycle. A fork may also store a keyframe of its own at its
+fork cycle (its books with its own background config, graphs/floor.py): at equal cycles the keyframe of
+the younger branch (the higher branch id, always the descendant on a lineage) wins. The ledger only stores and finds the blobs; what
 is inside them is the market's business.
 """
 from __future__ import annotations
@@ -73,7 +75,7 @@ class MarketSnapshots:
         where, params = lineage_sql(lineage(self.conn, branch_id))
         row = self.conn.execute(
             f"SELECT cycle, blob FROM market_snapshots WHERE run_id = ? AND cycle <= ? AND {where} "
-            "ORDER BY cycle DESC LIMIT 1", (run_id, cycle, *params)).fetchone()
+            "ORDER BY cycle DESC, branch_id DESC LIMIT 1", (run_id, cycle, *params)).fetchone()
         if after is not None and after <= cycle and (row is None or row[0] <= after):
             start, keyframe = after, b""
         elif row is None:

@@ -20,6 +20,9 @@ from __future__ import annotations
 
 from sqlite_utils import Database
 
+# Bumped when a file of the older layout cannot be read correctly by this code (create_schema then refuses
+# the file). A nullable column whose NULL means the older behaviour is added in place instead
+# (`add_missing_column`), without a bump: `branches.fee_bps` (NULL: the run's fee).
 SCHEMA_VERSION = 2
 
 FILLS_DDL = """
@@ -83,6 +86,24 @@ def journal_union(conds: dict[str, str] | None = None) -> str:
 JOURNAL_VIEW = "CREATE VIEW IF NOT EXISTS journal AS\n" + journal_union()
 
 
+def check_schema(conn) -> None:
+    """For a read-only open: the file must already be a ledger of this schema version."""
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    except Exception as exc:  # noqa: BLE001 - sqlite3.OperationalError: no such table
+        raise RuntimeError("not a trading-floor run database (it has no ledger tables)") from exc
+    if row is None or int(row[0]) != SCHEMA_VERSION:
+        raise RuntimeError(f"ledger database has schema version {row and row[0]}, this code needs "
+                           f"{SCHEMA_VERSION}; start a new database file")
+
+
+def add_missing_column(db: Database, table: str, column: str, sql_type: str) -> None:
+    """An additive change that keeps SCHEMA_VERSION: a nullable column added to a file made before it.
+    NULL in it means what the older code did (for `branches.fee_bps`: the run's `runs.fee_bps`)."""
+    if column not in {c.name for c in db[table].columns}:
+        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
+
+
 def create_schema(db: Database) -> None:
     """Create every table, index and view if missing (idempotent)."""
     t = db.table
@@ -95,7 +116,8 @@ def create_schema(db: Database) -> None:
     t("runs").create({"run_id": int, "name": str, "seed": int, "config": str, "meta": str,
                       "fee_bps": int}, pk="run_id", if_not_exists=True)
     t("branches").create({"branch_id": int, "run_id": int, "parent_id": int, "fork_cycle": int,
-                          "cycle": int, "name": str}, pk="branch_id", if_not_exists=True)
+                          "cycle": int, "name": str, "fee_bps": int}, pk="branch_id", if_not_exists=True)
+    add_missing_column(db, "branches", "fee_bps", "INTEGER")
     t("symbols").create({"run_id": int, "symbol": str}, pk=("run_id", "symbol"), if_not_exists=True)
     t("accounts").create({"run_id": int, "branch_id": int, "cycle": int, "name": str, "theory": str,
                           "kind": str, "initial_cash": int, "initial_holdings": str,

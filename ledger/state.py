@@ -1,10 +1,12 @@
 """The in-memory mirror of one branch's current state, and its loading from and flushing to SQLite.
 
 The ledger keeps the active branch's balances, reservations and open FIFO lots in dicts, so the hot
-path (`settle`) never reads SQLite. Every change marks the touched keys dirty; `flush` upserts exactly
-those rows inside the caller's transaction. If a transaction fails, the mirror is reloaded from the
-database, which is the truth. Another connection's commit is noticed through `PRAGMA data_version`
-and also triggers a reload, so a second Ledger on the same file stays correct (single writer at a time).
+path (`settle`) rarely reads SQLite: of each lot stream only the oldest open lots are kept (at most
+`lots.LOT_WINDOW`, the ones consumed next), so the mirror's size does not grow with the run's length.
+Every change marks the touched keys dirty; `flush` upserts exactly those rows inside the caller's
+transaction. If a transaction fails, the mirror is reloaded from the database, which is the truth.
+Another connection's commit is noticed through `PRAGMA data_version` and also triggers a reload, so a
+second Ledger on the same file stays correct (single writer at a time).
 
 FIFO lots are stored as contiguous streams per (account, symbol, side): each lot records `start`, the
 number of shares opened on that stream before it. A position keeps four counters: shares opened and
@@ -20,7 +22,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from ledger import fillkeys
-from ledger.lots import load_stream
+from ledger.lots import load_window
 from ledger.types import CASH
 
 
@@ -63,8 +65,14 @@ class Pos:
     lc: int = 0  # long shares consumed
     so: int = 0  # short shares opened
     sc: int = 0  # short shares consumed
-    long: deque = field(default_factory=deque)  # open long lots: [start, qty, price]
+    long: deque = field(default_factory=deque)  # the oldest open long lots: [start, qty, price]
     short: deque = field(default_factory=deque)
+    # Stream positions the queues' lots reach: `long` holds exactly the open lots overlapping [lc, lm).
+    # lm == lo when it holds all of them; otherwise (more than lots.LOT_WINDOW open lots) the lots in
+    # [lm, lo) are only in the `lots` table, and the queue is refilled from it as FIFO consumes it. A
+    # queue is never left empty while lots are open (lm == lo == lc then). Likewise `short` and sm.
+    lm: int = 0
+    sm: int = 0
 
 
 @dataclass(slots=True)
@@ -144,10 +152,24 @@ class BranchState:
         self.clear_dirty()
 
 
-def load_state(conn: sqlite3.Connection, branch_id: int) -> BranchState:
-    row = conn.execute("SELECT b.run_id, b.parent_id, b.fork_cycle, r.fee_bps FROM branches b "
-                       "JOIN runs r ON r.run_id = b.run_id WHERE b.branch_id=?", (branch_id,)).fetchone()
+def branch_row(conn: sqlite3.Connection, branch_id: int) -> tuple[int, int | None, int | None, int]:
+    """(run_id, parent_id, fork_cycle, fee_bps) of a branch. The fee is the branch's own (a fork may charge
+    another fee than its parent); NULL, in files made before branches had a fee, means the run's fee."""
+    try:
+        row = conn.execute("SELECT b.run_id, b.parent_id, b.fork_cycle, coalesce(b.fee_bps, r.fee_bps) "
+                           "FROM branches b JOIN runs r ON r.run_id = b.run_id WHERE b.branch_id=?",
+                           (branch_id,)).fetchone()
+    except sqlite3.OperationalError as exc:  # an older file opened read-only: no branches.fee_bps column
+        if "fee_bps" not in str(exc):
+            raise
+        row = conn.execute("SELECT b.run_id, b.parent_id, b.fork_cycle, r.fee_bps FROM branches b "
+                           "JOIN runs r ON r.run_id = b.run_id WHERE b.branch_id=?", (branch_id,)).fetchone()
     run_id, parent_id, fork_cycle, fee_bps = row
+    return run_id, parent_id, fork_cycle, fee_bps or 0
+
+
+def load_state(conn: sqlite3.Connection, branch_id: int) -> BranchState:
+    run_id, parent_id, fork_cycle, fee_bps = branch_row(conn, branch_id)
     st = BranchState(run_id, branch_id, parent_id, fork_cycle, fee_bps or 0)
     st.symbols = {s for (s,) in conn.execute("SELECT symbol FROM symbols WHERE run_id=?", (run_id,))}
     for name, theory, kind, cyc, icash, ihold, ash, sl, cl in conn.execute(
@@ -163,11 +185,11 @@ def load_state(conn: sqlite3.Connection, branch_id: int) -> BranchState:
     for acct, sym, cost, real, fees, lo, lc, so, sc in conn.execute(
             "SELECT account, symbol, cost_basis, realized_pnl, fees, long_opened, long_consumed, "
             "short_opened, short_consumed FROM positions WHERE branch_id=?", (branch_id,)):
-        p = Pos(cost, real, fees, lo, lc, so, sc)
+        p = Pos(cost, real, fees, lo, lc, so, sc, lm=lo, sm=so)
         if lo > lc:
-            p.long = load_stream(conn, branch_id, acct, sym, 1, lc, lo)
+            p.long, p.lm = load_window(conn, branch_id, acct, sym, 1, lc, lo)
         if so > sc:
-            p.short = load_stream(conn, branch_id, acct, sym, -1, sc, so)
+            p.short, p.sm = load_window(conn, branch_id, acct, sym, -1, sc, so)
         st.pos[(acct, sym)] = p
     for oid, acct, side, sym, qty, lim, rem, cyc in conn.execute(
             "SELECT order_id, account, side, symbol, qty, limit_price, remaining, cycle FROM reservations "

@@ -5,7 +5,7 @@ import json
 import random
 from collections.abc import Iterable, Mapping, Sequence
 
-from ledger import journal, reservations, settlement
+from ledger import branches, journal, reservations, settlement
 from ledger.branches import check_writable
 from ledger.errors import LedgerError, RejectCode, Rejection
 from ledger.state import AccountCfg
@@ -22,6 +22,34 @@ class TradingMixin:
 
     def symbols(self) -> list[str]:
         return sorted(self._state().symbols)
+
+    @property
+    def branch_fee_bps(self) -> int:
+        """The fee (basis points per side, on each fill's notional) the active branch charges."""
+        return self._state().fee_bps
+
+    def set_fee(self, fee_bps: int) -> None:
+        """Make the active branch charge `fee_bps` (a fork's own config). Allowed only while the branch has
+        settled nothing of its own: a fresh fork, or a run still at cycle 0. Cash held for open buy orders
+        is re-held at the new fee. Raises LedgerError (FEE_FIXED) otherwise; writes nothing then."""
+        st = self._state()
+        if not isinstance(fee_bps, int) or fee_bps < 0:
+            raise LedgerError(RejectCode.NON_POSITIVE_AMOUNT, f"a fee must be >= 0 basis points, not {fee_bps!r}")
+        if fee_bps == st.fee_bps:
+            return
+        last, start = self.last_cycle() or 0, st.fork_cycle or 0
+        if last > start:
+            raise LedgerError(RejectCode.FEE_FIXED,
+                              f"branch {st.branch_id} has recorded cycles up to {last} at {st.fee_bps} bps, so "
+                              f"its fee cannot become {fee_bps} bps; fork it to go on with another fee")
+        short = branches.unaffordable_at(st, fee_bps)
+        if short:
+            acct, need, has = short
+            raise LedgerError(RejectCode.INSUFFICIENT_CASH,
+                              f"at {fee_bps} bps, {acct}'s open buy orders would hold {need:,} cents, more than the "
+                              f"{has:,} it may spend: its fee cannot become {fee_bps} bps while they are open")
+        with self.transaction():
+            branches.set_fee(self.conn, st, fee_bps)
 
     def open_account(self, name: str, *, theory: str = "", cash: int, holdings: Mapping[str, int] | None = None,
                      kind: str = "trader", cycle: int = 0, cost: Mapping[str, int] | None = None,

@@ -114,12 +114,17 @@ def test_floor_books_at_every_cycle_match_the_run_on_a_branch_and_a_fork(tmp_pat
 
         # a fork between keyframes: its books are rebuilt from the parent's keyframe and journals, then its own
         # (with another ticks_per_cycle, so that its cycles differ from the original's)
-        session.fork(KEYFRAME_EVERY - 3, fast_config(market={"ticks_per_cycle": 7, "noise": {"count": 300}}))
+        fork_cfg = fast_config(market={"ticks_per_cycle": 7, "noise": {"count": 300}})
+        session.fork(KEYFRAME_EVERY - 3, fork_cfg)
         session.run(8, on_cycle=remember)
         fork_branch = session.floor.at[1]
         assert fork_branch != main_branch
         at_fork = KEYFRAME_EVERY - 3
-        assert books_of(floor.exchange_at(run_id, fork_branch, at_fork)) == live[(main_branch, at_fork)]
+        # at the fork cycle the fork's books are the parent's, with the fork's background settings
+        parent_then = floor.exchange_at(run_id, main_branch, at_fork)
+        assert books_of(parent_then) == live[(main_branch, at_fork)]
+        parent_then.background.reconfigure(fork_cfg.market, parent_then)
+        assert books_of(floor.exchange_at(run_id, fork_branch, at_fork)) == books_of(parent_then)
         for c in (KEYFRAME_EVERY - 2, KEYFRAME_EVERY, KEYFRAME_EVERY + 5):
             assert books_of(floor.exchange_at(run_id, fork_branch, c)) == live[(fork_branch, c)], c
         assert live[(fork_branch, KEYFRAME_EVERY)] != live[(main_branch, KEYFRAME_EVERY)]

@@ -142,6 +142,32 @@ class MarketMakers:
         self._init_arrays()
         self.__dict__.update(kept)
 
+    def reconfigure(self, config: MarketMakerConfig, rng: np.random.Generator, exchange) -> list:
+        """Other settings for the same makers (BackgroundMarket.reconfigure). Makers beyond a smaller
+        `count` cancel their resting quotes and retire; makers added by a larger one draw their estimate
+        errors from `rng` (a stream of their own, not the running one). Every maker looks at every symbol
+        on the next tick, with the new settings. Returns the cancels' events."""
+        events: list = []
+        old_count = len(self.quotes)
+        if config.count < old_count:
+            for m in range(config.count, old_count):
+                owner = f"mm:{m}"
+                for q in self.quotes[m]:
+                    for _, oid, _ in (*q.bids, *q.asks):
+                        if exchange.open_qty(oid) is not None:
+                            events += exchange.cancel(_tuple_new(CancelOrder, (oid, owner)))
+                            self.cancels_sent += 1
+            del self.quotes[config.count:]
+            self.error = self.error[: config.count].copy()
+        elif config.count > old_count:
+            k = config.count - old_count
+            fresh = rng.standard_normal((k, len(self.stocks))) * config.estimate_noise_bps * 1e-4
+            self.error = np.vstack([self.error, fresh])
+            self.quotes += [[_Quote() for _ in self.instruments] for _ in range(k)]
+        self.config = config
+        self._init_arrays()
+        return events
+
     def estimates(self, fair: dict[str, float]) -> list[list[float]]:
         """Each maker's estimate per instrument (cents), [maker][instrument]: noisy fundamentals, and
         the basket NAV of them for an ETF."""

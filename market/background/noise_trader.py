@@ -70,6 +70,12 @@ class NoiseTraders:
         self.__dict__.update(state)
         self._derive()
 
+    def reconfigured(self, config: NoiseTraderConfig) -> NoiseTraders:
+        """The same population with other settings (nothing per trader is stored): ids and counts go on."""
+        new = NoiseTraders(config, self.instruments)
+        new.next_id, new.orders_sent = self.next_id, self.orders_sent
+        return new
+
     def act(self, exchange, fair: dict[str, float], rng: np.random.Generator) -> list:
         """Draw this tick's arrivals and send them; returns the exchange's events."""
         n = int(rng.poisson(self._rate)) if self._rate > 0.0 else 0

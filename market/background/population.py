@@ -9,6 +9,9 @@ The fixed order, plus one random stream per component, makes the event stream a 
 master seed and of what the floor traders did. Streams come from `SeedSequence(seed).spawn(...)` with
 PCG64 generators: 128-bit state each, so the whole object pickles to a few kilobytes and rides along
 inside `Exchange.snapshot()`. The object never keeps a reference to the exchange.
+
+`reconfigure(config, exchange)` lets the same market go on with other parameters (a fork's config):
+the streams, the fundamentals' path and the agents' state carry over; see its docstring.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from market.fundamentals import Fundamentals
 from market.instruments import DEFAULT_UNIVERSE, Instrument, InstrumentKind
 
 _STREAMS = ("fundamentals", "market_makers", "noise", "value", "setup")
+_RECONFIGURE = 0x7265636F  # names the stream that seeds agents added by `reconfigure` (with the seed and tick)
 
 
 class BackgroundMarket:
@@ -65,6 +69,35 @@ class BackgroundMarket:
         self.__dict__.update(state)
         self._etfs = _etf_baskets(self.instruments)
 
+    def reconfigure(self, config: BackgroundConfig, exchange) -> list:
+        """Go on with other settings (a fork's `market` config), as the same market: every random stream
+        stays where it stands, and so do the tick count, the order ids, the fundamentals' values and
+        volatility state, and each remaining agent's own state (makers' estimate errors, quotes and
+        inventory; value traders' view biases). `config.seed` is ignored: the streams were seeded once,
+        from the run's seed.
+
+        A component whose settings did not change is left exactly as it is, so an unchanged config
+        changes nothing at all. Agents added by a larger `count` draw their initial state from a stream of
+        their own (derived from the seed and the tick), so the running streams do not move; makers removed
+        by a smaller `count` withdraw their resting quotes. Other settings apply from the next tick (the
+        makers look at every symbol then). Returns the exchange's events (those cancels)."""
+        old = self.config
+        cfg = config.model_copy(update={"seed": old.seed})
+        if cfg == old:
+            return []
+        added = np.random.Generator(np.random.PCG64(np.random.SeedSequence([old.seed, self.ticks, _RECONFIGURE])))
+        events: list = []
+        if cfg.fundamentals != old.fundamentals and type(self.fundamentals) is Fundamentals:
+            self.fundamentals = _refit(self.fundamentals, self.instruments, cfg.fundamentals)
+        if cfg.market_makers != old.market_makers:
+            events += self.market_makers.reconfigure(cfg.market_makers, added, exchange)
+        if cfg.noise != old.noise:
+            self.noise = self.noise.reconfigured(cfg.noise)
+        if cfg.value != old.value:
+            self.value.reconfigure(cfg.value, added)
+        self.config = cfg
+        return events
+
     def fair_values(self) -> dict[str, float]:
         """Fundamental value of every instrument in cents: stocks from the walk, ETFs as basket NAV."""
         fair = self.fundamentals.values()
@@ -97,6 +130,15 @@ class BackgroundMarket:
             + self.market_makers.orders_sent
             + self.market_makers.cancels_sent,
         }
+
+
+def _refit(old: Fundamentals, instruments, config) -> Fundamentals:
+    """Fundamentals with `config`'s parameters, standing where `old` stands: the same log values and
+    GARCH variance multipliers (the state `Fundamentals.step` carries from tick to tick)."""
+    new = Fundamentals(instruments, config)
+    new._log = old._log.copy()
+    new._var_mult = list(old._var_mult)
+    return new
 
 
 def _etf_baskets(instruments) -> list[tuple[str, tuple[str, ...], tuple[int, ...], int]]:

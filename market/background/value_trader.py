@@ -54,6 +54,18 @@ class ValueTraders:
         self.__dict__.update(state)
         self._stock_pos = {s: k for k, s in enumerate(self.stocks)}
 
+    def reconfigure(self, config: ValueTraderConfig, rng: np.random.Generator) -> None:
+        """Other settings for the same traders (BackgroundMarket.reconfigure): the biases of the traders
+        that stay are kept; traders added by a larger `count` draw theirs from `rng` (a stream of their
+        own); traders beyond a smaller one retire."""
+        old_count = self.bias.shape[0]
+        if config.count < old_count:
+            self.bias = self.bias[: config.count].copy()
+        elif config.count > old_count:
+            fresh = rng.standard_normal((config.count - old_count, len(self.stocks))) * config.view_bias_bps * 1e-4
+            self.bias = np.vstack([self.bias, fresh.astype(np.float32)])
+        self.config = config
+
     def act(self, exchange, fair: dict[str, float], rng: np.random.Generator) -> list:
         cfg = self.config
         n = int(rng.poisson(cfg.count * cfg.rate_per_tick)) if cfg.count else 0
