@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from graphs.cli_errors import SEED_MAX
 from market.background import BackgroundConfig, BackgroundMarket
 from market.events import TradeExecuted
 from market.instruments import InstrumentKind
@@ -138,7 +139,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
         cycles: int = typer.Option(200, "--cycles", min=1, help="Number of cycles to run."),
-        seed: int = typer.Option(7, "--seed", help="Master seed of the background market."),
+        seed: int = typer.Option(7, "--seed", min=0, max=SEED_MAX, help="Master seed of the background market."),
     ) -> None:
         """Run the seeded background market offline and print a per-symbol summary."""
         console = Console()

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from graphs.cli_errors import SEED_MAX
 from graphs.session import DEFAULT_DB
 from tools.server_config import HOST_DEFAULT
 
@@ -46,7 +47,7 @@ def register(app: typer.Typer) -> None:
         kinds: Annotated[str | None, typer.Option("--kinds", help="push: comma-separated kinds.")] = None,
         run_cycles: Annotated[int, typer.Option("--run-cycles", min=0, help="events: run N cycles in-process.")] = 0,
         config: Annotated[Path | None, typer.Option("--config", help="events --run-cycles: floor YAML.")] = None,
-        seed: Annotated[int | None, typer.Option("--seed", help="events --run-cycles: seed of a new run.")] = None,
+        seed: Annotated[int | None, typer.Option("--seed", min=0, max=SEED_MAX, help="events --run-cycles: seed of a new run.")] = None,
         wait_subscribers: Annotated[int, typer.Option("--wait-subscribers", min=0,
                                                       help="events: wait for N subscribers before running.")] = 0,
         wait_timeout: Annotated[float, typer.Option("--wait-timeout")] = 60.0,

@@ -13,7 +13,7 @@ from __future__ import annotations
 BRANCH_SHIFT = 44
 CYCLE_SHIFT = 20
 MAX_BRANCH = (1 << (63 - BRANCH_SHIFT)) - 1
-MAX_CYCLE = (1 << (BRANCH_SHIFT - CYCLE_SHIFT)) - 1
+MAX_CYCLE = (1 << (BRANCH_SHIFT - CYCLE_SHIFT)) - 1  # 16,777,215: the last cycle a run can reach
 PER_CYCLE = 1 << CYCLE_SHIFT
 _IDX = PER_CYCLE - 1
 

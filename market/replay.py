@@ -21,12 +21,21 @@ Unknown symbols: unless `strict`, the first order for a symbol the exchange does
 rejected `unknown_symbol`. Blank lines and lines starting with '#' are skipped. A line that is not
 JSON, not an object, or has an unknown or missing op becomes an `OrderRejected` (reason
 `invalid_order`) whose message starts with "line N:", and the run goes on.
+
+Limits, so that no input line can crash, hang or exhaust memory (each refused line is such a rejection):
+- a line is at most `MAX_LINE_BYTES` bytes (1 MiB); a longer one is skipped without being held in memory;
+- a line must be UTF-8 (`read_lines` yields bytes, decoded line by line, so a bad byte names its line);
+- a number has at most `MAX_NUMBER_DIGITS` digits (40: far beyond any price or quantity the exchange
+  takes, and far below Python's own limit on converting long digit strings, which is slow before it);
+- JSON nested too deeply for the parser is refused, not raised;
+- `advance` moves at most `MAX_ADVANCE_TICKS` ticks (1,000,000) per line; the exchange steps its clock
+  one tick at a time, so 10**12 ticks would never end.
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
 
 from market.events import RejectReason
 from market.exchange import Exchange
@@ -34,6 +43,10 @@ from market.instruments import Instrument
 from market.orders import CancelOrder, ModifyOrder, OrderType, Side, SubmitOrder, TimeInForce
 
 DEFAULT_OWNER = "replay"
+MAX_LINE_BYTES = 1 << 20  # 1 MiB
+MAX_NUMBER_DIGITS = 40
+MAX_ADVANCE_TICKS = 1_000_000
+_BOM = b"\xef\xbb\xbf"
 _SUBMIT_OPS = {"limit": OrderType.LIMIT, "market": OrderType.MARKET, "stop": OrderType.STOP,
                "stop_limit": OrderType.STOP_LIMIT}
 
@@ -90,28 +103,92 @@ def parse_command(obj: Any) -> Command | ParseError:
     if op == "advance":
         ticks = obj.get("ticks", 1)
         if type(ticks) is not int or ticks < 0:
-            return ParseError(f"advance needs a non-negative integer 'ticks', got {ticks!r}", *text)
+            return ParseError(f"advance needs a non-negative integer 'ticks', got {_short(ticks)}", *text)
+        if ticks > MAX_ADVANCE_TICKS:
+            return ParseError(f"advance of {ticks:,} ticks is more than the {MAX_ADVANCE_TICKS:,} one line "
+                              f"may move (split it into several advance lines)", *text)
         return Advance(ticks)
-    return ParseError(f"unknown op {op!r} (expected limit, market, stop, stop_limit, cancel, modify, "
+    return ParseError(f"unknown op {_short(op)} (expected limit, market, stop, stop_limit, cancel, modify, "
                       f"end_cycle or advance)", *text)
 
 
-def parse_line(line: str) -> Command | ParseError | None:
-    """One JSONL line -> a command, a ParseError, or None for a blank or '#' comment line."""
+def _short(value: Any, limit: int = 60) -> str:
+    """repr(value), cut to `limit` characters, for a rejection message (a line may hold a huge value)."""
+    r = repr(value)
+    return r if len(r) <= limit else r[: limit - 3] + "..."
+
+
+class _NumberTooLong(ValueError):
+    def __init__(self, digits: int):
+        super().__init__(digits)
+        self.digits = digits
+
+
+def _bounded(convert):
+    def parse(text: str):
+        if len(text) > MAX_NUMBER_DIGITS:  # a cheap first test; the exact one counts digits only
+            digits = sum(c.isdigit() for c in text)
+            if digits > MAX_NUMBER_DIGITS:
+                raise _NumberTooLong(digits)
+        return convert(text)
+    return parse
+
+
+_decode = json.JSONDecoder(parse_int=_bounded(int), parse_float=_bounded(float)).decode
+
+
+def parse_line(line: str | bytes) -> Command | ParseError | None:
+    """One JSONL line (text, or UTF-8 bytes) -> a command, a ParseError, or None for a blank or '#' line."""
+    if isinstance(line, bytes | bytearray):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return ParseError(f"not valid UTF-8 (byte 0x{line[exc.start]:02x} at byte {exc.start + 1} of the "
+                              f"line: {exc.reason})")
     s = line.strip()
     if not s or s.startswith("#"):
         return None
     try:
-        obj = json.loads(s)
-    except ValueError as exc:
+        obj = _decode(s)
+    except _NumberTooLong as exc:
+        return ParseError(f"a number with {exc.digits:,} digits is too long (at most {MAX_NUMBER_DIGITS} digits)")
+    except json.JSONDecodeError as exc:
         return ParseError(f"not valid JSON ({exc.msg} at column {exc.colno})")
+    except RecursionError:
+        return ParseError("not valid JSON (nested too deeply)")
     return parse_command(obj)
 
 
-def run_stream(lines: Iterable[str], exchange: Exchange, *, strict: bool = False) -> Iterator:
-    """Push each line through `exchange`, yielding every resulting event in order."""
+def read_lines(stream: IO[bytes], max_bytes: int = MAX_LINE_BYTES) -> Iterator[bytes | ParseError]:
+    """The lines of a binary stream, each at most `max_bytes` bytes long (without its newline); a longer
+    line is read past in chunks, never held whole, and comes out as a ParseError in its place."""
+    first = True
+    while True:
+        line = stream.readline(max_bytes + 1)
+        if not line:
+            return
+        if first and line.startswith(_BOM):  # a UTF-8 byte order mark some editors write
+            line = line[len(_BOM):]
+        first = False
+        if len(line) <= max_bytes or line.endswith(b"\n"):
+            yield line
+            continue
+        size = len(line)
+        while not line.endswith(b"\n"):
+            line = stream.readline(1 << 16)
+            size += len(line)
+            if not line:
+                break
+        if line.endswith(b"\n"):
+            size -= 1
+        yield ParseError(f"a line of {size:,} bytes is longer than the {max_bytes:,} a line may have")
+
+
+def run_stream(lines: Iterable[str | bytes | ParseError], exchange: Exchange, *, strict: bool = False) -> Iterator:
+    """Push each line through `exchange`, yielding every resulting event in order. Lines are text, UTF-8
+    bytes, or a ParseError already made by the reader (`read_lines`); each counts as one line."""
     for lineno, line in enumerate(lines, 1):
-        cmd = parse_line(line)
+        cmd = line if isinstance(line, ParseError) else parse_line(line)
         if cmd is None:
             continue
         if isinstance(cmd, ParseError):

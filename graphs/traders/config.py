@@ -8,6 +8,14 @@ Secrets never live in the file: an LLM config names the environment variable hol
 
 A trader's `params` are validated against its theory's `Params` model (unknown keys rejected, defaults
 filled in), so a typo in YAML fails at load time, not in cycle 300.
+
+A floor needs at least one trader, and sizes that cost memory or time have caps far above the defaults,
+refused at load time with the cap in the message: at most `MAX_TRADERS` (1,000) traders,
+`MAX_CHAT_ROUNDS` (10) chat rounds of at most `MAX_MESSAGE_CHARS` (10,000) characters per message,
+`MAX_HISTORY_LOOKBACK` (256) cycles of history in a snapshot (also the cap of `topic.mover_lookback`),
+and `MAX_CASH` cents (10**15, $10 trillion) of initial cash or cash floor per trader, so that the
+ledger's 64-bit sums cannot overflow. The background market's caps are in market/background/config.py;
+the seed is at most `SEED_MAX` (2**63 - 1).
 """
 from __future__ import annotations
 
@@ -20,12 +28,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from graphs.llm.settings import BudgetConfig, LLMConfig
 from graphs.traders.base import get_theory
-from market.background.config import BackgroundConfig
+from market.background.config import SEED_MAX, BackgroundConfig
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("floor.yaml")
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 _NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"  # usable as an @mention
+MAX_TRADERS = 1_000
+MAX_CHAT_ROUNDS = 10
+MAX_MESSAGE_CHARS = 10_000
+MAX_HISTORY_LOOKBACK = 256
+MAX_CASH = 10**15  # cents
 
 
 class RiskSettings(BaseModel):
@@ -45,7 +58,7 @@ class RiskSettings(BaseModel):
     risk_aversion: float = Field(default=1.0, gt=0)
     max_position: int = Field(default=500, ge=0)
     max_order_qty: int = Field(default=100, gt=0)
-    cash_floor: int = Field(default=1_000_000, ge=0)  # cents
+    cash_floor: int = Field(default=1_000_000, ge=0, le=MAX_CASH)  # cents
     stop_loss_pct: float = Field(default=0.08, gt=0, lt=1)
     max_relative_spread: float = Field(default=0.02, gt=0, lt=1)
     expected_return: float = Field(default=0.001, ge=0)
@@ -59,7 +72,7 @@ class TraderConfig(BaseModel):
     mode: Literal["rule", "llm"] = "rule"
     llm: str | None = None  # name of an entry in FloorConfig.llm_configs
     tools: Literal["local", "mcp"] = "local"  # LLM mode: in-process tools, or the MCP market/accounts servers
-    initial_cash: int = Field(default=10_000_000, gt=0)  # cents ($100,000)
+    initial_cash: int = Field(default=10_000_000, gt=0, le=MAX_CASH)  # cents ($100,000)
     params: dict[str, Any] = Field(default_factory=dict)
     risk: RiskSettings = RiskSettings()
 
@@ -85,9 +98,9 @@ class ChatSettings(BaseModel):
     model_config = _FROZEN
 
     enabled: bool = True
-    rounds: int = Field(default=2, ge=0, le=10)
+    rounds: int = Field(default=2, ge=0, le=MAX_CHAT_ROUNDS)
     routing: Literal["broadcast", "mention"] = "mention"  # "mention": later rounds reply with @mentions
-    max_message_chars: int = Field(default=400, ge=40)
+    max_message_chars: int = Field(default=400, ge=40, le=MAX_MESSAGE_CHARS)
 
 
 class TopicSettings(BaseModel):
@@ -95,7 +108,7 @@ class TopicSettings(BaseModel):
 
     model_config = _FROZEN
 
-    mover_lookback: int = Field(default=1, ge=1)  # cycles over which a mover's return is measured
+    mover_lookback: int = Field(default=1, ge=1, le=MAX_HISTORY_LOOKBACK)  # cycles over which a mover's return is measured
     min_move_pct: float = Field(default=0.005, gt=0)
     etf_dislocation_pct: float = Field(default=0.003, gt=0)
     big_fill_qty: int = Field(default=200, gt=0)
@@ -108,14 +121,14 @@ class FloorConfig(BaseSettings):
         frozen=True, extra="forbid", env_prefix="FLOOR_", env_nested_delimiter="__"
     )
 
-    traders: tuple[TraderConfig, ...] = ()
+    traders: tuple[TraderConfig, ...] = Field(default=(), max_length=MAX_TRADERS)
     llm_configs: tuple[LLMConfig, ...] = ()
     chat: ChatSettings = ChatSettings()
     topic: TopicSettings = TopicSettings()
-    history_lookback: int = Field(default=60, ge=2, le=256)  # cycles of history in each snapshot
+    history_lookback: int = Field(default=60, ge=2, le=MAX_HISTORY_LOOKBACK)  # cycles of history in each snapshot
     llm_budget: BudgetConfig = BudgetConfig()
     market: BackgroundConfig = BackgroundConfig()  # background liquidity and ticks per cycle
-    seed: int = 7  # master seed: every random stream of a run derives from it
+    seed: int = Field(default=7, ge=0, le=SEED_MAX)  # master seed: every random stream of a run derives from it
     approval: bool = False  # pause before execution for a person to approve the proposed orders
     fee_bps: int = Field(default=0, ge=0, le=1000)  # exchange fee per side, in basis points
 
@@ -127,6 +140,9 @@ class FloorConfig(BaseSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> FloorConfig:
+        if not self.traders:
+            raise ValueError("the floor has no traders: list at least one under `traders:` in the config "
+                             "(or in FLOOR_TRADERS)")
         names = [t.name for t in self.traders]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:

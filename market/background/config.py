@@ -13,12 +13,40 @@ then). The message rate of the makers grows with (volatility / level spacing): t
 population size, is what sets the cost per tick. `track_move_steps`, `quote_interval_ticks` and
 `pick_off_bps` decide how fast the mid follows the fundamental, hence the short-lag autocorrelation of
 mid returns (docs/realism.md).
+
+Upper bounds. Every size that costs memory or time has a cap far above the defaults and the tests, so a
+typo (or `FLOOR_MARKET__NOISE__COUNT=100000000`) is refused at load time with the cap in the message,
+instead of taking gigabytes in cycle 1:
+
+| setting | default | cap |
+|---|---|---|
+| `noise.count` | 1,000 | `MAX_NOISE_TRADERS` = 1,000,000 |
+| `value.count` | 100 | `MAX_VALUE_TRADERS` = 100,000 |
+| `market_makers.count` | 2 | `MAX_MARKET_MAKERS` = 1,000 |
+| `market_makers.levels`, `ladder_slack_levels` | 3, 1 | `MAX_QUOTE_LEVELS` = 50 |
+| `noise.rate_per_tick`, `value.rate_per_tick` | 0.007, 0.01 | `MAX_RATE_PER_TICK` = 1.0 |
+| `ticks_per_cycle` | 20 | `MAX_TICKS_PER_CYCLE` = 10,000 |
+| expected orders per cycle, (noise.count x rate + value.count x rate) x ticks_per_cycle | 160 | `MAX_ORDERS_PER_CYCLE` = 1,000,000 |
+| `seed` | 7 | `SEED_MAX` = 2**63 - 1 (seeds are stored in 64-bit SQLite integers) |
+
+A cycle's events are held in memory until the cycle ends, hence the bound on the expected number of
+background orders per cycle, the product that decides the cost (the ledger also stores at most 2**20
+fills per cycle).
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from market.fundamentals import FundamentalConfig
+
+SEED_MAX = 2**63 - 1  # the largest seed: seeds are stored in SQLite INTEGER columns (64-bit signed)
+MAX_NOISE_TRADERS = 1_000_000
+MAX_VALUE_TRADERS = 100_000
+MAX_MARKET_MAKERS = 1_000
+MAX_QUOTE_LEVELS = 50
+MAX_RATE_PER_TICK = 1.0
+MAX_TICKS_PER_CYCLE = 10_000
+MAX_ORDERS_PER_CYCLE = 1_000_000
 
 
 class _Frozen(BaseModel):
@@ -28,10 +56,10 @@ class _Frozen(BaseModel):
 class MarketMakerConfig(_Frozen):
     """Market makers quote `levels` bids and asks around their estimate, skewed by inventory."""
 
-    count: int = Field(2, ge=0)
+    count: int = Field(2, ge=0, le=MAX_MARKET_MAKERS)
     half_spread_bps: float = Field(2.0, ge=0.0)  # distance of the first level from the centre
     min_half_spread_ticks: int = Field(1, ge=1)
-    levels: int = Field(3, ge=1)
+    levels: int = Field(3, ge=1, le=MAX_QUOTE_LEVELS)
     level_spacing_bps: float = Field(4.0, ge=0.0)
     min_level_spacing_ticks: int = Field(1, ge=1)
     quote_lots: int = Field(50, ge=1)  # size of each level
@@ -41,7 +69,7 @@ class MarketMakerConfig(_Frozen):
     estimate_persistence: float = Field(0.98, ge=0.0, lt=1.0)  # AR(1) coefficient of that error
     quote_interval_ticks: int = Field(5, ge=1)  # a maker looks at each symbol every this many ticks ...
     track_move_steps: int = Field(2, ge=0)  # ... and in any tick where its best quote would move this many grid steps (0: never)
-    ladder_slack_levels: int = Field(1, ge=0)  # lazy ladder: keep up to levels + slack per side, refill below levels - slack
+    ladder_slack_levels: int = Field(1, ge=0, le=MAX_QUOTE_LEVELS)  # lazy ladder: keep up to levels + slack per side, refill below levels - slack
     pick_off_bps: float | None = Field(1.5, ge=0.0)  # take others' orders through the centre by more than this (None: never)
     requote_inventory_lots: int = Field(50, ge=1)  # requote when the ladder moved, or inventory changed
     max_quote_age_ticks: int = Field(50, ge=1)  # ... or the quotes are this old
@@ -50,8 +78,8 @@ class MarketMakerConfig(_Frozen):
 class NoiseTraderConfig(_Frozen):
     """Noise traders arrive as Poisson processes and send market or limit orders around the mid."""
 
-    count: int = Field(1000, ge=0)
-    rate_per_tick: float = Field(0.007, ge=0.0)  # expected orders per trader per tick
+    count: int = Field(1000, ge=0, le=MAX_NOISE_TRADERS)
+    rate_per_tick: float = Field(0.007, ge=0.0, le=MAX_RATE_PER_TICK)  # expected orders per trader per tick
     market_order_prob: float = Field(0.15, ge=0.0, le=1.0)
     aggressive_limit_prob: float = Field(0.15, ge=0.0, le=1.0)  # limit that crosses the spread
     aggressive_bps: float = Field(3.0, ge=0.0)  # max distance beyond the opposite best
@@ -65,8 +93,8 @@ class NoiseTraderConfig(_Frozen):
 class ValueTraderConfig(_Frozen):
     """Value traders hold a persistent, noisy view of the fundamental and trade toward it."""
 
-    count: int = Field(100, ge=0)
-    rate_per_tick: float = Field(0.01, ge=0.0)
+    count: int = Field(100, ge=0, le=MAX_VALUE_TRADERS)
+    rate_per_tick: float = Field(0.01, ge=0.0, le=MAX_RATE_PER_TICK)
     view_bias_bps: float = Field(8.0, ge=0.0)  # stationary std of each trader's bias per symbol
     view_bias_persistence: float = Field(0.9, ge=0.0, le=1.0)  # AR(1) coefficient, one step per decision
     view_noise_bps: float = Field(4.0, ge=0.0)  # fresh noise at each decision
@@ -88,9 +116,20 @@ REALISTIC_FUNDAMENTALS = {"garch_alpha": 0.03, "garch_beta": 0.968, "jump_intens
 class BackgroundConfig(_Frozen):
     """The whole background market. `seed` is the master seed of every background random stream."""
 
-    seed: int = Field(7, ge=0)
-    ticks_per_cycle: int = Field(20, ge=1)
+    seed: int = Field(7, ge=0, le=SEED_MAX)
+    ticks_per_cycle: int = Field(20, ge=1, le=MAX_TICKS_PER_CYCLE)
     fundamentals: FundamentalConfig = Field(default_factory=lambda: FundamentalConfig(**REALISTIC_FUNDAMENTALS))
     market_makers: MarketMakerConfig = Field(default_factory=MarketMakerConfig)
     noise: NoiseTraderConfig = Field(default_factory=NoiseTraderConfig)
     value: ValueTraderConfig = Field(default_factory=ValueTraderConfig)
+
+    @model_validator(mode="after")
+    def _bounded_work(self) -> BackgroundConfig:
+        per_tick = self.noise.count * self.noise.rate_per_tick + self.value.count * self.value.rate_per_tick
+        expected = per_tick * self.ticks_per_cycle
+        if expected > MAX_ORDERS_PER_CYCLE:
+            raise ValueError(
+                f"the background market would send about {expected:,.0f} orders per cycle "
+                f"((noise.count x noise.rate_per_tick + value.count x value.rate_per_tick) x ticks_per_cycle); "
+                f"at most {MAX_ORDERS_PER_CYCLE:,} are allowed: lower a count, a rate or ticks_per_cycle")
+        return self
