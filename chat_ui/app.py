@@ -160,7 +160,8 @@ async def run_cycles(ctl: FloorController, cycles: int) -> None:
             await show_dashboard(ctl)
     await show_dashboard(ctl)
     if done < cycles:
-        await cl.Message(content=f"⏸ Paused after {done} of {cycles} cycles.").send()
+        who = f", asked by `{ctl.stopped_by['by']}`" if ctl.stopped_by else ""
+        await cl.Message(content=f"⏸ Paused after {done} of {cycles} cycles{who}.").send()
 
 
 async def show_cycle(outcome: CycleOutcome) -> None:

@@ -23,6 +23,8 @@ from chat_ui import charts, tables
 from chat_ui.narrate import CycleStory, cycle_story
 from graphs import explain
 from graphs.async_session import AsyncFloorSession
+from graphs.ownership.commands import ControlRefused, own_or_deliver
+from graphs.ownership.lease import Lease, LeaseHeld, held_here
 from graphs.session import CycleReport, SessionError
 from graphs.traders.config import FloorConfig
 
@@ -59,6 +61,7 @@ class FloorController:
         self.pause_requested = False
         self.approval: bool | None = None  # None: keep what the thread has
         self.closed = False
+        self.stopped_by: dict | None = None  # who paused the last /run from another window
 
     @classmethod
     async def open(cls, db_path: str | Path, config: FloorConfig | None = None, **kw: Any) -> FloorController:
@@ -89,6 +92,15 @@ class FloorController:
             return thread.thread_id
 
     async def run(self, cycles: int) -> AsyncIterator[CycleOutcome]:
+        """See `_run`; the run database's lease is held only while a `/run` goes on, so between runs the
+        command line (or another UI) may run the floor, and is told who holds it while this one runs."""
+        try:
+            async for outcome in self._run(cycles):
+                yield outcome
+        finally:
+            self.session.release()  # also while a cycle waits for approval: `resume` takes it again
+
+    async def _run(self, cycles: int) -> AsyncIterator[CycleOutcome]:
         """Run up to `cycles` cycles, yielding each as it settles; stops on pause or an approval request.
 
         A cycle is never abandoned half-way: Chainlit's Stop button cancels the handler's task, and the
@@ -96,6 +108,7 @@ class FloorController:
         lock still held; only then does the cancellation go on. So Stop acts as "pause after this cycle".
         """
         self.pause_requested = False
+        self.stopped_by = None
         for _ in range(cycles):
             if self.pause_requested:
                 break
@@ -106,11 +119,16 @@ class FloorController:
                 self.pause_requested = True
                 await asyncio.wait({task})
                 raise
-            yield outcome
+            if outcome is not None:
+                yield outcome
+            if self.session.stopped_by is not None:  # `trading-floor pause` (or reset) from another window
+                self.stopped_by = self.session.stopped_by
+                break
             if outcome.report.interrupted:
                 break
 
-    async def _one_cycle(self) -> CycleOutcome:
+    async def _one_cycle(self) -> CycleOutcome | None:
+        """One cycle, or None when a pause from another window was waiting before it could start."""
         async with self.lock:
             if self.closed:
                 raise SessionError("this chat session has ended")
@@ -119,14 +137,22 @@ class FloorController:
             if self.session.thread is None:
                 await self.session.start()
             await self._apply_approval()
-            report = (await self.session.run(1))[0]
-            return await self._outcome(report)
+            try:
+                reports = await self.session.run(1)
+            except LeaseHeld as exc:
+                raise SessionError(str(exc)) from None
+            return await self._outcome(reports[0]) if reports else None
 
     async def resume(self, answer: Any) -> CycleOutcome:
         async with self.lock:
             if await self.session.pending_approval() is None:
                 raise SessionError("no cycle is waiting for approval")
-            return await self._outcome(await self.session.resume(answer))
+            try:
+                return await self._outcome(await self.session.resume(answer))
+            except LeaseHeld as exc:
+                raise SessionError(str(exc)) from None
+            finally:
+                self.session.release()
 
     async def _outcome(self, report: CycleReport) -> CycleOutcome:
         if report.interrupted:
@@ -154,11 +180,40 @@ class FloorController:
     # ----- time travel ------------------------------------------------------------------------------
     async def rollback(self, to_cycle: int) -> dict:
         async with self.lock:
-            return await self.session.rollback(to_cycle)
+            return await self._control("rollback", {"to_cycle": to_cycle}, lambda: self.session.rollback(to_cycle))
 
     async def fork(self, at_cycle: int) -> str:
         async with self.lock:
-            return (await self.session.fork(at_cycle)).thread_id
+            out = await self._control("fork", {"at_cycle": at_cycle, "config": None, "label": None},
+                                      self._fork_here(at_cycle))
+            if self.session.thread is None or self.session.thread.thread_id != out["thread_id"]:
+                await self.session.use_thread(out["thread_id"])  # the owner made it; this page follows it
+            return out["thread_id"]
+
+    def _fork_here(self, at_cycle: int):
+        async def fork() -> dict:
+            return {"thread_id": (await self.session.fork(at_cycle)).thread_id}
+        return fork
+
+    async def _control(self, kind: str, args: dict, direct) -> dict:
+        """Act directly when this process may own the run; else deliver the command to the process that
+        runs it (it applies it at its next cycle boundary) and return its answer."""
+        s = self.session
+        if s.lease is not None or held_here(s.db_path) is not None:
+            return await direct()
+        if s.thread is not None:
+            args = args | {"thread_id": s.thread.thread_id}
+        try:
+            out = await asyncio.to_thread(own_or_deliver, s.db_path, kind, args)
+        except ControlRefused as exc:
+            raise SessionError(str(exc)) from None
+        if not isinstance(out, Lease):
+            return out
+        await s.own(lease=out)
+        try:
+            return await direct()
+        finally:
+            s.release()
 
     async def threads(self) -> list[str]:
         current = self.session.thread.thread_id if self.session.thread else None

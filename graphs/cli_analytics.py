@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from graphs.cli_errors import SEED_MAX
 from graphs.session import DEFAULT_DB
 
 DbOpt = Annotated[Path, typer.Option("--db", help="SQLite file holding ledger, books and checkpoints.")]
@@ -33,6 +34,22 @@ def _num(v, fmt: str = "{:+.4f}") -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "n/a"
     return fmt.format(v)
+
+
+def _seed_list(value: str) -> str:
+    """--seeds: comma-separated integers, each a valid seed (0 .. SEED_MAX)."""
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        try:
+            seed = int(part) if len(part) <= 25 else None
+        except ValueError:
+            seed = None
+        if seed is None:
+            raise typer.BadParameter(f"{part[:30]!r} is not an integer seed")
+        if not 0 <= seed <= SEED_MAX:
+            raise typer.BadParameter(f"seed {seed} is not in the range 0<=x<={SEED_MAX}")
+    return value
 
 
 def _load(console: Console, config: Path | None, fast: bool = False):
@@ -78,12 +95,16 @@ def register(app: typer.Typer) -> None:
         interval: Annotated[int, typer.Option("--interval", min=1, help="Ticks between mid samples.")] = 20,
         out: Annotated[Path, typer.Option("--out", help="Directory for the PNG plots and facts.json.")] = Path("runs/realism"),
         workers: Annotated[int, typer.Option("--workers", min=1, help="Parallel processes.")] = 2,
-        first_seed: Annotated[int, typer.Option("--first-seed", help="Seeds are first-seed .. first-seed+runs-1.")] = 1,
+        first_seed: Annotated[int, typer.Option("--first-seed", min=0, max=SEED_MAX,
+                                                help="Seeds are first-seed .. first-seed+runs-1.")] = 1,
         config: ConfigOpt = None,
     ) -> None:
         """Run N seeds of the background market and check the stylized facts of its returns."""
         from graphs.analytics.realism import run_realism, write_plots
 
+        if first_seed + runs - 1 > SEED_MAX:
+            raise typer.BadParameter(f"the last seed, {first_seed} + {runs} - 1, would pass {SEED_MAX}",
+                                     param_hint="'--first-seed'")
         console = Console()
         cfg = _load(console, config).market
         with _progress(console, "seeds") as progress:
@@ -129,7 +150,7 @@ def register(app: typer.Typer) -> None:
         if not db.exists():
             console.print(f"[bold red]error:[/] no database at {db}: run `trading-floor run` first")
             raise typer.Exit(2)
-        session = FloorSession(db)
+        session = FloorSession(db, readonly=True)  # a reader: never waits for, nor writes under, the run's owner
         try:
             ledger = session.floor.ledger
             st = session.state()
@@ -144,10 +165,11 @@ def register(app: typer.Typer) -> None:
                     console.print(f"[bold red]error:[/] no run {run} in {db}")
                     raise typer.Exit(2)
                 run_id, branch_id = run, max(b.branch_id for b in branches)
-            ledger.use(run_id, branch_id)
             table = json.loads(facts.read_text(encoding="utf-8"))["facts"] if facts else None
-            path = write_report(ledger, out, instruments=session.floor.instruments,
-                                title=f"Trading Floor: run {run_id}, branch {branch_id}", facts=table)
+            with ledger.read_snapshot():  # whole cycles of one moment, however far the owner gets meanwhile
+                ledger.use(run_id, branch_id, remember=False)
+                path = write_report(ledger, out, instruments=session.floor.instruments,
+                                    title=f"Trading Floor: run {run_id}, branch {branch_id}", facts=table)
         finally:
             session.close()
         console.print(f"report written to {path} ({path.stat().st_size / 1e6:.1f} MB)")
@@ -157,7 +179,7 @@ def register(app: typer.Typer) -> None:
         prices: Annotated[Path, typer.Option("--prices", help="OHLCV CSV: date,symbol,open,high,low,close,volume.")],
         db: Annotated[Path, typer.Option("--db", help="New SQLite file for the backtest run.")] = Path("runs/backtest.db"),
         cycles: Annotated[int | None, typer.Option("--cycles", min=1, help="At most this many dates.")] = None,
-        seed: Annotated[int | None, typer.Option("--seed", help="Master seed.")] = None,
+        seed: Annotated[int | None, typer.Option("--seed", min=0, max=SEED_MAX, help="Master seed.")] = None,
         config: ConfigOpt = None,
         fast: Annotated[bool, typer.Option("--fast", help="A lighter background market (quicker).")] = False,
         report_out: Annotated[Path | None, typer.Option("--report", help="Also write an HTML report here.")] = None,
@@ -200,7 +222,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def sweep(
-        seeds: Annotated[str, typer.Option("--seeds", help="Comma-separated seeds.")] = "1,2",
+        seeds: Annotated[str, typer.Option("--seeds", callback=_seed_list, help="Comma-separated seeds.")] = "1,2",
         grid: Annotated[list[str] | None, typer.Option("--set", help="key=v1,v2 (repeatable), dotted config keys.")] = None,
         cycles: Annotated[int, typer.Option("--cycles", min=1, help="Cycles per run.")] = 50,
         workers: Annotated[int, typer.Option("--workers", min=1, help="Parallel processes.")] = 2,

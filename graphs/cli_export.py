@@ -19,10 +19,23 @@ from graphs.session import DEFAULT_DB
 
 
 def export_tables(session, out_dir: Path, fmt: str) -> dict[str, int]:
+    """Every table is read inside one read transaction: whole cycles only, all of the same last settled
+    cycle, however far the run's owner gets meanwhile."""
     ledger = session.floor.ledger
     st = session.state()
-    ledger.use(st["run_id"], st["branch_id"])
-    tables = {
+    with ledger.read_snapshot():
+        ledger.use(st["run_id"], st["branch_id"], remember=False)
+        tables = _tables(session, ledger)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    counts = {}
+    for name, rows in tables.items():
+        counts[name] = len(rows)
+        _write(out_dir / f"{name}.{fmt}", rows, fmt)
+    return counts
+
+
+def _tables(session, ledger) -> dict[str, list[dict]]:
+    return {
         "fills": ledger.fills(limit=None),
         "orders": ledger.orders(limit=None),
         "traces": ledger.traces(limit=None),
@@ -32,24 +45,22 @@ def export_tables(session, out_dir: Path, fmt: str) -> dict[str, int]:
         "marks": [{"symbol": s, "cycle": c, "price": p}
                   for s in session.floor.by_symbol for c, p in ledger.marks_history(s)],
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    counts = {}
-    for name, rows in tables.items():
-        rows = [{k: (json.dumps(v, sort_keys=True) if isinstance(v, dict | list) else v) for k, v in r.items()}
-                for r in rows]
-        counts[name] = len(rows)
-        if fmt == "csv":
-            with open(out_dir / f"{name}.csv", "w", newline="") as f:
-                if rows:
-                    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-                    writer.writeheader()
-                    writer.writerows(rows)
-        else:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
 
-            pq.write_table(pa.Table.from_pylist(rows), out_dir / f"{name}.parquet")
-    return counts
+
+def _write(path: Path, rows: list[dict], fmt: str) -> None:
+    rows = [{k: (json.dumps(v, sort_keys=True) if isinstance(v, dict | list) else v) for k, v in r.items()}
+            for r in rows]
+    if fmt == "csv":
+        with open(path, "w", newline="") as f:
+            if rows:
+                writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(rows), path)
 
 
 def register(app: typer.Typer) -> None:
@@ -63,10 +74,10 @@ def register(app: typer.Typer) -> None:
         console = Console()
         if fmt not in ("csv", "parquet"):
             _fail(console, f"unknown format {fmt!r}: use csv or parquet")
-        if not Path(db).exists():
-            _fail(console, f"no database at {db}: start a run with `trading-floor run`")
-        session = _open_run(console, db)
-        counts = export_tables(session, out, fmt)
-        session.close()
+        session = _open_run(console, db, readonly=True)
+        try:
+            counts = export_tables(session, out, fmt)
+        finally:
+            session.close()
         for name, n in counts.items():
             console.print(f"{out / (name + '.' + fmt)}: {n:,} rows")

@@ -18,6 +18,7 @@ from pathlib import Path
 from graphs.context import set_default_floor_factory
 from graphs.cycle_graph import build_graph
 from graphs.floor import Floor
+from graphs.ownership.lease import LeaseHeld, acquire_lease
 from graphs.traders.config import load_config
 
 
@@ -27,8 +28,18 @@ def _default_db() -> Path:
 
 
 def _open_floor() -> Floor:
+    """The server's Floor, which owns the run database for the server's lifetime: `langgraph dev` advances
+    cycles whenever a client asks, so no other process may write the file meanwhile (a second writer is
+    refused with this server's pid). Time travel goes through the server's own API, so it takes no
+    control commands from the command line."""
     config_path = os.environ.get("TRADING_FLOOR_CONFIG")
-    return Floor.open(_default_db(), load_config(config_path) if config_path else load_config())
+    floor = Floor.open(_default_db(), load_config(config_path) if config_path else load_config())
+    try:
+        floor.lease = acquire_lease(str(_default_db()), command="langgraph dev", accepts_commands=False)
+    except LeaseHeld:
+        floor.close()
+        raise
+    return floor
 
 
 set_default_floor_factory(_open_floor)

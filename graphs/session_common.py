@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from graphs.floor import Floor
-from graphs.threads import ThreadRef
+from graphs.threads import ThreadRef, ThreadRegistry
 from graphs.traders.config import FloorConfig
 
 
@@ -35,6 +35,11 @@ def apply_thread_config(floor: Floor, db_path: str, thread: ThreadRef) -> None:
     if cfg != floor.config:
         floor.use_config(cfg)
     setup_llm(floor, db_path)
+
+
+def thread_config(thread_id: str) -> dict:
+    """LangGraph's config naming one thread."""
+    return {"configurable": {"thread_id": thread_id}}
 
 
 def start_values(run_id: int, branch_id: int, cfg: FloorConfig) -> dict:
@@ -109,6 +114,49 @@ def pick_checkpoint(snaps: Iterable[Any], cycle: int, lineage: set[int]) -> Any 
     return best
 
 
+def forked_from(threads: ThreadRegistry, thread: ThreadRef, cycle: int) -> ThreadRef | None:
+    """The thread `thread` was forked from, when `cycle` lies before the fork (its history is there)."""
+    if thread.parent_thread is None or thread.forked_at is None or cycle > thread.forked_at:
+        return None
+    return threads.get(thread.parent_thread)
+
+
+def no_checkpoint_message(thread: ThreadRef, cycle: int) -> str:
+    if thread.forked_at is not None and cycle < thread.forked_at:
+        return (f"thread {thread.thread_id} begins at cycle {thread.forked_at}, where it was forked from "
+                f"{thread.parent_thread}: roll it back to cycle {thread.forked_at} or later, or fork at cycle "
+                f"{cycle} (a fork may start from the line it came from)")
+    return f"no completed cycle {cycle} on thread {thread.thread_id}"
+
+
 def paused_here(floor: Floor) -> bool:
     """True when this process paused the cycle (approval) and still holds its work in memory."""
     return floor.work is not None and floor.at is not None
+
+
+def open_floor(db_path: str, config: FloorConfig, readonly: bool, llm_models: dict | None) -> Floor:
+    """The Floor over a run database; `readonly` opens the ledger for reading only (no lease, no writes)."""
+    models = dict(llm_models or {})
+    if not readonly:
+        return Floor.open(db_path, config, llm_models=models)
+    from ledger.store import Ledger
+    from market.instruments import DEFAULT_UNIVERSE
+
+    ledger = Ledger.open(db_path, fee_bps=config.fee_bps, symbols=[i.symbol for i in DEFAULT_UNIVERSE],
+                         readonly=True)
+    return Floor(config=config, ledger=ledger, db_path=db_path, llm_models=models)
+
+
+def view_settled(floor: Floor, state: dict) -> int:
+    """For a reader, inside `ledger.read_snapshot()`: point the ledger and the books at the last cycle the
+    state's branch has wholly settled (the checkpoint's cycle, or the one after it when the owner has
+    committed a cycle and not yet written its checkpoint), without writing anything. Returns that cycle."""
+    run_id, branch_id = state["run_id"], state["branch_id"]
+    floor.ledger.use(run_id, branch_id, remember=False)
+    cycle = max(floor.ledger.last_cycle() or 0, state["cycle"])
+    while cycle > state["cycle"] and not floor.snapshots.has_cycle(run_id, branch_id, cycle):
+        cycle -= 1  # rows of a cycle in progress (reservations) come before its journal
+    floor.exchange = floor.exchange_at(run_id, branch_id, cycle)
+    floor.at = None  # a writer in this process would restore its own books on its next align
+    return cycle
+

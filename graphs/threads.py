@@ -38,9 +38,13 @@ class ThreadRef:
 
 
 class ThreadRegistry:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, *, readonly: bool = False) -> None:
         self.conn = conn
-        conn.executescript(_SCHEMA)
+        if not readonly:
+            conn.executescript(_SCHEMA)
+        elif not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'floor_threads'").fetchone():
+            self.conn = sqlite3.connect(":memory:")  # a ledger without threads: read as an empty registry
+            self.conn.executescript(_SCHEMA)
 
     def add(self, thread_id: str, run_id: int, config: dict, *, parent: str | None = None,
             forked_at: int | None = None, label: str | None = None) -> ThreadRef:

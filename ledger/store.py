@@ -1,8 +1,8 @@
 """`Ledger`: the facade the graph, tools and UI call. One SQLite file (or ":memory:") per floor.
 
-Concurrency model: one writer at a time (the floor process). The active branch's state is mirrored in
-memory (see `state.py`); a commit by another connection is detected with `PRAGMA data_version` and
-reloads the mirror. Files use WAL with synchronous=NORMAL: a process crash (kill -9) loses nothing
+Concurrency model: one writer at a time (the floor process that holds the run's lease). The active
+branch's state is mirrored in memory (see `state.py`); a ledger commit by another connection is detected
+(`PRAGMA data_version`, then the ledger's own write counter) and reloads the mirror. Files use WAL with synchronous=NORMAL: a process crash (kill -9) loses nothing
 committed; a power cut may lose the last transactions but never leaves a half-written one.
 
 Writes for one cycle can be grouped with `with ledger.transaction():`; every public write also opens
@@ -24,7 +24,7 @@ from ledger import branches
 from ledger.errors import LedgerError, RejectCode
 from ledger.market_history import MarketSnapshots
 from ledger.reading import ReadingMixin
-from ledger.schema import ALL_BRANCH_TABLES, create_schema
+from ledger.schema import ALL_BRANCH_TABLES, check_schema, create_schema
 from ledger.state import BranchState, load_state
 from ledger.trading import TradingMixin
 from ledger.types import CASH, SYSTEM_ACCOUNTS, BranchView, RunRef, RunView
@@ -32,10 +32,14 @@ from ledger.types import CASH, SYSTEM_ACCOUNTS, BranchView, RunRef, RunView
 
 class Ledger(TradingMixin, ReadingMixin):
     def __init__(self, conn: sqlite3.Connection, *, fee_bps: int, allow_short: bool, short_limit: int,
-                 credit_limit: int, symbols: Iterable[str] | None):
+                 credit_limit: int, symbols: Iterable[str] | None, readonly: bool = False):
         self.conn = conn
         self.db = Database(conn)
-        create_schema(self.db)
+        self.readonly = readonly
+        if readonly:
+            check_schema(conn)
+        else:
+            create_schema(self.db)
         self.fee_bps, self.allow_short, self.short_limit, self.credit_limit = (
             fee_bps, allow_short, short_limit, credit_limit)
         self.default_symbols = tuple(symbols or ())
@@ -45,6 +49,7 @@ class Ledger(TradingMixin, ReadingMixin):
         self._doomed = False  # ... and a request inside it failed: it can only roll back
         self._pins = 0  # > 0 inside `pinned()`
         self._dv = None
+        self._lv = None  # the ledger's write counter the mirror reflects
         self._cycle = 0
         row = conn.execute("SELECT value FROM meta WHERE key='active_branch'").fetchone()
         if row and conn.execute("SELECT 1 FROM branches WHERE branch_id=?", (int(row[0]),)).fetchone():
@@ -53,16 +58,24 @@ class Ledger(TradingMixin, ReadingMixin):
     # ------------------------------------------------------------------ lifecycle
     @classmethod
     def open(cls, path: str | Path, *, fee_bps: int = 0, allow_short: bool = False, short_limit: int = 0,
-             credit_limit: int = 0, symbols: Iterable[str] | None = None) -> Ledger:
-        """Open (creating if needed) a ledger database. `symbols` are the default universe of new runs."""
-        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+             credit_limit: int = 0, symbols: Iterable[str] | None = None, readonly: bool = False) -> Ledger:
+        """Open (creating if needed) a ledger database. `symbols` are the default universe of new runs.
+
+        `readonly` opens an existing file for reading only (SQLite `mode=ro`): nothing is created or
+        written, not even the active-branch marker, so readers work on a read-only file and never take
+        the write lock from the run's owner."""
+        if readonly:
+            conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, isolation_level=None,
+                                   check_same_thread=False)
+        else:
+            conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout=10000")
         conn.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache: the hot B-tree pages stay in memory
-        if str(path) != ":memory:":
+        if str(path) != ":memory:" and not readonly:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
         return cls(conn, fee_bps=fee_bps, allow_short=allow_short, short_limit=short_limit,
-                   credit_limit=credit_limit, symbols=symbols)
+                   credit_limit=credit_limit, symbols=symbols, readonly=readonly)
 
     def close(self) -> None:
         self.conn.close()
@@ -116,10 +129,29 @@ class Ledger(TradingMixin, ReadingMixin):
                 self._reload()
                 raise LedgerError(RejectCode.ABORTED, "a request inside this transaction (opened with "
                                   "savepoints=False) failed, so the whole transaction was rolled back")
+            self._lv = self._bump_version()
             self.conn.execute("COMMIT")
             self._dv = self._data_version()
         elif name is not None:
             self.conn.execute(f"RELEASE {name}")
+
+    @contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """A block of reads that all see one committed state of the file (a read transaction: in WAL mode
+        the writer goes on, and the block sees none of its later commits). A reader uses it to see whole
+        cycles only: fills, marks and portfolio values of the same last settled cycle."""
+        if self._depth:
+            yield  # already inside a transaction: it is the snapshot
+            return
+        self.conn.execute("BEGIN DEFERRED")
+        self._depth += 1
+        try:
+            self.conn.execute("SELECT count(*) FROM meta").fetchone()  # the snapshot starts at the first read
+            self._reload()
+            yield
+        finally:
+            self._depth -= 1
+            self.conn.execute("COMMIT")
 
     # ------------------------------------------------------------------ runs and branches
     def start_run(self, *, config: Mapping[str, Any], seed: int, name: str | None = None,
@@ -143,16 +175,20 @@ class Ledger(TradingMixin, ReadingMixin):
             self._activate(b)
         return RunRef(run_id, b)
 
-    def use(self, run_id: int, branch_id: int) -> None:
+    def use(self, run_id: int, branch_id: int, *, remember: bool = True) -> None:
+        """Make `branch_id` the active branch. `remember=False` (a reader's view) writes nothing: the file
+        keeps the branch its writer last used as the one to reopen."""
         row = self.conn.execute("SELECT run_id FROM branches WHERE branch_id=?", (branch_id,)).fetchone()
         if row is None or row[0] != run_id:
             raise LedgerError(RejectCode.NO_ACTIVE_RUN, f"run {run_id} has no branch {branch_id}")
-        self._activate(branch_id)
+        self._activate(branch_id, remember=remember)
 
-    def _activate(self, branch_id: int) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('active_branch', ?)", (str(branch_id),))
+    def _activate(self, branch_id: int, *, remember: bool = True) -> None:
+        if remember and not self.readonly:
+            self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('active_branch', ?)",
+                              (str(branch_id),))
         self._st = load_state(self.conn, branch_id)
-        self._dv = self._data_version()
+        self._dv, self._lv = self._data_version(), self._ledger_version()
 
     def list_runs(self) -> list[RunView]:
         return [RunView(r, n, s, json.loads(c), json.loads(m)) for r, n, s, c, m in self.conn.execute(
@@ -227,16 +263,38 @@ class Ledger(TradingMixin, ReadingMixin):
     def _data_version(self) -> int:
         return self.conn.execute("PRAGMA data_version").fetchone()[0]
 
+    def _ledger_version(self) -> int:
+        row = self.conn.execute("SELECT value FROM meta WHERE key='ledger_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _bump_version(self) -> int:
+        """Inside a write transaction: count it, so other connections know the ledger changed."""
+        (value,) = self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES ('ledger_version', '1') ON CONFLICT(key) DO UPDATE "
+            "SET value = CAST(value AS INTEGER) + 1 RETURNING value").fetchone()
+        return int(value)
+
     def _reload(self) -> None:
         if self._st is not None:
             self._st = load_state(self.conn, self._st.branch_id)
-            self._dv = self._data_version()
+            self._dv, self._lv = self._data_version(), self._ledger_version()
 
     def _state(self) -> BranchState:
+        """The mirror of the active branch, reloaded when another connection changed the ledger.
+
+        `PRAGMA data_version` tells cheaply that another connection committed something to the file;
+        the ledger's own write counter (`ledger_version` in meta, bumped by every ledger transaction)
+        then tells whether it was the ledger: LangGraph's checkpoints, the lease's heartbeat and the
+        control commands share the file and change nothing the mirror holds, so they cost no reload."""
         if self._st is None:
             raise LedgerError(RejectCode.NO_ACTIVE_RUN, "no active run: call start_run() or use() first")
-        if self._depth == 0 and not self._pins and self._data_version() != self._dv:
-            self._reload()
+        if self._depth == 0 and not self._pins:
+            dv = self._data_version()
+            if dv != self._dv:
+                if self._ledger_version() != self._lv:
+                    self._reload()
+                else:
+                    self._dv = dv
         return self._st
 
     @contextmanager

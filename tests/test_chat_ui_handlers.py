@@ -284,3 +284,58 @@ def test_two_chat_sessions_on_one_database_take_turns_and_the_run_stays_determin
         assert ledger_fills(s, range(1, 7)) == want
     finally:
         s.close()
+
+
+def test_a_terminal_pauses_and_rolls_back_a_ui_run_and_the_ui_reaches_a_terminal_run(tmp_path):
+    """The run's owner may be the UI or a terminal: the other side is refused with the owner's name, or its
+    rollback / fork / pause is delivered and applied at the owner's next cycle boundary."""
+    import re
+    import subprocess
+    import sys
+
+    db = tmp_path / "floor.db"
+    cli = [sys.executable, "-c", "from graphs.cli import app; app()"]
+
+    def terminal(*args, wait=True):
+        p = subprocess.Popen([*cli, *args, "--db", str(db)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True, env=os.environ | {"COLUMNS": "200"})
+        return " ".join(p.communicate(timeout=120)[0].split()) if wait else p
+
+    async def ui_owns_a_run(ui):
+        await app.handle_text("/run 2")
+        run = asyncio.create_task(app.handle_text("/run 400"))
+        while not any(m.get("name") == "Cycle 6" for m in ui.messages()):
+            await asyncio.sleep(0.05)
+        busy = await asyncio.to_thread(terminal, "run", "--cycles", "1")
+        assert re.search(rf"busy: {re.escape(str(db))} is in use: pid {os.getpid()} ", busy), busy
+        rolled = await asyncio.to_thread(terminal, "rollback", "--to-cycle", "3")
+        assert "rolled back to cycle 3; continuing on branch 2" in rolled, rolled
+        paused = await asyncio.to_thread(terminal, "pause")
+        assert "paused: the run stopped after cycle" in paused, paused
+        await asyncio.wait_for(run, 60)
+
+    ui = drive(tmp_path, ui_owns_a_run)
+    texts = " ".join(m.get("output", "") for m in ui.messages())
+    assert re.search(r"⏸ Paused after \d+ of 400 cycles, asked by `.*pause --db", texts), texts
+
+    status = terminal("status")
+    assert "branch 2" in status and "idle: no process is running it" in status, status
+
+    async def terminal_owns_a_run(ui):
+        owner = terminal("run", "--cycles", "100000", wait=False)
+        try:
+            while "running: pid" not in await asyncio.to_thread(terminal, "status"):
+                await asyncio.sleep(0.2)
+            await app.handle_text("/run 1")
+            await app.handle_text("/rollback 4")
+            await app.handle_text("/fork 3")
+            assert "paused" in await asyncio.to_thread(terminal, "pause")
+            owner.communicate(timeout=60)
+        finally:
+            owner.kill()
+
+    ui = drive(tmp_path, terminal_owns_a_run)
+    texts = [m.get("output", "") for m in ui.messages()]
+    assert any(re.search(r"⚠️ .* is in use: pid \d+ \(`.*run --cycles 100000", t) for t in texts), texts
+    assert any(t.startswith("⏪ Rolled back to cycle 4; continuing on branch") for t in texts), texts
+    assert any(re.match(r"🔀 Forked at cycle 3: now on thread `run-1-b\d+`", t) for t in texts), texts

@@ -29,8 +29,11 @@ fills = ledger_fills(s, range(1, 41))
 board = [(r["account"], r["value"]) for r in s.floor.ledger.leaderboard(s.floor.marks())]
 print(ENGINE, len(fills), hashlib.sha256(repr((fills, board)).encode()).hexdigest())
 conn = s.floor.ledger.db.conn
-for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name != 'market_snapshots' "
-                             "ORDER BY name").fetchall():
+# LangGraph's checkpoints carry random ids and wall times; the lease records a pid: not the run's record
+skip = ("market_snapshots", "checkpoints", "writes", "floor_lease", "floor_commands", "sqlite_sequence")
+for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name").fetchall():
+    if table in skip:
+        continue
     try:  # insertion order where there is one; tables without rowid in primary-key order
         rows = conn.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
     except Exception:

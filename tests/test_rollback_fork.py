@@ -86,3 +86,19 @@ def test_rollback_beyond_the_run_is_refused_with_a_reason(session):
     session.run(3)
     with pytest.raises(SessionError, match="cannot roll back to cycle 9"):
         session.rollback(9)
+
+
+def test_a_fork_of_a_fork_may_start_before_its_fork_point_and_a_rollback_says_why_not(session):
+    session.run(6)
+    straight = ledger_fills(session, range(1, 7))
+    first = session.fork(4)
+    session.run(1)
+    with pytest.raises(SessionError, match=rf"thread {first.thread_id} begins at cycle 4, where it was forked from "
+                                           r"run-1: roll it back to cycle 4 or later, or fork at cycle 2 \(a fork may "
+                                           r"start from the line it came from\)"):
+        session.rollback(2)
+    second = session.fork(2)  # from the line the fork came from
+    assert (second.parent_thread, second.forked_at) == (first.thread_id, 2)
+    session.run(4)
+    assert session.state()["cycle"] == 6
+    assert ledger_fills(session, range(1, 7)) == straight  # the same seed and config: the same six cycles

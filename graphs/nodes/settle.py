@@ -42,6 +42,8 @@ def settle(state: CycleState, runtime: Runtime) -> dict:
     # Any failure below ends the cycle's recording, so the nested writes need no SAVEPOINTs (see
     # `Ledger.transaction`); each table gets its rows in one executemany, in the order they had as calls.
     with ledger.transaction(savepoints=False):
+        if floor.lease is not None:  # fencing: commit this cycle only while still the run's owner
+            floor.lease.assert_held(ledger.conn)
         result = ledger.settle_rows(cycle, fills)
         if not result.ok:
             raise RuntimeError(f"cycle {cycle}: the ledger refused the exchange's fills: {result.rejection}")

@@ -1,0 +1,103 @@
+"""The run database: ONE SQLite file holds the ledger, the books' history, the threads, the lease, the
+control commands and LangGraph's checkpoints (tables `checkpoints` and `writes`).
+
+One file means a copy, a move or a backup of `--db runs/floor.db` always carries a ledger with its own
+checkpoints. Earlier versions kept the checkpoints in a second file beside it (`floor.checkpoints.db`);
+such a pair is merged into the run database the first time a writer opens it (`merge_legacy_checkpoints`),
+and the old file is renamed `*.checkpoints.db.merged`.
+
+What still can go wrong is a file whose two halves disagree: checkpoints missing for a thread the ledger
+knows (a file put together by hand, or tables dropped), or a checkpoint past the end of the ledger. Those
+are refused when a session opens the file (`has_checkpoints`, `missing_checkpoints_message`) with a sentence
+that points to `trading-floor doctor`, which checks every thread's checkpoint against the ledger.
+"""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+LEGACY_SUFFIX = ".checkpoints.db"
+
+
+class RunDatabaseError(RuntimeError):
+    """The run database cannot be used as it is; the sentence says why and what to do."""
+
+
+def legacy_checkpoint_path(db_path: str) -> Path:
+    return Path(db_path).with_suffix(LEGACY_SUFFIX)
+
+
+def connect_checkpoints(db_path: str, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection for LangGraph's SqliteSaver on the run database itself."""
+    if db_path == ":memory:":
+        return sqlite3.connect(":memory:", check_same_thread=False)
+    if readonly:
+        source = Path(db_path)
+        legacy = legacy_checkpoint_path(db_path)
+        if legacy.exists() and not _has_table(source, "checkpoints"):
+            source = legacy  # an earlier version's pair, not merged yet (only a writer merges)
+        conn = sqlite3.connect(f"file:{source.resolve()}?mode=ro", uri=True, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(db_path, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # as the ledger: a commit survives a killed process without waiting for the disk (fsync) each cycle
+        conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+def _has_table(path: Path, table: str) -> bool:
+    conn = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone() is not None
+    finally:
+        conn.close()
+
+
+def merge_legacy_checkpoints(db_path: str) -> bool:
+    """Move a `floor.checkpoints.db` left by an earlier version into the run database (once, atomically)."""
+    if db_path == ":memory:":
+        return False
+    legacy = legacy_checkpoint_path(db_path)
+    if not legacy.exists():
+        return False
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("ATTACH DATABASE ? AS legacy", (str(legacy),))
+        tables = {r[0] for r in conn.execute("SELECT name FROM legacy.sqlite_master WHERE type = 'table'")}
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for table in ("checkpoints", "writes"):
+                if table not in tables:
+                    continue
+                ddl = conn.execute("SELECT sql FROM legacy.sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+                conn.execute(ddl.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1))
+                conn.execute(f"INSERT OR IGNORE INTO main.{table} SELECT * FROM legacy.{table}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        conn.execute("DETACH DATABASE legacy")
+    finally:
+        conn.close()
+    for suffix in ("-wal", "-shm"):
+        Path(str(legacy) + suffix).unlink(missing_ok=True)
+    legacy.rename(str(legacy) + ".merged")
+    return True
+
+
+def has_checkpoints(conn: sqlite3.Connection, thread_id: str) -> bool:
+    try:
+        return conn.execute("SELECT 1 FROM checkpoints WHERE thread_id = ? LIMIT 1", (thread_id,)).fetchone() \
+            is not None
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return False
+        raise
+
+
+def missing_checkpoints_message(db_path: str, thread_id: str) -> str:
+    return (f"{db_path} has a ledger for thread {thread_id} but none of its checkpoints (was the database put "
+            "together from parts, or copied without its old `.checkpoints.db` file?): refusing to start "
+            "over on it; `trading-floor doctor --repair` rebuilds the checkpoint from the ledger")
