@@ -53,15 +53,18 @@ class FloorReader:
     def refresh(self) -> tuple[int, int, int]:
         """Follow the floor: (run, branch, last settled cycle), restoring the books when they moved."""
         with self.lock:
-            if self._ledger is None:
-                self._ledger = Ledger.open(self.db_path)
+            if self._ledger is None:  # a reader: opened read-only, it never takes the run's write lock
+                self._ledger = Ledger.open(self.db_path, readonly=True)
             conn = self._ledger.conn
             active = self._active_branch(conn)
             if active is None:
                 raise ReaderError(f"no run in {self.db_path} yet: start one with `trading-floor run`")
             if (self._ledger.run_id, self._ledger.branch_id) != active:
-                self._ledger.use(*active)
+                self._ledger.use(*active, remember=False)
             cycle = self._ledger.last_cycle() or 0
+            snapshots = MarketSnapshots(conn)
+            while cycle > 0 and not snapshots.has_cycle(*active, cycle):
+                cycle -= 1  # the owner's cycle in progress (its reservations) is not settled yet
             at = (*active, cycle)
             if at != self._at:
                 self._exchange = self._books_at(at)
