@@ -25,8 +25,8 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 
-from graphs.session import FloorSession
-from graphs.traders.config import load_config
+from floor.config import load_config
+from floor.session import FloorSession
 from market.background import BackgroundMarket
 from market.exchange import Exchange
 

@@ -43,8 +43,8 @@ def _peak_mib() -> float:
 
 def _child(conn) -> None:
     """Run the floor; send (cycle, rss MiB, seconds) every EVERY cycles, then ("done", peak, cpu, trades)."""
-    from graphs.session import FloorSession
-    from graphs.traders.config import load_config
+    from floor.config import load_config
+    from floor.session import FloorSession
 
     with tempfile.TemporaryDirectory() as d:
         session = FloorSession(Path(d) / "memory.db", load_config())

@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from graphs.ownership.lease import PrivateLease
-from graphs.session import FloorSession
-from graphs.traders.config import load_config
+from floor.config import load_config
+from floor.ownership.lease import PrivateLease
+from floor.session import FloorSession
 
 CYCLES = 600
 BLOCK = 20

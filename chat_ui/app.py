@@ -18,8 +18,8 @@ import chainlit as cl
 from chat_ui.commands import HELP, Command, Invalid, Question, parse
 from chat_ui.controller import CycleOutcome, FloorController
 from chat_ui.narrate import order_text, summary_text
-from graphs.session import DEFAULT_DB, SessionError
-from graphs.traders.config import load_config
+from floor.config import load_config
+from floor.session import DEFAULT_DB, SessionError
 
 DASHBOARD_EVERY = 10  # in a long run, redraw the charts at most about this many times
 

@@ -21,12 +21,12 @@ import yaml
 
 from chat_ui import charts, tables
 from chat_ui.narrate import CycleStory, cycle_story
-from graphs import explain
-from graphs.async_session import AsyncFloorSession
-from graphs.ownership.commands import ControlRefused, own_or_deliver
-from graphs.ownership.lease import Lease, LeaseHeld, held_here
-from graphs.session import CycleReport, SessionError
-from graphs.traders.config import FloorConfig
+from floor.async_session import AsyncFloorSession
+from floor.config import FloorConfig
+from floor.ownership.commands import ControlRefused, own_or_deliver
+from floor.ownership.lease import Lease, LeaseHeld, held_here
+from floor.session import CycleReport, SessionError
+from traders import explain
 
 
 @dataclass
@@ -166,16 +166,20 @@ class FloorController:
     async def set_approval(self, on: bool) -> None:
         self.approval = on
         async with self.lock:
-            await self._apply_approval()
+            held = self.session.lease is not None  # within a /run: keep it; between runs: give it back
+            try:
+                await self._apply_approval()
+            finally:
+                if not held:
+                    self.session.release()
 
     async def _apply_approval(self) -> None:
-        s = self.session
-        if self.approval is None or s.thread is None:
+        if self.approval is None or self.session.thread is None:
             return
-        snap = await s.graph.aget_state(s.thread.config_dict)
-        if snap.next or snap.values.get("approval") == self.approval:
-            return  # mid-cycle: the new setting applies from the next cycle
-        await s.graph.aupdate_state(s.thread.config_dict, {"approval": self.approval}, as_node="settle")
+        try:
+            await self.session.set_approval(self.approval)
+        except LeaseHeld as exc:
+            raise SessionError(str(exc)) from None
 
     # ----- time travel ------------------------------------------------------------------------------
     async def rollback(self, to_cycle: int) -> dict:

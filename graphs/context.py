@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from langgraph.runtime import Runtime
 
-from graphs.floor import Floor
+from floor.runtime import Floor
 
 
 @dataclass

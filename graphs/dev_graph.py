@@ -15,11 +15,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from floor.config import load_config
+from floor.ownership.lease import LeaseHeld, acquire_lease
+from floor.runtime import Floor
 from graphs.context import set_default_floor_factory
 from graphs.cycle_graph import build_graph
-from graphs.floor import Floor
-from graphs.ownership.lease import LeaseHeld, acquire_lease
-from graphs.traders.config import load_config
 
 
 def _default_db() -> Path:

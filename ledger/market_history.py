@@ -9,7 +9,7 @@ recorded, ledger and books, or wholly absent):
 The books at cycle c are the newest keyframe at or before c on the branch's lineage, with the journals of
 the cycles after it replayed. A fork copies nothing: like the ledger's history rows, a branch sees its
 parent's keyframes and journals up to the fork cycle. A fork may also store a keyframe of its own at its
-fork cycle (its books with its own background config, graphs/floor.py): at equal cycles the keyframe of
+fork cycle (its books with its own background config, floor/runtime.py): at equal cycles the keyframe of
 the younger branch (the higher branch id, always the descendant on a lineage) wins. The ledger only stores and finds the blobs; what
 is inside them is the market's business.
 """

@@ -2,7 +2,7 @@
 
 Pure domain code: `parse_line` turns one line into a command, or into a `ParseError` (never raises);
 `run_stream` pushes lines through an exchange and yields its events; `book_summary` renders the final
-state as text. The console front end is `graphs/cli_replay.py`; the format is in docs/replay-format.md.
+state as text. The console front end is `cli/replay.py`; the format is in docs/replay-format.md.
 
 Line format (keys not listed are ignored, so recorded files may carry extra fields such as timestamps):
   {"op": "limit", "id": "o1", "side": "buy", "symbol": "X", "price": 10025, "qty": 10, "owner": "a", "tif": "gtc"}

@@ -1,8 +1,8 @@
 """Shared builders for whole-graph tests: a small, fast floor config and session helpers."""
 from __future__ import annotations
 
-from graphs.session import FloorSession
-from graphs.traders.config import FloorConfig, load_config
+from floor.config import FloorConfig, load_config
+from floor.session import FloorSession
 
 
 def fast_config(**overrides) -> FloorConfig:

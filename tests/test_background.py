@@ -189,7 +189,7 @@ def test_demo_command_prints_a_summary():
     import typer
     from typer.testing import CliRunner
 
-    from graphs import cli_demo
+    from cli import demo as cli_demo
 
     app = typer.Typer()
     cli_demo.register(app)

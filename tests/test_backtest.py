@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from floor_helpers import fast_config
 
-from graphs.analytics.backtest import (
+from analysis.backtest import (
     EXAMPLE_CSV,
     PriceFileError,
     install_path,
@@ -16,7 +16,7 @@ from graphs.analytics.backtest import (
     run_backtest,
     scaled_closes,
 )
-from graphs.session import FloorSession
+from floor.session import FloorSession
 from market.external_fundamentals import PathFundamentals
 from market.instruments import DEFAULT_UNIVERSE
 
@@ -94,7 +94,7 @@ def test_replayed_path_survives_in_the_cycle_zero_snapshot(tmp_path):
 
 
 def test_sweep_runs_a_grid_in_processes_and_the_result_does_not_depend_on_workers():
-    from graphs.analytics.sweep import apply_overrides, parse_grid, run_sweep, summarise
+    from analysis.sweep import apply_overrides, parse_grid, run_sweep, summarise
 
     cfg = fast_config()
     grid = parse_grid(["fee_bps=0,5"])
@@ -118,7 +118,7 @@ def test_backtest_command_prints_the_trader_table(tmp_path):
     import typer
     from typer.testing import CliRunner
 
-    from graphs import cli_analytics
+    from cli import analysis as cli_analytics
 
     app = typer.Typer()
     cli_analytics.register(app)

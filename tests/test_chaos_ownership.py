@@ -25,7 +25,7 @@ from collections import Counter
 from cli_processes import tf, tf_bg
 from floor_helpers import fast_config, write_config
 
-from graphs.session import FloorSession
+from floor.session import FloorSession
 
 STEPS_PER_WORKER = 8
 SEED = 20261204

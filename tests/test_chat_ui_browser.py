@@ -13,7 +13,7 @@ import httpx
 import pytest
 from floor_helpers import fast_config, free_port, write_config
 
-from graphs.cli_ui import ui_command, ui_environment
+from cli.ui import ui_command, ui_environment
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "ui"

@@ -22,8 +22,8 @@ from chat_ui.commands import Command, Invalid, Question, parse  # noqa: E402
 from chat_ui.controller import FloorController  # noqa: E402
 from chat_ui.narrate import decision_text  # noqa: E402
 from chat_ui.tables import tape_md  # noqa: E402
-from graphs.cli_ui import is_loopback, ui_environment  # noqa: E402
-from graphs.session import FloorSession  # noqa: E402
+from cli.ui import is_loopback, ui_environment  # noqa: E402
+from floor.session import FloorSession  # noqa: E402
 
 
 def _session() -> Mock:
@@ -294,7 +294,7 @@ def test_a_terminal_pauses_and_rolls_back_a_ui_run_and_the_ui_reaches_a_terminal
     import sys
 
     db = tmp_path / "floor.db"
-    cli = [sys.executable, "-c", "from graphs.cli import app; app()"]
+    cli = [sys.executable, "-c", "from cli.app import app; app()"]
 
     def terminal(*args, wait=True):
         p = subprocess.Popen([*cli, *args, "--db", str(db)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 from floor_helpers import fast_config, write_config
 from typer.testing import CliRunner
 
-from graphs.cli import app
+from cli.app import app
 
 runner = CliRunner()
 

@@ -23,7 +23,7 @@ import typer
 from floor_helpers import write_config
 from typer.testing import CliRunner
 
-from graphs import cli_errors
+from cli import errors as cli_errors
 
 TRADING_FLOOR = str(Path(sys.executable).with_name("trading-floor"))
 ENV = os.environ | {"COLUMNS": "200", "TERM": "dumb", "NO_COLOR": "1"}
@@ -244,10 +244,10 @@ def test_usage_errors_keep_clicks_output_and_exit_code_2():
 def test_python_dash_m_graphs_cli_works_the_same(tmp_path):
     db = tmp_path / "notes.db"
     db.write_text("not a database\n" * 40)
-    res = subprocess.run([sys.executable, "-m", "graphs.cli", "status", "--db", str(db)], capture_output=True,
+    res = subprocess.run([sys.executable, "-m", "cli.app", "status", "--db", str(db)], capture_output=True,
                          text=True, timeout=300, env=ENV)
     assert res.returncode == 1 and one_error_line(res).startswith(f"error: {db} is not an SQLite database")
-    res = subprocess.run([sys.executable, "-m", "graphs.cli", "--help"], capture_output=True, text=True,
+    res = subprocess.run([sys.executable, "-m", "cli.app", "--help"], capture_output=True, text=True,
                          timeout=300, env=ENV)
     assert res.returncode == 0 and "Usage: trading-floor" in res.stdout
 

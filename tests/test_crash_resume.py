@@ -11,9 +11,9 @@ from pathlib import Path
 
 from floor_helpers import fast_config, ledger_fills, write_config
 
-from graphs.session import FloorSession
+from floor.session import FloorSession
 
-CLI = [sys.executable, "-c", "from graphs.cli import app; app()"]
+CLI = [sys.executable, "-c", "from cli.app import app; app()"]
 
 
 def _cli(*args: str, **kw) -> subprocess.Popen:

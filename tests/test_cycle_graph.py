@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from floor_helpers import fast_config, ledger_fills
 
+from floor.session import FloorSession
 from graphs.cycle_graph import NODES
-from graphs.session import FloorSession
 
 
 @pytest.fixture

@@ -9,8 +9,9 @@ from __future__ import annotations
 from floor_helpers import fast_config
 
 import graphs.nodes.decide as decide_node
-from graphs.session import FloorSession
-from graphs.traders.base import get_theory, rule_decision, theory_names
+from floor.session import FloorSession
+from traders.base import rule_decision
+from traders.registry import get_theory, theory_names
 
 
 def test_every_theory_that_says_it_ignores_the_chat_decides_the_same_with_it(tmp_path, monkeypatch):

@@ -1,5 +1,5 @@
 """`trading-floor doctor`: the ledger invariants on stored rows, checkpoints against the ledger, the lease, the
-command queue, and `--repair` (graphs/doctor.py, ledger/invariants.py).
+command queue, and `--repair` (floor/doctor.py, ledger/invariants.py).
 
 A healthy run (with a rollback and a fork) is healthy; every corruption the doctor knows is found with its
 sentence; `--repair` rebuilds what the ledger can tell (a thread's checkpoint, a dead lease, stuck
@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from graphs import doctor
-from graphs.cli import app
-from graphs.ownership.lease import _proc_start
-from graphs.session import FloorSession
+from cli.app import app
+from floor import doctor
+from floor.ownership.lease import _proc_start
+from floor.session import FloorSession
 from ledger.errors import LedgerError
 from ledger.invariants import INVARIANTS, check_ledger
 from ledger.store import Ledger

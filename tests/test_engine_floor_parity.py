@@ -20,7 +20,7 @@ import hashlib, sys, tempfile
 from pathlib import Path
 sys.path.insert(0, "tests")
 from floor_helpers import fast_config, ledger_fills
-from graphs.session import FloorSession
+from floor.session import FloorSession
 from market.book_engine import ENGINE
 s = FloorSession(Path(tempfile.mkdtemp()) / "f.db", fast_config(seed=21))
 s.start()

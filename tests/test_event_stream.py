@@ -37,7 +37,7 @@ def events_server(tmp_path: Path, name: str, wait_subscribers: int, token: str |
     cfg = tmp_path / "fast.yaml"
     write_config(cfg, fast_config())
     port = free_port()
-    cmd = [sys.executable, "-m", "graphs.cli", "serve", "events", "--db", str(tmp_path / f"{name}.db"),
+    cmd = [sys.executable, "-m", "cli.app", "serve", "events", "--db", str(tmp_path / f"{name}.db"),
            "--port", str(port), "--run-cycles", str(CYCLES), "--config", str(cfg), "--seed", "7",
            "--wait-subscribers", str(wait_subscribers), "--wait-timeout", "60", "--queue-batches", str(QUEUE_BATCHES)]
     env = dict(os.environ) | ({"TRADING_FLOOR_TOKEN": token} if token else {})
@@ -208,7 +208,7 @@ def test_hub_bounds_each_queue_drops_the_oldest_cycles_and_counts_them():
 
 
 def test_follower_rebuilds_the_events_of_cycles_settled_by_another_process(tmp_path):
-    from graphs.session import FloorSession
+    from floor.session import FloorSession
     from tools.floor_reader import FloorReader
     from tools.ledger_events import LedgerFollower
 

@@ -5,8 +5,8 @@ import pytest
 from floor_helpers import fast_config
 from langchain_core.messages import AIMessage
 
-from graphs import explain
-from graphs.session import FloorSession
+from floor.session import FloorSession
+from traders import explain
 
 
 @pytest.fixture(scope="module")

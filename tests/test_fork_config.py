@@ -13,9 +13,9 @@ import pytest
 from floor_helpers import fast_config, ledger_fills, trader_orders
 from test_market_journal import books_of  # the whole exchange as a comparable value
 
-from graphs.floor import KEYFRAME_EVERY, AlignmentError
-from graphs.fork_config import ForkConfigError, check_fork_config, resolve_fork_config
-from graphs.session import FloorSession, SessionError
+from floor.fork_config import ForkConfigError, check_fork_config, resolve_fork_config
+from floor.runtime import KEYFRAME_EVERY, AlignmentError
+from floor.session import FloorSession, SessionError
 from ledger.errors import LedgerError, RejectCode
 from ledger.state import fee_for
 from ledger.store import Ledger

@@ -4,7 +4,7 @@ from __future__ import annotations
 from floor_helpers import fast_config
 from support.fake_chat import ScriptedChatModel, ai_text, ai_tool_calls
 
-from graphs.session import FloorSession
+from floor.session import FloorSession
 
 
 def _llm_config():

@@ -4,7 +4,7 @@ from __future__ import annotations
 from floor_helpers import fast_config
 from support.fake_chat import ScriptedChatModel, ai_text, ai_tool_calls
 
-from graphs.session import FloorSession
+from floor.session import FloorSession
 
 
 def test_an_llm_trader_quotes_and_orders_through_the_mcp_servers(tmp_path):

@@ -5,7 +5,10 @@ import random
 
 import pytest
 
-from graphs.discussion import (
+from floor.config import ChatSettings, TopicSettings, load_config
+from market.instruments import DEFAULT_UNIVERSE
+from traders.base import rule_decision
+from traders.chat import (
     aggregate,
     choose_topic,
     parse_mentions,
@@ -13,10 +16,8 @@ from graphs.discussion import (
     sentiment_score,
     view_with_chat,
 )
-from graphs.traders.base import rule_decision
-from graphs.traders.config import ChatSettings, TopicSettings, TraderConfig, load_config
-from graphs.traders.snapshot import ChatMessage, FillNote, Position, TraderView, synthetic_snapshot
-from market.instruments import DEFAULT_UNIVERSE
+from traders.snapshot import ChatMessage, FillNote, Position, TraderView, synthetic_snapshot
+from traders.trader_config import TraderConfig
 
 BASE = {i.symbol: float(i.initial_price) for i in DEFAULT_UNIVERSE}
 N = 40

@@ -15,9 +15,9 @@ from floor_helpers import fast_config
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from graphs.cli import app
-from graphs.cli_errors import SEED_MAX, config_sentence
-from graphs.traders.config import load_config
+from cli.app import app
+from cli.errors import SEED_MAX, config_sentence
+from floor.config import load_config
 from market.background.config import MAX_NOISE_TRADERS, BackgroundConfig
 from market.events import OrderRejected
 from market.exchange import Exchange

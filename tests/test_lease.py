@@ -14,13 +14,13 @@ import pytest
 from cli_processes import tf
 from floor_helpers import fast_config, write_config
 
-from graphs.ownership import lease as lease_mod
-from graphs.ownership.lease import LeaseHeld, LeaseLost, acquire_lease, read_holder
-from graphs.session import FloorSession
+from floor.ownership import lease as lease_mod
+from floor.ownership.lease import LeaseHeld, LeaseLost, acquire_lease, read_holder
+from floor.session import FloorSession
 
 HOLDER = textwrap.dedent("""
     import sys, time
-    from graphs.ownership.lease import acquire_lease
+    from floor.ownership.lease import acquire_lease
     lease = acquire_lease(sys.argv[1], command=sys.argv[2], accepts_commands=sys.argv[3] == "1")
     print("held", flush=True)
     time.sleep(120)
@@ -143,7 +143,7 @@ def test_a_command_to_an_owner_that_never_reaches_a_boundary_is_withdrawn_not_lo
 
 def test_a_command_whose_owner_dies_is_applied_by_the_caller(run_db, holder_process):
     owner = holder_process()
-    proc = subprocess.Popen([sys.executable, "-c", "from graphs.cli import app; app()", "rollback",
+    proc = subprocess.Popen([sys.executable, "-c", "from cli.app import app; app()", "rollback",
                              "--to-cycle", "2", "--db", str(run_db), "--timeout", "60"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60

@@ -15,13 +15,13 @@ from langchain_core.messages import SystemMessage, ToolMessage
 from langchain_core.tools import tool
 from support.fake_chat import ScriptedChatModel, ai_text, ai_tool_calls
 
-from graphs.llm.budget import BUDGET_EXHAUSTED, Budget
-from graphs.llm.cache import LLMCache
-from graphs.llm.llm_decision import OrderLimits, UnparseableOutput, parse_llm_output
-from graphs.llm.settings import BudgetConfig, LLMConfig, RetryPolicy, parse_llm_configs
-from graphs.llm.trader import llm_decide, llm_decide_detailed
-from graphs.traders.decision import Action, Decision, ProposedOrder
 from market.instruments import DEFAULT_UNIVERSE
+from traders.decision import Action, Decision, ProposedOrder
+from traders.llm.budget import BUDGET_EXHAUSTED, Budget
+from traders.llm.cache import LLMCache
+from traders.llm.llm_decision import OrderLimits, UnparseableOutput, parse_llm_output
+from traders.llm.settings import BudgetConfig, LLMConfig, RetryPolicy, parse_llm_configs
+from traders.llm.trader import llm_decide, llm_decide_detailed
 
 SYMBOLS = [i.symbol for i in DEFAULT_UNIVERSE]
 CFG = LLMConfig(name="fake", model="fake-model", base_url="http://127.0.0.1:9/v1", max_retries=2)

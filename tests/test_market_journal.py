@@ -9,8 +9,8 @@ import pytest
 from floor_helpers import fast_config
 from pydantic import BaseModel
 
-from graphs.floor import KEYFRAME_EVERY, AlignmentError
-from graphs.session import FloorSession
+from floor.runtime import KEYFRAME_EVERY, AlignmentError
+from floor.session import FloorSession
 from market.background import BackgroundMarket
 from market.background.config import BackgroundConfig
 from market.exchange import Exchange

@@ -1,6 +1,6 @@
 """The MCP servers as real processes, driven by the official `mcp` client (stdio and streamable HTTP).
 
-Each server runs `python -m graphs.cli serve ...` against a run database made here with a fast config;
+Each server runs `python -m cli.app serve ...` against a run database made here with a fast config;
 orders placed through the accounts server reach the ledger only after a cycle run with `FloorSession`
 on the same database (through the risk check). Traffic stays on 127.0.0.1; every wait is bounded, and
 every server is stopped at the end of its test.
@@ -24,7 +24,7 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
-from graphs.session import FloorSession
+from floor.session import FloorSession
 from tools import external_orders
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +43,7 @@ def db(tmp_path_factory) -> str:
 
 
 def _cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "graphs.cli", "serve", *args]
+    return [sys.executable, "-m", "cli.app", "serve", *args]
 
 
 
@@ -257,7 +257,7 @@ def test_llm_trader_tools_from_the_mcp_servers_through_langchain_mcp_adapters(db
 
 
 def test_queued_intents_survive_the_approval_pause_and_reach_the_exchange(tmp_path):
-    from graphs.traders.decision import ProposedOrder
+    from traders.decision import ProposedOrder
 
     s = FloorSession(str(tmp_path / "a.db"), fast_config(approval=True))
     s.start()

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from graphs.analytics import metrics as m
-from graphs.analytics.trader_metrics import all_trader_metrics, trader_metrics
+from analysis import metrics as m
+from analysis.trader_metrics import all_trader_metrics, trader_metrics
 from ledger.store import Ledger
 from ledger.types import Fill
 
@@ -94,7 +94,7 @@ def test_trader_metrics_from_a_hand_made_ledger(ledger):
 
 
 def test_market_recorder_measures_spread_depth_volume_and_flow():
-    from graphs.analytics.market_metrics import (
+    from analysis.market_metrics import (
         MarketRecorder,
         flow_return_relation,
         order_flow_imbalance,

@@ -6,12 +6,12 @@ import pytest
 from langchain_core.tools import tool
 from support.openai_stub import OpenAIStub, Reply
 
-from graphs.llm.budget import Budget
-from graphs.llm.cache import LLMCache
-from graphs.llm.model_factory import DUMMY_KEY, build_chat_model, is_local
-from graphs.llm.settings import BudgetConfig, LLMConfig, RetryPolicy
-from graphs.llm.trader import llm_decide_detailed
-from graphs.traders.decision import Action, Decision, ProposedOrder
+from traders.decision import Action, Decision, ProposedOrder
+from traders.llm.budget import Budget
+from traders.llm.cache import LLMCache
+from traders.llm.model_factory import DUMMY_KEY, build_chat_model, is_local
+from traders.llm.settings import BudgetConfig, LLMConfig, RetryPolicy
+from traders.llm.trader import llm_decide_detailed
 
 SYMBOLS = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOG", "FLOR"]
 FAST = RetryPolicy(max_retries=2, base_delay_s=0.01, max_delay_s=0.02)

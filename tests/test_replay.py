@@ -6,7 +6,7 @@ import json
 import typer
 from typer.testing import CliRunner
 
-from graphs import cli_replay
+from cli import replay as cli_replay
 from market.events import OrderRejected, RejectReason, TradeExecuted
 from market.exchange import Exchange
 from market.orders import CancelOrder, ModifyOrder, OrderType, Side, SubmitOrder, TimeInForce

@@ -5,8 +5,8 @@ import re
 
 from floor_helpers import fast_config
 
-from graphs.analytics.report import SECTIONS, build_report, write_report
-from graphs.session import FloorSession
+from analysis.report import SECTIONS, build_report, write_report
+from floor.session import FloorSession
 
 
 def test_report_renders_from_a_real_run(tmp_path):
@@ -34,7 +34,7 @@ def test_report_command_writes_the_current_run(tmp_path):
     import typer
     from typer.testing import CliRunner
 
-    from graphs import cli_analytics
+    from cli import analysis as cli_analytics
 
     db = tmp_path / "floor.db"
     session = FloorSession(db, fast_config())

@@ -5,11 +5,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graphs.risk import RiskReason, check_decision
-from graphs.traders.config import RiskSettings
-from graphs.traders.decision import Decision, ProposedOrder
-from graphs.traders.snapshot import ChatMessage, OpenOrder, Position, TraderView, synthetic_snapshot
+from floor.risk import RiskReason, check_decision
 from market.instruments import DEFAULT_UNIVERSE, universe_by_symbol
+from traders.decision import Decision, ProposedOrder
+from traders.snapshot import ChatMessage, OpenOrder, Position, TraderView, synthetic_snapshot
+from traders.trader_config import RiskSettings
 
 INSTRUMENTS = universe_by_symbol(DEFAULT_UNIVERSE)
 RISK = RiskSettings(risk_aversion=1, max_position=500, max_order_qty=100, cash_floor=1_000_000,

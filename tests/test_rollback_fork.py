@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from floor_helpers import fast_config, ledger_fills, trader_orders
 
-from graphs.session import FloorSession, SessionError
+from floor.session import FloorSession, SessionError
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from graphs.analytics import stylized_facts as sf
+from analysis import stylized_facts as sf
 
 
 def garch(n: int, rng, omega=0.05, alpha=0.1, beta=0.85) -> np.ndarray:
@@ -144,7 +144,7 @@ def test_realism_command_prints_a_pass_fail_table_and_writes_plots(tmp_path):
     import typer
     from typer.testing import CliRunner
 
-    from graphs import cli_analytics
+    from cli import analysis as cli_analytics
 
     app = typer.Typer()
     cli_analytics.register(app)
@@ -171,7 +171,7 @@ def test_kurtosis_by_horizon_is_unbiased_for_many_short_gaussian_series():
 
 
 def test_realism_result_does_not_depend_on_the_number_of_workers():
-    from graphs.analytics.realism import run_realism
+    from analysis.realism import run_realism
     from market.background import BackgroundConfig
 
     cfg = BackgroundConfig.model_validate({"ticks_per_cycle": 10, "noise": {"count": 300}, "value": {"count": 30}})

@@ -6,21 +6,14 @@ import math
 import numpy as np
 import pytest
 
-from graphs.traders.base import (
-    Theory,
-    TheoryParams,
-    describe,
-    get_theory,
-    register,
-    rule_decision,
-    theory_names,
-)
-from graphs.traders.config import RiskSettings, TraderConfig
-from graphs.traders.decision import Action
-from graphs.traders.risk_parity import equal_risk_weights
-from graphs.traders.sizing import buy_size, realized_vol
-from graphs.traders.snapshot import Position, TraderView, synthetic_snapshot
 from market.instruments import DEFAULT_UNIVERSE
+from traders.base import Theory, TheoryParams, rule_decision
+from traders.decision import Action
+from traders.registry import describe, get_theory, register, theory_names
+from traders.risk_parity import equal_risk_weights
+from traders.sizing import buy_size, realized_vol
+from traders.snapshot import Position, TraderView, synthetic_snapshot
+from traders.trader_config import RiskSettings, TraderConfig
 
 BASE = {i.symbol: float(i.initial_price) for i in DEFAULT_UNIVERSE}
 N = 40
@@ -285,7 +278,7 @@ def test_adding_a_trader_is_one_class_and_a_registration():
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from graphs.risk import RiskReason, check_decision  # noqa: E402
+from floor.risk import RiskReason, check_decision  # noqa: E402
 
 
 @settings(max_examples=60, deadline=None)

@@ -7,11 +7,11 @@ from langchain_core.messages import HumanMessage
 from langchain_core.tools import StructuredTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from graphs.llm import prompts
-from graphs.llm.cache import cache_key
-from graphs.llm.tool_specs import openai_spec, openai_specs
 from tools.desk import TraderDesk
 from tools.toolset import make_trader_tools
+from traders.llm import prompts
+from traders.llm.cache import cache_key
+from traders.llm.tool_specs import openai_spec, openai_specs
 
 
 def _tools(trader: str = "momentum"):

@@ -13,9 +13,6 @@ from hypothesis import strategies as st
 from langchain_core.messages import ToolMessage
 from support.fake_chat import ScriptedChatModel, ai_tool_calls
 
-from graphs.llm.settings import LLMConfig, RetryPolicy
-from graphs.llm.trader import llm_decide_detailed
-from graphs.traders.decision import Decision, ProposedOrder
 from ledger.store import Ledger
 from ledger.types import Fill
 from market.background import BackgroundMarket
@@ -25,6 +22,9 @@ from market.orders import OrderType, Side, SubmitOrder, TimeInForce
 from tools.desk import TraderDesk
 from tools.market_tools import marks as exchange_marks
 from tools.toolset import make_trader_tools
+from traders.decision import Decision, ProposedOrder
+from traders.llm.settings import LLMConfig, RetryPolicy
+from traders.llm.trader import llm_decide_detailed
 
 SYMBOLS = [i.symbol for i in DEFAULT_UNIVERSE]
 READ = {"quote", "depth", "recent_trades", "price_history", "etf_nav", "instruments", "my_portfolio", "my_cash",

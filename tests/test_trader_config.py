@@ -5,7 +5,8 @@ import pydantic
 import pytest
 import yaml
 
-from graphs.traders.config import DEFAULT_CONFIG_PATH, FloorConfig, TraderConfig, load_config
+from floor.config import DEFAULT_CONFIG_PATH, FloorConfig, load_config
+from traders.trader_config import TraderConfig
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 """Write tools as plain functions over a `TraderDesk`: they STAGE intents and touch nothing else.
 
 `stage_order` takes prices in US dollars (the LLM edge) and converts them with the LLM edge's own
-validation (`graphs.llm.llm_decision.parse_order`): positive whole quantities, finite prices of at most
+validation (`traders.llm.llm_decision.parse_order`): positive whole quantities, finite prices of at most
 two decimals, known symbols, sane sizes, the prices each order type needs. An invalid request stages
 nothing and returns `{"error": "..."}` with every reason. The staged `ProposedOrder`s (integer cents)
 go to the graph's risk check after the decision; only then can anything reach the exchange.

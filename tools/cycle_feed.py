@@ -2,7 +2,7 @@
 
 Each event has a `kind` (trade, price, message, decision, rejection, cycle_settled), its (cycle, tick) and
 an `id` ordered within the run: "<run>:<branch>:<cycle>:<n>". The settle node builds them from the cycle
-in memory (`graphs.event_bus.EventBus` publishes them); a server following the run database from another
+in memory (`floor.event_bus.EventBus` publishes them); a server following the run database from another
 process builds the same events from what the ledger recorded (`tools.ledger_events`).
 """
 from __future__ import annotations

@@ -31,8 +31,8 @@ def run_floor(conn: Any, db_path: str, config_path: str | None, cycles: int, see
     """The child: open a FloorSession, publish its bus into the pipe, run `cycles` cycles on `go`."""
     session = None
     try:
-        from graphs.session import FloorSession
-        from graphs.traders.config import load_config
+        from floor.config import load_config
+        from floor.session import FloorSession
 
         cfg = load_config(config_path) if config_path else load_config()
         session = FloorSession(db_path, cfg)

@@ -4,7 +4,7 @@ Why a queue and not a direct call: the exchange lives in the process that runs t
 order must pass the same pre-trade risk checks as a trader's own. So the accounts server only *submits*
 an intent into a small table of the run database (`external_orders`); the next cycle's risk node *takes*
 the trader's pending intents, appends them to that trader's Decision (after its own orders, so its own
-cash and position usage are counted first) and runs `graphs.risk.check_decision` on the whole. Nothing
+cash and position usage are counted first) and runs `floor.risk.check_decision` on the whole. Nothing
 reaches the exchange except through that check and the execution node's ledger reservation.
 
 Lifecycle of an intent: `pending` -> `taken` (claimed by cycle N on branch B) -> `accepted` | `rejected`

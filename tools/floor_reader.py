@@ -107,7 +107,7 @@ class FloorReader:
 
     def config(self) -> Any:
         """The run's FloorConfig (traders, their theories, parameters and risk limits)."""
-        from graphs.traders.config import FloorConfig
+        from floor.config import FloorConfig
 
         with self.lock:
             run_id = self.refresh()[0]

@@ -1,6 +1,6 @@
 """Follow a run from another process: rebuild each newly settled cycle's events from the ledger.
 
-The in-process event bus (graphs/event_bus.py) is the first choice: a server that runs the cycles itself
+The in-process event bus (floor/event_bus.py) is the first choice: a server that runs the cycles itself
 subscribes to it. A server beside a separate `trading-floor run` process cannot; `LedgerFollower` polls
 the run database instead (bounded: at most `max_cycles_per_poll` cycles per look) and builds the same
 kinds of events with the same `cycle_events` function from what the settle node recorded: fills (trades

@@ -4,7 +4,7 @@ Reads call the plain functions of `tools.account_tools` (one implementation, two
 never touch the exchange: `place_order` and `cancel_order` validate exactly as the traders' own tools do
 (`tools.action_tools.stage_order` / `stage_cancel` on a `TraderDesk`), then queue the intent in the run
 database (`tools.external_orders`). The next cycle merges it into that trader's decision, where it
-passes the same `graphs.risk.check_decision` as any order; `order_status` shows the outcome.
+passes the same `floor.risk.check_decision` as any order; `order_status` shows the outcome.
 
 Whose account: started with `--account NAME`, the server is bound to that trader (like the closure of
 the LangChain toolset) and refuses any other; unbound, each call names a floor trader's account.
@@ -156,7 +156,7 @@ def build_accounts_server(db_path: str, *, account: str | None = None, host: str
     def strategy(account: str) -> str:
         """The trader's strategy: theory, its description, parameters, mode and risk limits."""
         name = who(account)
-        from graphs.traders.base import describe
+        from traders.registry import describe
 
         cfg = reader.config().trader(name)
         return json.dumps({"account": name, "theory": cfg.theory, "description": describe(cfg.theory),

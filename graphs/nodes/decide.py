@@ -13,9 +13,9 @@ from langgraph.types import Send
 
 from graphs.context import floor_of
 from graphs.state import CycleState, DecideInput
-from graphs.traders.base import rule_decision, rule_decision_after_chat
-from graphs.traders.decision import Decision
-from graphs.view_text import render_view
+from traders.base import rule_decision, rule_decision_after_chat
+from traders.decision import Decision
+from traders.view_text import render_view
 
 
 def fan_out(state: CycleState) -> list[Send]:
@@ -38,9 +38,9 @@ def decide(payload: DecideInput, runtime: Runtime) -> dict:
 
 
 def _llm_decision(floor, cfg, view) -> Decision:
-    from graphs.llm.trader import llm_decide_detailed
     from tools.desk import TraderDesk
     from tools.toolset import make_trader_tools
+    from traders.llm.trader import llm_decide_detailed
 
     desk = TraderDesk(trader=cfg.name, exchange=floor.exchange, ledger=floor.ledger, cycle=view.cycle,
                       lock=floor.lock, staged_orders=[], staged_cancels=[], staged_messages=[])

@@ -6,11 +6,11 @@ import random
 from langgraph.runtime import Runtime
 
 from graphs.context import floor_of
-from graphs.discussion.group_chat import run_group_chat, view_with_chat
-from graphs.discussion.topic import choose_topic
 from graphs.state import CycleState
-from graphs.traders.base import rule_decision
-from graphs.views import trader_view
+from traders.base import rule_decision
+from traders.chat.group_chat import run_group_chat, view_with_chat
+from traders.chat.topic import choose_topic
+from traders.views import trader_view
 
 
 def discussion(state: CycleState, runtime: Runtime) -> dict:
@@ -37,10 +37,10 @@ def discussion(state: CycleState, runtime: Runtime) -> dict:
 
 def _llm_round(floor, views):
     """Compose a round: LLM traders write their own message (in parallel), rule traders use their signals."""
-    from graphs.discussion.group_chat import rule_compose
-    from graphs.llm.chat_message import llm_chat_text, parallel_round
-    from graphs.traders.base import describe
-    from graphs.view_text import render_view
+    from traders.chat.group_chat import rule_compose
+    from traders.llm.chat_message import llm_chat_text, parallel_round
+    from traders.registry import describe
+    from traders.view_text import render_view
 
     limit = floor.config.chat.max_message_chars
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from langgraph.runtime import Runtime
 
+from floor.cycle_work import CycleWork
 from graphs.context import floor_of
-from graphs.cycle_work import CycleWork
 from graphs.state import CycleState
-from graphs.views import market_snapshot
+from traders.views import market_snapshot
 
 
 def market_tick(state: CycleState, runtime: Runtime) -> dict:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
+from floor.risk import check_decision
 from graphs.context import floor_of
-from graphs.risk import check_decision
 from graphs.state import CycleState
-from graphs.traders.decision import Decision
 from tools import external_orders
+from traders.decision import Decision
 
 
 def risk(state: CycleState, runtime: Runtime) -> dict:

@@ -1,0 +1,1 @@
+"""The `trading-floor` command line: one module per command group (see app.py)."""

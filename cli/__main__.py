@@ -1,0 +1,4 @@
+"""`python -m cli`: the `trading-floor` command line."""
+from cli.app import main
+
+main()

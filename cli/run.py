@@ -1,0 +1,368 @@
+"""Scripted cycle runs: `trading-floor run | rollback | fork | pause | status | history | reset`.
+
+Every command works on one SQLite file (`--db`, default runs/floor.db) that holds the ledger, the books'
+snapshots and LangGraph's checkpoints. `run` continues the current thread when there is one.
+
+One process at a time advances a run (floor/ownership/lease.py): a second `run` is refused with the
+holder's name (exit code 3), or queues behind it with `--wait`. `rollback`, `fork`, `pause` and `reset`
+while another process runs are delivered to it and applied at its next cycle boundary; the command
+prints what the owner answered. `status`, `history` and `export` only read (they work on a read-only
+file) and see whole cycles.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cli.errors import EXIT_BUSY, SEED_MAX, config_sentence, fail, one_line
+from floor import database as run_database
+from floor.config import DEFAULT_CONFIG_PATH, FloorConfig, load_config
+from floor.ownership.commands import ControlRefused, own_or_deliver
+from floor.ownership.lease import Lease, LeaseHeld, live_holder
+from floor.session import DEFAULT_DB, FloorSession, SessionError
+from ledger.fillkeys import MAX_CYCLE
+
+DbOpt = Annotated[Path, typer.Option("--db", help="SQLite file holding ledger, books and checkpoints.")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Floor YAML (default: the packaged floor.yaml).")]
+
+
+def _fail(console: Console, message: str) -> NoReturn:
+    """One line on stderr, `error: ...`, exit code 2 (cli/errors.py)."""
+    fail(message)
+
+
+def _busy(console: Console, exc: LeaseHeld) -> NoReturn:
+    typer.echo(f"busy: {one_line(str(exc))}", err=True)
+    raise typer.Exit(EXIT_BUSY)
+
+
+def _requested_config(console: Console, config: Path | None, llm: bool | None) -> FloorConfig:
+    try:
+        cfg = load_config(config) if config else load_config()
+    except Exception as exc:  # noqa: BLE001 - a bad config file is reported, not dumped as a traceback
+        _fail(console, f"cannot load config {config or DEFAULT_CONFIG_PATH}: {config_sentence(exc)}")
+    return cfg.with_mode("llm" if llm else "rule") if llm is not None else cfg
+
+
+def _open(console: Console, db: Path, config: Path | None = None, llm: bool | None = None, **kw) -> FloorSession:
+    cfg = _requested_config(console, config, llm)
+    try:
+        return FloorSession(db, cfg, **kw)
+    except SessionError as exc:
+        _fail(console, str(exc))
+
+
+def _open_run(console: Console, db: Path, *, readonly: bool = False) -> FloorSession:
+    """A session on the database's current run, or a clear error when there is none. Readers open the
+    file read-only: they never write, never wait for the run's owner, and see whole cycles only."""
+    if readonly and not Path(db).exists():
+        _fail(console, f"no database at {db}: start a run with `trading-floor run`")
+    session = _open(console, db, readonly=readonly)
+    if session.thread is None:
+        session.close()
+        _fail(console, f"no run in {db}: start one with `trading-floor run`")
+    return session
+
+
+def config_differences(a: dict, b: dict, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two config dumps."""
+    out = []
+    for key in sorted(a.keys() | b.keys()):
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += config_differences(va, vb, f"{prefix}{key}.")
+        elif va != vb:
+            out.append(f"{prefix}{key}")
+    return out
+
+
+def thread_config_with_env(session: FloorSession) -> FloorConfig:
+    """The current thread's config with today's FLOOR_* environment applied on top."""
+    return FloorConfig(**session.thread.config)
+
+
+def leaderboard_table(rows: list[dict], title: str = "Leaderboard") -> Table:
+    table = Table(title=title)
+    for col, justify in (("#", "right"), ("trader", "left"), ("theory", "left"), ("value", "right"),
+                         ("PnL", "right"), ("return", "right"), ("realized", "right")):
+        table.add_column(col, justify=justify)
+    for i, r in enumerate(rows, 1):
+        table.add_row(str(i), r["account"], r.get("theory", ""), f"${r['value'] / 100:,.2f}",
+                      f"{r['change'] / 100:+,.2f}", f"{r['return_pct']:+.2f}%", f"{r['realized_pnl'] / 100:+,.2f}")
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def run(
+        cycles: Annotated[int | None, typer.Option("--cycles", min=1, max=MAX_CYCLE,
+                                                   help="Cycles to run, more each time (default 200).")] = None,
+        until: Annotated[int | None, typer.Option("--until", min=0, max=MAX_CYCLE,
+                                                  help="Run up to this cycle: re-running the same command "
+                                                       "after a crash ends at the same cycle.")] = None,
+        seed: Annotated[int | None, typer.Option("--seed", min=0, max=SEED_MAX, help="Master seed of a new run.")] = None,
+        db: DbOpt = DEFAULT_DB,
+        config: ConfigOpt = None,
+        llm: Annotated[bool | None, typer.Option("--llm/--no-llm", help="Switch every trader to LLM or rule mode.")] = None,
+        new: Annotated[bool, typer.Option("--new", help="Start a new run even if one exists.")] = False,
+        wait: Annotated[bool, typer.Option("--wait", help="If another process is running this database, "
+                                           "wait for it to finish instead of giving up.")] = False,
+    ) -> None:
+        """Run N trading cycles with a progress bar and a live leaderboard; continue the current run if any."""
+        console = Console()
+        if cycles is not None and until is not None:
+            _fail(console, "give either --cycles N (N more cycles) or --until CYCLE, not both")
+        session = _open(console, db, config, llm)
+        try:
+            session.own(wait=float("inf") if wait else 0.0,
+                        on_wait=lambda h: console.print(f"waiting: pid {h.pid} (`{h.command}`) is running {db}"))
+        except LeaseHeld as exc:
+            session.close()
+            _busy(console, exc)
+        try:
+            _run(console, session, cycles, until, seed, new, config, llm)
+        finally:
+            session.close()
+
+    @app.command()
+    def rollback(
+        to_cycle: Annotated[int, typer.Option("--to-cycle", min=0, help="Cycle to return to.")],
+        db: DbOpt = DEFAULT_DB,
+        timeout: TimeoutOpt = 60.0,
+    ) -> None:
+        """Roll the current thread back to the end of cycle K; the discarded future is kept as a branch."""
+        console = Console()
+        session = _open_run(console, db)
+        args = {"to_cycle": to_cycle, "thread_id": session.thread.thread_id}
+        out = _control(console, session, "rollback", args, timeout, lambda: session.rollback(to_cycle))
+        console.print(f"rolled back to cycle {out['cycle']}; continuing on branch {out['branch_id']} "
+                      f"(branch {out['kept_branch']} keeps the discarded future)")
+
+    @app.command()
+    def fork(
+        at_cycle: Annotated[int, typer.Option("--at-cycle", min=0, help="Cycle to fork at.")],
+        db: DbOpt = DEFAULT_DB,
+        config: ConfigOpt = None,
+        label: Annotated[str | None, typer.Option("--label")] = None,
+        timeout: TimeoutOpt = 60.0,
+    ) -> None:
+        """A what-if branch continuing from cycle K on a new thread, with the run's config, FLOOR_*
+        overrides on top, or another --config file."""
+        console = Console()
+        session = _open_run(console, db)
+        try:
+            new_cfg = load_config(config) if config else thread_config_with_env(session)
+        except Exception as exc:  # noqa: BLE001
+            session.close()
+            _fail(console, f"cannot load config {config or 'from FLOOR_* variables'}: {config_sentence(exc)}")
+        changed = config_differences(session.thread.config, new_cfg.model_dump(mode="json"))
+        cfg_arg = new_cfg.model_dump(mode="json") if changed else None
+        args = {"at_cycle": at_cycle, "config": cfg_arg, "label": label, "thread_id": session.thread.thread_id}
+        parent = session.thread.thread_id
+        out = _control(console, session, "fork", args, timeout,
+                       lambda: {"thread_id": session.fork(at_cycle, new_cfg if changed else None,
+                                                          label=label).thread_id})
+        what = f" with {', '.join(changed)} changed" if changed else ""
+        console.print(f"forked at cycle {at_cycle}{what}: thread [bold]{out['thread_id']}[/] is now current "
+                      f"(thread {parent} untouched)")
+
+    @app.command()
+    def pause(db: DbOpt = DEFAULT_DB, timeout: TimeoutOpt = 60.0) -> None:
+        """Ask the process running this database to stop at its next cycle boundary."""
+        console = Console()
+        if not Path(db).exists():
+            _fail(console, f"no database at {db}")
+        try:
+            out = own_or_deliver(str(db), "pause", {}, timeout=timeout)
+        except ControlRefused as exc:
+            _fail(console, str(exc))
+        if isinstance(out, Lease):
+            out.release()
+            console.print(f"nothing to pause: no process is running {db}")
+            return
+        console.print(f"paused: the run stopped after cycle {out['cycle']} (thread {out['thread_id']})")
+
+    @app.command()
+    def status(db: DbOpt = DEFAULT_DB) -> None:
+        """Where the current run stands: thread, branch, cycle, threads, leaderboard."""
+        console = Console()
+        session = _open_run(console, db, readonly=True)
+        try:
+            st = session.state()
+            console.print(f"thread [bold]{session.thread.thread_id}[/], run {st['run_id']}, "
+                          f"branch {st['branch_id']}, cycle {st['cycle']}")
+            holder = live_holder(session.floor.ledger.conn)
+            console.print(f"running: {holder.describe()}" if holder else "idle: no process is running it")
+            threads = Table(title="Threads")
+            for col in ("thread", "run", "forked from", "at cycle", "label"):
+                threads.add_column(col)
+            for t in session.threads.all():
+                threads.add_row(t.thread_id, str(t.run_id), t.parent_thread or "", str(t.forked_at or ""),
+                                t.label or "")
+            console.print(threads)
+            console.print(leaderboard_table(session.leaderboard()))
+        finally:
+            session.close()
+
+    @app.command()
+    def history(db: DbOpt = DEFAULT_DB, limit: Annotated[int, typer.Option("--limit")] = 20) -> None:
+        """The current thread's completed cycles, newest first, with their checkpoint ids."""
+        console = Console()
+        session = _open_run(console, db, readonly=True)
+        table = Table(title=f"History of {session.thread.thread_id}")
+        for col in ("cycle", "branch", "trades", "floor trades", "checkpoint"):
+            table.add_column(col)
+        for h in session.history()[:limit]:
+            s = h["summary"]
+            table.add_row(str(h["cycle"]), str(h["branch_id"]), str(s.get("trades", "")),
+                          str(s.get("floor_trades", "")), h["checkpoint_id"])
+        console.print(table)
+        session.close()
+
+    @app.command()
+    def reset(
+        db: DbOpt = DEFAULT_DB,
+        yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+        timeout: TimeoutOpt = 60.0,
+    ) -> None:
+        """Delete the run database (ledger, books, checkpoints) to start afresh; a process running it is
+        asked to stop first."""
+        console = Console()
+        files = []
+        for base in (Path(db), Path(db).with_suffix(".llm-cache.db"), run_database.legacy_checkpoint_path(str(db))):
+            files += [Path(str(base) + suffix) for suffix in ("", "-wal", "-shm")]
+        present = [f for f in files if f.exists()]
+        if not present:
+            console.print(f"nothing to reset at {db}")
+            return
+        if not yes and not typer.confirm(f"delete {', '.join(map(str, present))}?"):
+            raise typer.Exit(1)
+        lease = None
+        if Path(db).exists():
+            try:
+                lease = own_or_deliver(str(db), "reset", {}, timeout=timeout)
+                if not isinstance(lease, Lease):
+                    console.print(f"the process running {db} stopped at cycle {lease['cycle']}")
+                    lease = _wait_for_lease(console, db, timeout)
+            except ControlRefused as exc:
+                _fail(console, str(exc))
+        for f in present:
+            f.unlink(missing_ok=True)
+        if lease is not None:
+            lease.release()  # its row went with the file
+        console.print(f"reset: removed {len(present)} file(s)")
+
+
+TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.0,
+                                           help="Seconds to wait for the process running the database.")]
+
+
+def _wait_for_lease(console: Console, db: Path, timeout: float) -> Lease:
+    from floor.ownership.lease import acquire_lease
+
+    try:
+        return acquire_lease(str(db), wait=timeout)
+    except LeaseHeld as exc:
+        _busy(console, exc)
+
+
+def _control(console: Console, session: FloorSession, kind: str, args: dict, timeout: float, direct) -> dict:
+    """Do a control command ourselves when nobody else runs the database, else deliver it to the owner
+    and print its answer; either way, one line on failure."""
+    try:
+        try:
+            out = own_or_deliver(session.db_path, kind, args, timeout=timeout,
+                                 on_deliver=lambda h: console.print(f"delivering the {kind} to {h.describe()}: "
+                                                                    "it applies it at its next cycle boundary"))
+        except ControlRefused as exc:
+            _fail(console, str(exc))
+        if isinstance(out, Lease):
+            session.own(lease=out)
+            try:
+                return direct()
+            except SessionError as exc:
+                _fail(console, str(exc))
+        return out
+    finally:
+        session.close()
+
+
+def _run(console: Console, session: FloorSession, cycles: int | None, until: int | None, seed: int | None,
+         new: bool, config: Path | None, llm: bool | None) -> None:
+    if session.thread is None or new:
+        session.start(seed=seed)
+        console.print(f"new run on thread [bold]{session.thread.thread_id}[/] (seed {session.floor.config.seed})")
+    else:
+        if seed is not None:
+            _fail(console, "--seed applies to a new run; this database already has one (add --new, or use "
+                           "another --db)")
+        _refuse_config_change(console, session, config, llm)
+    at = session.state().get("cycle", 0)
+    if until is None and at + (cycles or 200) > MAX_CYCLE:
+        _fail(console, f"the run is at cycle {at}: {cycles or 200} more would pass the ledger's last cycle, "
+                       f"{MAX_CYCLE:,}")
+    total = (cycles or 200) if until is None else max(until - at, 0)
+    if until is not None and at >= until:
+        console.print(f"already at cycle {at} (≥ --until {until}): nothing to run")
+        return
+    start = time.perf_counter()
+    totals = {"trades": 0, "floor_trades": 0, "orders": 0, "rejections": 0}
+    progress = Progress(TextColumn("[bold]cycles"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        TextColumn("{task.fields[info]}"), console=console, transient=False)
+    task = progress.add_task("run", total=total, info="")
+    last_board, done = 0.0, 0
+    with Live(progress, console=console, refresh_per_second=8) as live:
+        for report in session.iter_cycles(None if until is not None else total, until=until):
+            if report.interrupted:
+                live.stop()
+                console.print(f"cycle {report.cycle} waits for approval of {len(report.interrupted.get('orders', []))} "
+                              "orders: answer it from the chat UI")
+                break
+            done += 1
+            for k in totals:
+                totals[k] += report.summary.get(k, 0)
+            progress.update(task, completed=done if until is None else report.cycle - at,
+                            info=f"cycle {report.cycle} · trades {totals['trades']:,}")
+            if time.perf_counter() - last_board > 1.0:
+                last_board = time.perf_counter()
+                live.update(_live(progress, session))
+        live.update(_live(progress, session))
+    elapsed = time.perf_counter() - start
+    console.line()
+    if session.stopped_by is not None:
+        console.print(f"{session.stopped_by['kind']}d after {done} of {total} cycles, asked by "
+                      f"`{session.stopped_by['by']}`")
+    console.print(f"ran to cycle {session.state()['cycle']} in {elapsed:.1f}s: {totals['trades']:,} trades "
+                  f"({totals['floor_trades']:,} with floor traders), {totals['orders']:,} floor orders, "
+                  f"{totals['rejections']:,} rejected")
+
+
+def _refuse_config_change(console: Console, session: FloorSession, config: Path | None, llm: bool | None) -> None:
+    """A run keeps the config it started with: a different --config, --llm or FLOOR_* setting is refused
+    (never silently ignored), with the way to try it: a fork."""
+    requested = _requested_config(console, config, llm) if config else thread_config_with_env(session)
+    if llm is not None and not config:
+        requested = requested.with_mode("llm" if llm else "rule")
+    changed = config_differences(session.thread.config, requested.model_dump(mode="json"))
+    if not changed:
+        return
+    where = " and ".join(w for w, on in (("--config", config), ("--llm/--no-llm", llm is not None)) if on) \
+        or "the FLOOR_* environment"
+    at = session.state().get("cycle", 0)
+    shown = ", ".join(changed[:6]) + (f" and {len(changed) - 6} more" if len(changed) > 6 else "")
+    _fail(console, f"{where} would change this run's config ({shown}); a run keeps the config it started "
+                   f"with. Try it on a what-if line: `trading-floor fork --at-cycle {at}"
+                   f"{' --config ' + str(config) if config else ''}`, or start afresh with --new")
+
+
+def _live(progress: Progress, session: FloorSession):
+    from rich.console import Group
+
+    return Group(progress, leaderboard_table(session.leaderboard()[:6], title="Live leaderboard"))

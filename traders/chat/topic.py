@@ -1,0 +1,82 @@
+"""Choose what the floor talks about this cycle, from market events.
+
+Three kinds of event compete, each scored as its magnitude over its "worth talking about" threshold
+from `TopicSettings`:
+- biggest mover: |return over `mover_lookback` cycles| / `min_move_pct`;
+- ETF dislocation: |ETF mid / NAV - 1| / `etf_dislocation_pct`;
+- big fill: fill quantity / `big_fill_qty` (fills the graph reports in `snapshot.recent_fills`).
+The highest score wins (ties keep that order: mover, ETF, fill; symbols in snapshot order). If nothing
+reaches a score of 1 the topic is "quiet", still naming the biggest mover so there is something to
+say. Deterministic: the same snapshot always gives the same topic.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from floor.config import TopicSettings
+from traders.snapshot import MarketSnapshot
+
+
+class Topic(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["biggest_mover", "etf_dislocation", "big_fill", "quiet"]
+    symbol: str | None = None
+    headline: str
+    magnitude: float = 0.0  # the return, the premium, or the fill quantity
+    score: float = 0.0  # magnitude over its threshold
+
+
+def _movers(snap: MarketSnapshot, lookback: int) -> dict[str, float]:
+    out = {}
+    for sym in snap.symbols:
+        s = snap.series(sym, lookback + 1)
+        if len(s) == lookback + 1 and s[0] > 0:
+            out[sym] = s[-1] / s[0] - 1.0
+    return out
+
+
+def choose_topic(snap: MarketSnapshot, settings: TopicSettings | None = None) -> Topic:
+    cfg = settings or TopicSettings()
+    candidates: list[Topic] = []
+    movers = _movers(snap, cfg.mover_lookback)
+    if movers:
+        sym = max(movers, key=lambda s: abs(movers[s]))  # first of equals in snapshot order
+        r = movers[sym]
+        span = "cycle" if cfg.mover_lookback == 1 else f"{cfg.mover_lookback} cycles"
+        candidates.append(Topic(
+            kind="biggest_mover", symbol=sym, magnitude=r, score=abs(r) / cfg.min_move_pct,
+            headline=f"{sym} is the biggest mover: {'up' if r >= 0 else 'down'} {abs(r):.2%} over the last {span}",
+        ))
+    for etf in snap.etfs:
+        nav = etf.nav if etf.nav is not None else etf.nav_from(snap.mids())
+        mid = snap.mid(etf.symbol)
+        if nav and mid:
+            prem = mid / nav - 1.0
+            candidates.append(Topic(
+                kind="etf_dislocation", symbol=etf.symbol, magnitude=prem, score=abs(prem) / cfg.etf_dislocation_pct,
+                headline=f"{etf.symbol} trades {abs(prem):.2%} {'above' if prem >= 0 else 'below'} its basket NAV "
+                         f"({mid / 100:,.2f} vs {nav / 100:,.2f})",
+            ))
+    if snap.recent_fills:
+        fill = max(snap.recent_fills, key=lambda f: f.qty)
+        who = f" ({fill.buyer} bought from {fill.seller})" if fill.buyer and fill.seller else ""
+        candidates.append(Topic(
+            kind="big_fill", symbol=fill.symbol, magnitude=float(fill.qty), score=fill.qty / cfg.big_fill_qty,
+            headline=f"Big fill: {fill.qty} {fill.symbol} at {fill.price / 100:,.2f}{who}",
+        ))
+    if not candidates:
+        return Topic(kind="quiet", headline="No market data yet: strategies and plans")
+    best = max(candidates, key=lambda t: t.score)  # max keeps the first of equal scores
+    if best.score >= 1.0:
+        return best
+    mover = candidates[0] if candidates[0].kind == "biggest_mover" else None
+    return Topic(
+        kind="quiet",
+        symbol=mover.symbol if mover else None,
+        magnitude=mover.magnitude if mover else 0.0,
+        score=best.score,
+        headline="Quiet market" + (f"; the biggest mover is {mover.symbol} at {mover.magnitude:+.2%}" if mover else ""),
+    )

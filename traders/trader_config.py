@@ -1,0 +1,69 @@
+"""A trader's configuration: its theory and parameters, its mode (rule or LLM), its risk limits.
+
+The theory and its `params` are validated against the registry (traders/registry.py): an unknown theory
+or a parameter typo fails at load time, and the parameters come back with their defaults filled in.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from traders.registry import get_theory
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"  # usable as an @mention
+MAX_CASH = 10**15  # cents: the ledger's 64-bit sums cannot overflow
+
+
+class RiskSettings(BaseModel):
+    """A trader's risk limits and appetite (seed 001: risk_aversion, expected_return, max_relative_spread).
+
+    - risk_aversion: divides the volatility-targeted position size (2 trades half as big as 1).
+    - max_position: shares held per symbol, counting open buy orders.
+    - max_order_qty: shares per single order.
+    - cash_floor: cents of cash that buying never spends.
+    - stop_loss_pct: a long position whose mark is this fraction below its average cost is sold.
+    - max_relative_spread: price collar, the largest |limit - mid| / mid an order may have.
+    - expected_return: the smallest expected edge (fraction of price) a signal must promise to trade.
+    """
+
+    model_config = _FROZEN
+
+    risk_aversion: float = Field(default=1.0, gt=0)
+    max_position: int = Field(default=500, ge=0)
+    max_order_qty: int = Field(default=100, gt=0)
+    cash_floor: int = Field(default=1_000_000, ge=0, le=MAX_CASH)  # cents
+    stop_loss_pct: float = Field(default=0.08, gt=0, lt=1)
+    max_relative_spread: float = Field(default=0.02, gt=0, lt=1)
+    expected_return: float = Field(default=0.001, ge=0)
+
+
+class TraderConfig(BaseModel):
+    model_config = _FROZEN
+
+    name: str = Field(pattern=_NAME_PATTERN)
+    theory: str
+    mode: Literal["rule", "llm"] = "rule"
+    llm: str | None = None  # name of an entry in FloorConfig.llm_configs
+    tools: Literal["local", "mcp"] = "local"  # LLM mode: in-process tools, or the MCP market/accounts servers
+    initial_cash: int = Field(default=10_000_000, gt=0, le=MAX_CASH)  # cents ($100,000)
+    params: dict[str, Any] = Field(default_factory=dict)
+    risk: RiskSettings = RiskSettings()
+
+    @field_validator("theory")
+    @classmethod
+    def _known_theory(cls, value: str) -> str:
+        try:
+            get_theory(value)
+        except KeyError as exc:
+            raise ValueError(str(exc.args[0])) from None
+        return value
+
+    @field_validator("params")
+    @classmethod
+    def _valid_params(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        theory = info.data.get("theory")
+        if theory is None:  # the theory itself failed validation; that error is reported
+            return value
+        return get_theory(theory).Params.model_validate(value).model_dump()

@@ -1,0 +1,74 @@
+"""Read-only views for the traders, copied out of the exchange and the ledger.
+
+Traders never touch the exchange or the ledger: the graph fills a `MarketSnapshot` shared by all traders
+this cycle, and one `TraderView` per trader with its own cash, positions and open orders.
+"""
+from __future__ import annotations
+
+from ledger.store import Ledger
+from market.events import TradeExecuted
+from market.exchange import Exchange
+from market.instruments import Instrument
+from traders.snapshot import (
+    FillNote,
+    MarketSnapshot,
+    OpenOrder,
+    Position,
+    Quote,
+    TraderView,
+    etf_baskets,
+    instrument_specs,
+)
+
+
+def market_snapshot(
+    exchange: Exchange,
+    instruments: tuple[Instrument, ...],
+    *,
+    cycle: int,
+    lookback: int,
+    fills: list[TradeExecuted] = (),
+    big_fills: int = 5,
+) -> MarketSnapshot:
+    """Quotes now, per-cycle close history (completed cycles, then the current mid), biggest recent fills."""
+    quotes: dict[str, Quote] = {}
+    history: dict[str, tuple[float, ...]] = {}
+    for inst in instruments:
+        sym = inst.symbol
+        quotes[sym] = q = Quote(bid=exchange.best_bid(sym), ask=exchange.best_ask(sym), last=exchange.last_price(sym))
+        closes = [float(b.close) for b in exchange.bars(sym)[-(lookback - 1):]]
+        mid = q.mid
+        history[sym] = (*closes, mid if mid is not None else float(inst.initial_price))
+    biggest = sorted(fills, key=lambda t: (-t.qty, t.seq))[:big_fills]
+    return MarketSnapshot(
+        cycle=cycle,
+        instruments=instrument_specs(instruments),
+        quotes=quotes,
+        history=history,
+        etfs=etf_baskets(instruments, quotes),
+        recent_fills=tuple(
+            FillNote(symbol=t.symbol, price=t.price, qty=t.qty, buyer=t.buyer, seller=t.seller) for t in biggest
+        ),
+    )
+
+
+def trader_view(
+    trader: str, market: MarketSnapshot, ledger: Ledger, exchange: Exchange, initial_cash: int
+) -> TraderView:
+    positions = {
+        p.symbol: Position(qty=p.qty, avg_cost=p.avg_cost or 0.0) for p in ledger.positions(trader) if p.qty
+    }
+    open_orders = tuple(
+        OpenOrder(order_id=o.order_id, symbol=o.symbol, side=str(o.side), qty=o.qty, price=o.price,
+                  order_type=str(o.order_type))
+        for o in exchange.open_orders(trader)
+    )
+    return TraderView(
+        trader=trader,
+        market=market,
+        cash=ledger.cash(trader),
+        available_cash=ledger.available_cash(trader),
+        initial_cash=initial_cash,
+        positions=positions,
+        open_orders=open_orders,
+    )
