@@ -11,21 +11,31 @@ import csv
 import json
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from cli.errors import SEED_MAX
-from floor.session import DEFAULT_DB
+from floor.database import DEFAULT_DB
+
+if TYPE_CHECKING:  # Rich and the analytics are imported by the commands that use them (start-up time)
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
 
 DbOpt = Annotated[Path, typer.Option("--db", help="SQLite file holding ledger, books and checkpoints.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Floor YAML (default: the packaged floor.yaml).")]
 
 
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console()
+
+
 def _progress(console: Console, label: str) -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     console=console)
 
@@ -68,6 +78,8 @@ def _load(console: Console, config: Path | None, fast: bool = False):
 
 
 def trader_table(rows: list[dict], title: str) -> Table:
+    from rich.table import Table
+
     t = Table(title=title)
     cols = [("trader", "left"), ("return", "right"), ("PnL $", "right"), ("Sharpe", "right"), ("Sortino", "right"),
             ("max DD", "right"), ("turnover", "right"), ("hit", "right"), ("hold", "right"), ("fills", "right"),
@@ -105,12 +117,14 @@ def register(app: typer.Typer) -> None:
         if first_seed + runs - 1 > SEED_MAX:
             raise typer.BadParameter(f"the last seed, {first_seed} + {runs} - 1, would pass {SEED_MAX}",
                                      param_hint="'--first-seed'")
-        console = Console()
+        console = _console()
         cfg = _load(console, config).market
         with _progress(console, "seeds") as progress:
             task = progress.add_task("seeds", total=runs)
             result = run_realism(runs, cycles, interval=interval, config=cfg, workers=workers, first_seed=first_seed,
                                  on_done=lambda _seed: progress.advance(task))
+        from rich.table import Table
+
         table = Table(title=f"Stylized facts: {runs} seeds x {cycles} cycles, mid sampled every {interval} ticks")
         for col in ("fact", "value", "target", "verdict"):
             table.add_column(col)
@@ -142,7 +156,7 @@ def register(app: typer.Typer) -> None:
         from analysis.report import write_report
         from floor.session import FloorSession
 
-        console = Console()
+        console = _console()
         if run_arg is not None and run_opt is not None and run_arg != run_opt:
             console.print(f"[bold red]error:[/] run given twice: {run_arg} and --run {run_opt}")
             raise typer.Exit(2)
@@ -187,7 +201,7 @@ def register(app: typer.Typer) -> None:
         """Replay a price history as the fundamental path and evaluate every trader on it."""
         from analysis.backtest import PriceFileError, load_closes, run_backtest
 
-        console = Console()
+        console = _console()
         cfg = _load(console, config, fast)
         try:
             dates, _ = load_closes(prices)
@@ -233,7 +247,7 @@ def register(app: typer.Typer) -> None:
         """Run a grid of configs x seeds in parallel processes and tabulate trader metrics."""
         from analysis.sweep import parse_grid, points, run_sweep, summarise
 
-        console = Console()
+        console = _console()
         cfg = _load(console, config, fast)
         try:
             seed_list = [int(s) for s in seeds.split(",") if s.strip()]

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import pickle
 import time
+from typing import TYPE_CHECKING
 
 import typer
-from rich import box
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from cli.errors import SEED_MAX
-from market.background import BackgroundConfig, BackgroundMarket
-from market.events import TradeExecuted
-from market.instruments import InstrumentKind
+
+if TYPE_CHECKING:  # Rich and the market are imported when the demo runs (start-up time of the CLI)
+    from rich.console import Console
 
 
 def _dollars(cents: float | int | None) -> str:
@@ -34,7 +31,12 @@ def _bps(a: float | None, b: float | None) -> str:
 
 def run_demo(cycles: int, seed: int, console: Console, *, progress: bool = True) -> dict:
     """Run the demo and return the summary numbers (also used by tests)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from market.background import BackgroundConfig, BackgroundMarket
+    from market.events import TradeExecuted
     from market.exchange import Exchange  # the order-book engine
+    from market.instruments import InstrumentKind
 
     background = BackgroundMarket(BackgroundConfig(), seed=seed)
     exchange = Exchange(background=background)
@@ -98,6 +100,11 @@ def _count(n: int) -> str:
 
 
 def print_summary(summary: dict, console: Console) -> None:
+    from rich import box
+    from rich.table import Table
+
+    from market.instruments import InstrumentKind
+
     table = Table(
         title=f"Background market after {summary['cycles']} cycles (prices in $)",
         box=box.SIMPLE_HEAD,
@@ -142,5 +149,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(7, "--seed", min=0, max=SEED_MAX, help="Master seed of the background market."),
     ) -> None:
         """Run the seeded background market offline and print a per-symbol summary."""
+        from rich.console import Console
+
         console = Console()
         print_summary(run_demo(cycles, seed, console), console)

@@ -8,25 +8,27 @@ only read.
 """
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli.errors import EXIT_BUSY, EXIT_FAILURE, EXIT_REFUSED, fail
 from cli.run import DbOpt
-from floor import doctor
-from floor.ownership.lease import LeaseHeld
-from floor.session import DEFAULT_DB
+from floor.database import DEFAULT_DB
 
-_LABEL = {doctor.OK: ("OK", "green"), doctor.NOTE: ("NOTE", "yellow"), doctor.ERROR: ("ERROR", "red")}
+if TYPE_CHECKING:
+    from floor import doctor
 
 
 def print_diagnosis(result: doctor.Diagnosis) -> None:
+    from floor import doctor
+
+    labels = {doctor.OK: ("OK", "green"), doctor.NOTE: ("NOTE", "yellow"), doctor.ERROR: ("ERROR", "red")}
     for action in result.repaired:
         typer.echo(f"repaired: {action}")
     typer.echo(f"doctor: {result.db_path}")
     for f in result.findings:
-        label, colour = _LABEL[f.level]
+        label, colour = labels[f.level]
         typer.echo(typer.style(f"  {label:<5}", fg=colour, bold=f.level == doctor.ERROR) + f"  {f.check}: {f.message}")
         shown = f.details[:doctor.SHOWN_PER_CHECK - 1]
         for line in shown:
@@ -45,6 +47,9 @@ def register(app: typer.Typer) -> None:
                                              "unmerged checkpoint file.")] = False,
     ) -> None:
         """Check a run database: ledger invariants, checkpoints against the ledger, lease, commands."""
+        from floor import doctor
+        from floor.ownership.lease import LeaseHeld
+
         try:
             result = doctor.repair(db) if repair else doctor.diagnose(db)
         except doctor.DoctorError as exc:

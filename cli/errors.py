@@ -35,7 +35,10 @@ from typing import Any, NoReturn
 
 import typer
 
-from market.background.config import SEED_MAX  # noqa: F401 - re-exported: the largest --seed of every command
+# The largest --seed of every command: market/background/config.py SEED_MAX (seeds are stored in 64-bit
+# SQLite integers), written out so that declaring the options imports neither pydantic nor numpy
+# (tests/test_startup_imports.py checks that the two agree).
+SEED_MAX = 2**63 - 1
 
 EXIT_FAILURE = 1  # a known failure: the disk, the file system, the database file, the config
 EXIT_REFUSED = 2  # the project's own refusals, as each command's `_fail` (and Click's usage errors)

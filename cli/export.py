@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from cli.run import DbOpt, _fail, _open_run
-from floor.session import DEFAULT_DB
+from floor.database import DEFAULT_DB
 
 
 def export_tables(session, out_dir: Path, fmt: str) -> dict[str, int]:
@@ -71,6 +70,8 @@ def register(app: typer.Typer) -> None:
         db: DbOpt = DEFAULT_DB,
     ) -> None:
         """Export the current run line (fills, orders, traces, messages, values, marks) as CSV or Parquet."""
+        from rich.console import Console
+
         console = Console()
         if fmt not in ("csv", "parquet"):
             _fail(console, f"unknown format {fmt!r}: use csv or parquet")

@@ -8,26 +8,34 @@ holder's name (exit code 3), or queues behind it with `--wait`. `rollback`, `for
 while another process runs are delivered to it and applied at its next cycle boundary; the command
 prints what the owner answered. `status`, `history` and `export` only read (they work on a read-only
 file) and see whole cycles.
+
+Start-up: the module imports only what declaring the commands needs (typer, the option types); the floor,
+the ledger, Rich and (for `run`) LangGraph are imported inside the commands that use them, so `--help`,
+`status` and `history` start fast (bench/bench_startup.py).
 """
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from rich.console import Console
-from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from cli.errors import EXIT_BUSY, SEED_MAX, config_sentence, fail, one_line
-from floor import database as run_database
-from floor.config import DEFAULT_CONFIG_PATH, FloorConfig, load_config
-from floor.ownership.commands import ControlRefused, own_or_deliver
-from floor.ownership.lease import Lease, LeaseHeld, live_holder
-from floor.session import DEFAULT_DB, FloorSession, SessionError
-from ledger.fillkeys import MAX_CYCLE
+from floor.database import DEFAULT_DB
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from floor.config import FloorConfig
+    from floor.ownership.lease import Lease, LeaseHeld
+    from floor.session import FloorSession
+
+# ledger/fillkeys.py MAX_CYCLE, the last cycle a run can reach, written out so that declaring `--cycles`
+# and `--until` does not import the ledger (tests/test_startup_imports.py checks that the two agree)
+MAX_CYCLE = (1 << 24) - 1
 
 DbOpt = Annotated[Path, typer.Option("--db", help="SQLite file holding ledger, books and checkpoints.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Floor YAML (default: the packaged floor.yaml).")]
@@ -44,6 +52,8 @@ def _busy(console: Console, exc: LeaseHeld) -> NoReturn:
 
 
 def _requested_config(console: Console, config: Path | None, llm: bool | None) -> FloorConfig:
+    from floor.config import DEFAULT_CONFIG_PATH, load_config
+
     try:
         cfg = load_config(config) if config else load_config()
     except Exception as exc:  # noqa: BLE001 - a bad config file is reported, not dumped as a traceback
@@ -52,6 +62,8 @@ def _requested_config(console: Console, config: Path | None, llm: bool | None) -
 
 
 def _open(console: Console, db: Path, config: Path | None = None, llm: bool | None = None, **kw) -> FloorSession:
+    from floor.session import FloorSession, SessionError
+
     cfg = _requested_config(console, config, llm)
     try:
         return FloorSession(db, cfg, **kw)
@@ -85,10 +97,14 @@ def config_differences(a: dict, b: dict, prefix: str = "") -> list[str]:
 
 def thread_config_with_env(session: FloorSession) -> FloorConfig:
     """The current thread's config with today's FLOOR_* environment applied on top."""
+    from floor.config import FloorConfig
+
     return FloorConfig(**session.thread.config)
 
 
 def leaderboard_table(rows: list[dict], title: str = "Leaderboard") -> Table:
+    from rich.table import Table
+
     table = Table(title=title)
     for col, justify in (("#", "right"), ("trader", "left"), ("theory", "left"), ("value", "right"),
                          ("PnL", "right"), ("return", "right"), ("realized", "right")):
@@ -116,13 +132,18 @@ def register(app: typer.Typer) -> None:
                                            "wait for it to finish instead of giving up.")] = False,
     ) -> None:
         """Run N trading cycles with a progress bar and a live leaderboard; continue the current run if any."""
+        from rich.console import Console
+
+        from floor.ownership.lease import LeaseHeld
+
         console = Console()
         if cycles is not None and until is not None:
             _fail(console, "give either --cycles N (N more cycles) or --until CYCLE, not both")
         session = _open(console, db, config, llm)
         try:
             session.own(wait=float("inf") if wait else 0.0,
-                        on_wait=lambda h: console.print(f"waiting: pid {h.pid} (`{h.command}`) is running {db}"))
+                        on_wait=lambda h: console.print(f"waiting: pid {h.pid} (`{h.command}`) is running {db}"),
+                        prepare=False)  # the cycle graph is compiled when a cycle runs: never for `--until` reached
         except LeaseHeld as exc:
             session.close()
             _busy(console, exc)
@@ -138,6 +159,8 @@ def register(app: typer.Typer) -> None:
         timeout: TimeoutOpt = 60.0,
     ) -> None:
         """Roll the current thread back to the end of cycle K; the discarded future is kept as a branch."""
+        from rich.console import Console
+
         console = Console()
         session = _open_run(console, db)
         args = {"to_cycle": to_cycle, "thread_id": session.thread.thread_id}
@@ -155,6 +178,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """A what-if branch continuing from cycle K on a new thread, with the run's config, FLOOR_*
         overrides on top, or another --config file."""
+        from rich.console import Console
+
+        from floor.config import load_config
+
         console = Console()
         session = _open_run(console, db)
         try:
@@ -176,6 +203,11 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def pause(db: DbOpt = DEFAULT_DB, timeout: TimeoutOpt = 60.0) -> None:
         """Ask the process running this database to stop at its next cycle boundary."""
+        from rich.console import Console
+
+        from floor.ownership.commands import ControlRefused, own_or_deliver
+        from floor.ownership.lease import Lease
+
         console = Console()
         if not Path(db).exists():
             _fail(console, f"no database at {db}")
@@ -192,6 +224,11 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def status(db: DbOpt = DEFAULT_DB) -> None:
         """Where the current run stands: thread, branch, cycle, threads, leaderboard."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from floor.ownership.lease import live_holder
+
         console = Console()
         session = _open_run(console, db, readonly=True)
         try:
@@ -214,6 +251,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def history(db: DbOpt = DEFAULT_DB, limit: Annotated[int, typer.Option("--limit")] = 20) -> None:
         """The current thread's completed cycles, newest first, with their checkpoint ids."""
+        from rich.console import Console
+        from rich.table import Table
+
         console = Console()
         session = _open_run(console, db, readonly=True)
         table = Table(title=f"History of {session.thread.thread_id}")
@@ -234,6 +274,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Delete the run database (ledger, books, checkpoints) to start afresh; a process running it is
         asked to stop first."""
+        from rich.console import Console
+
+        from floor import database as run_database
+        from floor.ownership.commands import ControlRefused, own_or_deliver
+        from floor.ownership.lease import Lease
+
         console = Console()
         files = []
         for base in (Path(db), Path(db).with_suffix(".llm-cache.db"), run_database.legacy_checkpoint_path(str(db))):
@@ -265,7 +311,7 @@ TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.0,
 
 
 def _wait_for_lease(console: Console, db: Path, timeout: float) -> Lease:
-    from floor.ownership.lease import acquire_lease
+    from floor.ownership.lease import LeaseHeld, acquire_lease
 
     try:
         return acquire_lease(str(db), wait=timeout)
@@ -276,7 +322,12 @@ def _wait_for_lease(console: Console, db: Path, timeout: float) -> Lease:
 def _control(console: Console, session: FloorSession, kind: str, args: dict, timeout: float, direct) -> dict:
     """Do a control command ourselves when nobody else runs the database, else deliver it to the owner
     and print its answer; either way, one line on failure."""
+    from floor.ownership.commands import ControlRefused, own_or_deliver
+    from floor.ownership.lease import Lease
+    from floor.session import SessionError
+
     try:
+        session.graph  # noqa: B018 - compiled before own_or_deliver may take the lease (held to work, not to import)
         try:
             out = own_or_deliver(session.db_path, kind, args, timeout=timeout,
                                  on_deliver=lambda h: console.print(f"delivering the {kind} to {h.describe()}: "
@@ -312,6 +363,9 @@ def _run(console: Console, session: FloorSession, cycles: int | None, until: int
     if until is not None and at >= until:
         console.print(f"already at cycle {at} (≥ --until {until}): nothing to run")
         return
+    from rich.live import Live
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     start = time.perf_counter()
     totals = {"trades": 0, "floor_trades": 0, "orders": 0, "rejections": 0}
     progress = Progress(TextColumn("[bold]cycles"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -337,11 +391,14 @@ def _run(console: Console, session: FloorSession, cycles: int | None, until: int
     elapsed = time.perf_counter() - start
     console.line()
     if session.stopped_by is not None:
-        console.print(f"{session.stopped_by['kind']}d after {done} of {total} cycles, asked by "
+        console.print(f"{_STOPPED[session.stopped_by['kind']]} after {done} of {total} cycles, asked by "
                       f"`{session.stopped_by['by']}`")
     console.print(f"ran to cycle {session.state()['cycle']} in {elapsed:.1f}s: {totals['trades']:,} trades "
                   f"({totals['floor_trades']:,} with floor traders), {totals['orders']:,} floor orders, "
                   f"{totals['rejections']:,} rejected")
+
+
+_STOPPED = {"pause": "paused", "reset": "stopped for a reset"}
 
 
 def _refuse_config_change(console: Console, session: FloorSession, config: Path | None, llm: bool | None) -> None:

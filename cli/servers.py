@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from cli.errors import SEED_MAX
-from floor.session import DEFAULT_DB
+from floor.database import DEFAULT_DB
 from tools.server_config import HOST_DEFAULT
 
 

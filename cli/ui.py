@@ -19,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from floor.session import DEFAULT_DB
+from floor.database import DEFAULT_DB
 
 APP = Path(__file__).resolve().parent.parent / "chat_ui" / "app.py"
 WELCOME = "# Trading Floor\n\nType `/help` for the commands, or ask a trader: `@momentum what is your position?`\n"

@@ -17,6 +17,7 @@ import sqlite3
 from pathlib import Path
 
 LEGACY_SUFFIX = ".checkpoints.db"
+DEFAULT_DB = Path("runs/floor.db")  # the command line's run database (`--db`); floor.session names it too
 
 
 class RunDatabaseError(RuntimeError):

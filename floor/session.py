@@ -4,6 +4,11 @@ This is what the command line (and, with the async saver, the Chainlit app) driv
 run N cycles, roll back to cycle K, fork at cycle K, inspect. LangGraph's checkpoints live in the run
 database itself (floor/database.py), so one file is one whole run.
 
+Reading the state does not need LangGraph: `state()` and `history()` read the checkpoints with
+floor/checkpoint_reader.py (LangGraph's own reading is the fallback for a checkpoint it does not decode),
+so the cycle graph is compiled, and langgraph imported, only when a session first runs, rewinds or
+updates it (`graph`). Readers (`status`, `history`, `export`) start without it.
+
 Who may write: a session that changes anything first owns the database's single-writer lease
 (floor/ownership/lease.py), and while it runs cycles it serves the control commands other processes
 post (floor/ownership/commands.py) at every cycle boundary. A session opened `readonly=True` never
@@ -11,26 +16,25 @@ writes, never takes the lease, and reads whole cycles only.
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from langgraph.checkpoint.sqlite import SqliteSaver
-from langgraph.types import Command
+from typing import TYPE_CHECKING, Any
 
 from floor import database as run_database
 from floor import session_support as common
+from floor.checkpoint_reader import CheckpointReader, UnsupportedCheckpoint
 from floor.config import FloorConfig
+from floor.database import DEFAULT_DB  # noqa: F401 - the command line's run database, named here as before
 from floor.fork_config import ForkConfigError, resolve_fork_config
 from floor.ownership import commands
 from floor.ownership.lease import Lease, acquire_lease, held_here
 from floor.threads import ThreadRef, ThreadRegistry
-from graphs.context import FloorContext
-from graphs.cycle_graph import build_graph
 
-DEFAULT_DB = Path("runs/floor.db")
+if TYPE_CHECKING:
+    from graphs.context import FloorContext
 
 
 class SessionError(RuntimeError):
@@ -59,10 +63,10 @@ class FloorSession:
         self._base_config = config or load_config()
         self.floor = common.open_floor(self.db_path, self._base_config, readonly, llm_models)
         self.conn = run_database.connect_checkpoints(self.db_path, readonly=readonly)
-        self.saver = SqliteSaver(self.conn)
-        if readonly:
-            self.saver.is_setup = True  # its setup creates tables and sets WAL: a reader only reads them
-        self.graph = build_graph().compile(checkpointer=self.saver)
+        self._conn_lock = threading.Lock()  # one user of the connection at a time: the reader or the saver
+        self.reader = CheckpointReader(self.conn, self._conn_lock)
+        self._graph = None  # compiled on first use (`graph`)
+        self._graph_lock = threading.Lock()
         self.threads = ThreadRegistry(self.floor.ledger.db.conn, readonly=readonly)
         self.thread: ThreadRef | None = self.threads.get(thread_id) if thread_id else self.threads.current()
         if thread_id and self.thread is None:
@@ -79,20 +83,63 @@ class FloorSession:
         common.apply_thread_config(self.floor, self.db_path, thread)
 
     @property
+    def graph(self):
+        """The cycle graph compiled with a SqliteSaver on the run database (langgraph is imported here)."""
+        with self._graph_lock:  # the UI calls a session from worker threads: compile it once
+            if self._graph is None:
+                from langgraph.checkpoint.sqlite import SqliteSaver
+
+                from graphs.cycle_graph import build_graph
+
+                saver = SqliteSaver(self.conn)
+                saver.lock = self._conn_lock
+                if self.readonly:
+                    saver.is_setup = True  # its setup creates tables and sets WAL: a reader only reads them
+                self._graph = build_graph().compile(checkpointer=saver)
+        return self._graph
+
+    @property
+    def saver(self):
+        """The graph's SqliteSaver on the run database."""
+        return self.graph.checkpointer
+
+    @property
     def context(self) -> FloorContext:
+        from graphs.context import FloorContext
+
         return FloorContext(floor=self.floor)
+
+    def _snapshot(self, config: dict):
+        """The thread's state as `graph.get_state` gives it, read without LangGraph when possible."""
+        try:
+            return self.reader.get_state(config)
+        except UnsupportedCheckpoint:
+            return self.graph.get_state(config)
+
+    def _state_history(self, config: dict) -> list:
+        try:
+            return list(self.reader.get_state_history(config))
+        except UnsupportedCheckpoint:
+            return list(self.graph.get_state_history(config))
 
     def state(self) -> dict:
         if self.thread is None:
             return {}
-        return self.graph.get_state(self.thread.config_dict).values
+        return self._snapshot(self.thread.config_dict).values
 
     # ----- ownership ------------------------------------------------------------------------------
-    def own(self, *, wait: float = 0.0, on_wait=None, lease: Lease | None = None) -> Lease:
-        """Hold the run database's single-writer lease (raises LeaseHeld naming the live holder)."""
+    def own(self, *, wait: float = 0.0, on_wait=None, lease: Lease | None = None, prepare: bool = True) -> Lease:
+        """Hold the run database's single-writer lease (raises LeaseHeld naming the live holder).
+
+        With `prepare` (the default) the cycle graph is compiled first, as it was when sessions compiled it
+        on opening: a rollback or a fork holds the lease while working, not while langgraph imports (about
+        a second). `trading-floor run` passes False: it compiles the graph once it owns the run, and not at
+        all when the run is already at `--until`."""
         if self.readonly:
             raise SessionError(f"{self.db_path} is open read-only")
         if self.lease is None:
+            if prepare and lease is None:
+                self.graph  # noqa: B018 - compiled before the lease is taken
             self.lease = lease or acquire_lease(self.db_path, wait=wait, on_wait=on_wait)
             self.floor.lease = self.lease
             commands.ensure_schema(self.floor.ledger.conn)  # then each cycle's look at it is one plain read
@@ -185,6 +232,8 @@ class FloorSession:
 
     def resume(self, answer: Any) -> CycleReport:
         """Answer the approval interrupt (True, False, or the indices of the orders to keep)."""
+        from langgraph.types import Command
+
         self.own()
         return self._invoke(Command(resume=answer))
 
@@ -227,7 +276,7 @@ class FloorSession:
     # ----- time travel ----------------------------------------------------------------------------
     def history(self) -> list[dict]:
         """Completed cycles of the current thread, newest first: cycle, branch, checkpoint id, summary."""
-        return common.history_rows(self.graph.get_state_history(self.thread.config_dict))
+        return common.history_rows(self._state_history(self.thread.config_dict))
 
     def _checkpoint_at(self, cycle: int, *, ancestors: bool = False):
         """The newest end-of-cycle checkpoint of the current line at `cycle`; with `ancestors`, a cycle
@@ -317,4 +366,5 @@ class FloorSession:
     def close(self) -> None:
         self.release()
         self.floor.close()
-        self.conn.close()
+        with self._conn_lock:
+            self.conn.close()

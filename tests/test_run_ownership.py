@@ -275,3 +275,15 @@ def test_a_fork_that_would_change_the_trader_set_is_refused(floor_files, tmp_pat
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT count(*) FROM branches").fetchone()[0] == 1
     conn.close()
+
+
+def test_reset_during_a_run_stops_the_owner_first_then_deletes_the_files(floor_files, owners):
+    db, cfg = floor_files
+    first = _start_owner(owners, db, cfg)
+    out = tf("reset", "--db", str(db), "--yes")
+    text = " ".join(out.stdout.split())
+    assert out.returncode == 0 and re.search(rf"the process running {re.escape(str(db))} stopped at cycle \d+ "
+                                             r"reset: removed \d file\(s\)", text), text
+    owner_out = " ".join(_finish(first).split())
+    assert re.search(r"stopped for a reset after \d+ of 100000 cycles, asked by `trading-floor reset", owner_out), owner_out
+    assert not db.exists() and not list(db.parent.glob("floor.db-*"))
