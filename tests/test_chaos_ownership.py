@@ -127,7 +127,7 @@ def test_three_windows_with_random_commands_and_kill_9_leave_a_consistent_run(tm
         assert entry["code"] in (0, 2, 3), entry
         assert "Traceback" not in entry["out"] and "Error:" not in entry["out"].replace("error:", ""), entry
         if entry["code"] == 3:
-            assert re.search(r"busy: .* is in use: pid \d+ \(`trading-floor run", entry["out"]), entry
+            assert re.search(r"busy: .* is in use: pid \d+ \(`trading-floor (run|rollback|fork|reset|pause)", entry["out"]), entry
     kinds = {(e["args"][0], e["code"]) for e in log}
     delivered = sum("delivering the" in e["out"] for e in log)
     for e in log:
