@@ -62,6 +62,21 @@ def _send(page, text: str) -> None:
     box.press("Enter")
 
 
+def _scroll_to(locator) -> None:
+    """Scroll to an element for a screenshot. Chainlit may re-render a message while we scroll (the element
+    is then detached); the locator finds the new one on the next try."""
+    from playwright.sync_api import Error
+
+    for attempt in range(5):
+        try:
+            locator.scroll_into_view_if_needed(timeout=5_000)
+            return
+        except Error as exc:
+            if "not attached" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(0.2)
+
+
 def test_run_question_rollback_in_browser(server):
     from playwright.sync_api import expect, sync_playwright
 
@@ -80,12 +95,12 @@ def test_run_question_rollback_in_browser(server):
             expect(page.get_by_text(f"Used Cycle {c}", exact=True)).to_be_visible()
         chart = page.locator(".js-plotly-plot").first
         expect(chart).to_be_visible(timeout=30_000)
-        chart.scroll_into_view_if_needed()
+        _scroll_to(chart)
         page.screenshot(path=str(ARTIFACTS / "1-after-3-cycles.png"))
         etf = page.locator(".js-plotly-plot", has_text="FLOR vs NAV")
         expect(etf).to_have_count(1)
         expect(page.locator(".js-plotly-plot", has_text="PnL per trader")).to_have_count(1)
-        etf.scroll_into_view_if_needed()
+        _scroll_to(etf)
         page.screenshot(path=str(ARTIFACTS / "1b-etf-vs-nav.png"))
 
         page.get_by_text("Used Cycle 3", exact=True).click()  # open the step: its nested node steps
@@ -96,7 +111,7 @@ def test_run_question_rollback_in_browser(server):
         reasoning = page.get_by_text("(rule mode)").last
         expect(reasoning).to_be_visible(timeout=10_000)
         expect(page.get_by_text("Signals:").last).to_be_visible()
-        reasoning.scroll_into_view_if_needed()
+        _scroll_to(reasoning)
         page.screenshot(path=str(ARTIFACTS / "2-cycle-steps.png"))
 
         _send(page, "@arbitrage what is your position and PnL?")
@@ -109,12 +124,12 @@ def test_run_question_rollback_in_browser(server):
         expect(page.get_by_text("Floor at cycle 2")).to_be_visible(timeout=30_000)
         expect(page.get_by_text("Floor at cycle 3")).to_have_count(0)  # the old dashboard was replaced
         expect(cycle3_tape).to_have_count(0)  # and cycle 3's trades are gone from the tape
-        page.get_by_text("Floor at cycle 2").scroll_into_view_if_needed()
+        _scroll_to(page.get_by_text("Floor at cycle 2"))
         page.screenshot(path=str(ARTIFACTS / "4a-dashboard-after-rollback.png"))
         _send(page, "@arbitrage what is your position and PnL?")
         answer = page.get_by_text("I'm arbitrage, at cycle 2")
         expect(answer).to_be_visible(timeout=30_000)
-        answer.scroll_into_view_if_needed()
+        _scroll_to(answer)
         page.screenshot(path=str(ARTIFACTS / "4-after-rollback.png"), full_page=False)
 
         # Chainlit's Stop button pauses after the cycle in progress; the run then continues from there.
