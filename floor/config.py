@@ -13,6 +13,7 @@ A floor needs at least one trader, and sizes that cost memory or time have caps 
 refused at load time with the cap in the message: at most `MAX_TRADERS` (1,000) traders,
 `MAX_CHAT_ROUNDS` (10) chat rounds of at most `MAX_MESSAGE_CHARS` (10,000) characters per message,
 `MAX_HISTORY_LOOKBACK` (256) cycles of history in a snapshot (also the cap of `topic.mover_lookback`),
+`MAX_WARMUP_CYCLES` (1,000) background-only warm-up cycles before cycle 1,
 and `MAX_CASH` cents (10**15, $10 trillion) of initial cash or cash floor per trader, so that the
 ledger's 64-bit sums cannot overflow. The background market's caps are in market/background/config.py;
 the seed is at most `SEED_MAX` (2**63 - 1).
@@ -37,6 +38,7 @@ MAX_TRADERS = 1_000
 MAX_CHAT_ROUNDS = 10
 MAX_MESSAGE_CHARS = 10_000
 MAX_HISTORY_LOOKBACK = 256
+MAX_WARMUP_CYCLES = 1_000
 
 
 class ChatSettings(BaseModel):
@@ -71,6 +73,9 @@ class FloorConfig(BaseSettings):
     chat: ChatSettings = ChatSettings()
     topic: TopicSettings = TopicSettings()
     history_lookback: int = Field(default=60, ge=2, le=MAX_HISTORY_LOOKBACK)  # cycles of history in each snapshot
+    # background-only cycles before cycle 1 (numbered 1-N .. 0, settled at cycle 0), so that the theories start
+    # with a history of closes: 32 covers risk parity's 30 returns
+    warmup_cycles: int = Field(default=32, ge=0, le=MAX_WARMUP_CYCLES)
     llm_budget: BudgetConfig = BudgetConfig()
     market: BackgroundConfig = BackgroundConfig()  # background liquidity and ticks per cycle
     seed: int = Field(default=7, ge=0, le=SEED_MAX)  # master seed: every random stream of a run derives from it

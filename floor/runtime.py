@@ -35,6 +35,7 @@ from market.background import BackgroundMarket
 from market.exchange import Exchange
 from market.instruments import DEFAULT_UNIVERSE, Instrument
 from market.journal import CycleJournal, ReplayError, restore_at
+from market.warmup import warm_up
 from tools import market_tools
 
 BACKGROUND_PREFIX = "bg:"
@@ -103,9 +104,24 @@ class Floor:
             self.exchange = Exchange(self.instruments, background=BackgroundMarket(self.config.market, seed=seed),
                                      tape_size=100, id_memory_cycles=1, bar_history=256)
             self.exchange.cycle = 1  # the exchange stamps events with the cycle in progress
+            self._warm_up()
             self.snapshots.save(ref.run_id, ref.branch_id, 0, self.exchange.snapshot())
         self.at = (ref.run_id, ref.branch_id, 0)
         return ref.run_id, ref.branch_id
+
+    def _warm_up(self) -> None:
+        """Background-only cycles before cycle 1 (`warmup_cycles`), so the theories start with a history.
+        Their trades are settled in the ledger at cycle 0, with the opening deposits."""
+        cycles = self.config.warmup_cycles
+        if not cycles:
+            return
+        trades = warm_up(self.exchange, cycles, self.config.market.ticks_per_cycle)
+        account = self.account_of
+        rows = [(t.trade_id, 0, t.tick, t.symbol, t.price, t.qty, buyer, seller, t.buy_order_id, t.sell_order_id)
+                for t in trades if (buyer := account(t.buyer)) != (seller := account(t.seller))]
+        result = self.ledger.settle_rows(0, rows)
+        if not result.ok:
+            raise RuntimeError(f"warm-up: the ledger refused the background market's fills: {result.rejection}")
 
     def seed(self) -> int:
         """The active run's master seed (cached per run: asked for several times every cycle)."""
