@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from floor.config import FloorConfig
     from floor.ownership.lease import Lease, LeaseHeld
+    from floor.run_reader import RunReader
     from floor.session import FloorSession
 
 # ledger/fillkeys.py MAX_CYCLE, the last cycle a run can reach, written out so that declaring `--cycles`
@@ -81,6 +82,23 @@ def _open_run(console: Console, db: Path, *, readonly: bool = False) -> FloorSes
         session.close()
         _fail(console, f"no run in {db}: start one with `trading-floor run`")
     return session
+
+
+def _open_reader(console: Console, db: Path) -> RunReader:
+    """`status` and `history`: the light read-only view of the current run (floor/run_reader.py), or a
+    clear error when there is none."""
+    if not Path(db).exists():
+        _fail(console, f"no database at {db}: start a run with `trading-floor run`")
+    from floor.run_reader import RunReader
+
+    try:
+        reader = RunReader(db)
+    except LookupError as exc:
+        _fail(console, str(exc))
+    if reader.thread is None:
+        reader.close()
+        _fail(console, f"no run in {db}: start one with `trading-floor run`")
+    return reader
 
 
 def config_differences(a: dict, b: dict, prefix: str = "") -> list[str]:
@@ -230,12 +248,12 @@ def register(app: typer.Typer) -> None:
         from floor.ownership.lease import live_holder
 
         console = Console()
-        session = _open_run(console, db, readonly=True)
+        session = _open_reader(console, db)
         try:
             st = session.state()
             console.print(f"thread [bold]{session.thread.thread_id}[/], run {st['run_id']}, "
                           f"branch {st['branch_id']}, cycle {st['cycle']}")
-            holder = live_holder(session.floor.ledger.conn)
+            holder = live_holder(session.ledger.conn)
             console.print(f"running: {holder.describe()}" if holder else "idle: no process is running it")
             threads = Table(title="Threads")
             for col in ("thread", "run", "forked from", "at cycle", "label"):
@@ -255,7 +273,7 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         console = Console()
-        session = _open_run(console, db, readonly=True)
+        session = _open_reader(console, db)
         table = Table(title=f"History of {session.thread.thread_id}")
         for col in ("cycle", "branch", "trades", "floor trades", "checkpoint"):
             table.add_column(col)

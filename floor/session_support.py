@@ -9,11 +9,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from floor.config import FloorConfig
-from floor.runtime import Floor
 from floor.threads import ThreadRef, ThreadRegistry
+
+if TYPE_CHECKING:  # the config and the Floor import numpy and the market: readers (run_reader.py) do not need them
+    from floor.config import FloorConfig
+    from floor.runtime import Floor
 
 
 def setup_llm(floor: Floor, db_path: str) -> None:
@@ -30,6 +32,8 @@ def setup_llm(floor: Floor, db_path: str) -> None:
 
 def apply_thread_config(floor: Floor, db_path: str, thread: ThreadRef) -> None:
     """A thread carries the config it was started or forked with; the Floor switches to it."""
+    from floor.config import FloorConfig
+
     cfg = FloorConfig.model_validate(thread.config)
     if cfg != floor.config:
         floor.use_config(cfg)
@@ -135,6 +139,8 @@ def paused_here(floor: Floor) -> bool:
 
 def open_floor(db_path: str, config: FloorConfig, readonly: bool, llm_models: dict | None) -> Floor:
     """The Floor over a run database; `readonly` opens the ledger for reading only (no lease, no writes)."""
+    from floor.runtime import Floor
+
     models = dict(llm_models or {})
     if not readonly:
         return Floor.open(db_path, config, llm_models=models)

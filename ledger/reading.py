@@ -140,6 +140,12 @@ class ReadingMixin:
                               where="account=?", params=[name], order="cycle")
         return [(r["cycle"], r["value"]) for r in rows]
 
+    def marks_at(self, cycle: int) -> dict[str, int]:
+        """The marks recorded at the end of `cycle` on the active branch's line ({} when none were)."""
+        rows = records.select(self.conn, self._state().branch_id, "marks", "symbol, price", where="cycle=?",
+                              params=[cycle], order="symbol")
+        return {r["symbol"]: r["price"] for r in rows}
+
     def marks_history(self, symbol: str) -> list[tuple[int, int]]:
         rows = records.select(self.conn, self._state().branch_id, "marks", "cycle, price", where="symbol=?",
                               params=[symbol], order="cycle")
