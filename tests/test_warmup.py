@@ -5,8 +5,8 @@ from floor_helpers import fast_config, ledger_fills
 
 from floor.session import FloorSession
 from ledger.invariants import check_ledger
-from market.exchange import Exchange
 from market.background import BackgroundMarket
+from market.exchange import Exchange
 from market.instruments import DEFAULT_UNIVERSE
 from market.warmup import warm_up
 
