@@ -16,7 +16,7 @@ def _llm_config():
 def test_a_scripted_llm_trader_uses_tools_and_its_order_is_executed(tmp_path):
     script = [
         ai_text("@mean_reversion NVDA keeps climbing, my momentum read says buy; I am adding shares."),
-        ai_tool_calls(("quote", {"symbol": "NVDA"}), ("my_cash", {})),
+        ai_tool_calls(("depth", {"symbol": "NVDA"})),
         ai_tool_calls(("submit_decision", {
             "orders": [{"symbol": "NVDA", "side": "buy", "qty": 7, "order_type": "limit", "limit_price": 121.0,
                         "tif": "ioc"}],
@@ -32,7 +32,8 @@ def test_a_scripted_llm_trader_uses_tools_and_its_order_is_executed(tmp_path):
     assert decision["mode"] == "llm"
     assert "cheap" in decision["rationale"]
     bound = {t["function"]["name"] if isinstance(t, dict) else t.name for t in model.bound_tools}
-    assert {"quote", "my_cash", "place_order", "submit_decision"} <= bound
+    # momentum is offered the read tool its theory uses; orders go in submit_decision, not place_order
+    assert bound == {"depth", "submit_decision"}
     orders = [o for o in s.state()["orders"] if o["trader"] == "momentum"]
     assert orders and orders[0]["symbol"] == "NVDA" and orders[0]["qty"] == 7
     fills = s.floor.ledger.fills(cycle=1, account="momentum", limit=None)
@@ -42,7 +43,7 @@ def test_a_scripted_llm_trader_uses_tools_and_its_order_is_executed(tmp_path):
     assert said and said[0]["text"].startswith("@mean_reversion NVDA keeps climbing")
     assert s.floor.ledger.traces(cycle=1, agent="momentum", kind="chat_llm", limit=None)[0]["payload"]["mode"] == "llm"
     traces = s.floor.ledger.traces(cycle=1, agent="momentum", kind="llm_transcript", limit=None)
-    assert [c["name"] for c in traces[0]["payload"]["tool_calls"]][:2] == ["quote", "my_cash"]
+    assert [c["name"] for c in traces[0]["payload"]["tool_calls"]][:1] == ["depth"]
     s.close()
 
 

@@ -52,8 +52,9 @@ def rule_decision(cycle: int = 3) -> Decision:
                     rationale="rule: AAPL 10-cycle return +2.1% above threshold", signals={"ret_10": 0.021})
 
 
-def submit(orders, rationale="AAPL is rising", **extra):
-    return ai_tool_calls(("submit_decision", {"orders": orders, "rationale": rationale, **extra}), id_prefix="s")
+def submit(orders, rationale="AAPL is rising", tokens=(20, 10), **extra):
+    return ai_tool_calls(("submit_decision", {"orders": orders, "rationale": rationale, **extra}), id_prefix="s",
+                         tokens=tokens)
 
 
 GOOD_ORDER = {"symbol": "AAPL", "side": "buy", "qty": 10, "limit_price": 190.25}
@@ -164,39 +165,59 @@ def test_missing_key_for_a_remote_endpoint_falls_back_visibly(monkeypatch):
 
 
 def test_budget_exhaustion_switches_to_marked_fallback_without_calling_the_model():
-    budget = Budget(BudgetConfig(max_tokens_per_run=100))
-    first = ScriptedChatModel(responses=[ai_tool_calls(("get_quote", {"symbol": "AAPL"}), tokens=(50, 10)),
-                                         submit([GOOD_ORDER])])
+    budget = Budget(BudgetConfig(max_tokens_per_run=5000))
+    first = ScriptedChatModel(responses=[ai_tool_calls(("get_quote", {"symbol": "AAPL"}), tokens=(2500, 10)),
+                                         submit([GOOD_ORDER], tokens=(2500, 10))])
     assert decide(first, budget=budget, cycle=1).decision.mode == "llm"
-    assert budget.tokens_used == 90
-    # mid-loop: the trader's own spending this cycle counts at once
-    second = ScriptedChatModel(responses=[ai_tool_calls(("get_quote", {"symbol": "AAPL"}), tokens=(30, 5)),
-                                          submit([GOOD_ORDER])])
+    assert budget.tokens_used == 5020
+    # spent: nothing more is sent, the decision is the marked rule decision
+    second = ScriptedChatModel(responses=[submit([GOOD_ORDER])])
     d = decide(second, budget=budget, cycle=2).decision
     assert d.mode == "fallback" and d.fallback_reason == BUDGET_EXHAUSTED
-    assert len(second.calls) == 1 and d.orders == rule_decision().orders
-    third = ScriptedChatModel(responses=[submit([GOOD_ORDER])])
-    d = decide(third, budget=budget, cycle=3).decision
-    assert d.mode == "fallback" and d.fallback_reason == "budget exhausted" and third.calls == []
+    assert second.calls == [] and d.orders == rule_decision().orders
 
 
-def test_budget_by_cost_and_thread_safe_charging():
-    budget = Budget(BudgetConfig(max_cost=0.01, input_cost_per_mtok=1000.0, output_cost_per_mtok=2000.0))
-    assert budget.cost_of(5, 1) == pytest.approx(0.007)
+def test_a_call_whose_estimate_does_not_fit_is_not_made_mid_loop():
+    """Checked before each call with the request's estimate: the cap is passed by at most the output of the
+    last request, never by a request that did not fit."""
+    probe = ScriptedChatModel(responses=[submit([GOOD_ORDER])])
+    decide(probe)
+    from traders.llm.tool_loop import ToolLoop
 
-    def spend(name: str) -> None:
-        for _ in range(500):
-            budget.charge(1, name, 1, 1)
+    loop = ToolLoop(probe, TOOLS, trader="momo", cycle=1)
+    estimate = loop.estimate_tokens(probe.calls[0])
+    # room for the first request (its estimate) but not for the second, which resends it and more
+    budget = Budget(BudgetConfig(max_tokens_per_run=estimate + estimate // 2))
+    model = ScriptedChatModel(responses=[ai_tool_calls(("get_quote", {"symbol": "AAPL"}), tokens=(estimate, 10)),
+                                         submit([GOOD_ORDER])])
+    res = decide(model, budget=budget, cycle=1)
+    assert res.decision.mode == "fallback" and res.decision.fallback_reason == BUDGET_EXHAUSTED
+    assert len(model.calls) == 1
+    assert budget.tokens_used <= budget.config.max_tokens_per_run
 
-    threads = [threading.Thread(target=spend, args=(f"t{i}",)) for i in range(8)]
+
+def test_budget_shares_make_parallel_traders_deterministic_and_the_cap_hold():
+    """Six traders deciding in parallel share what is left equally: whatever the thread order, each one
+    spends the same, and together they stay within the cap."""
+    budget = Budget(BudgetConfig(max_cost=0.06, input_cost_per_mtok=1.0, output_cost_per_mtok=1.0), traders=6)
+    assert budget.cost_of(5, 1) == pytest.approx(6e-6)
+
+    def spend(name: str) -> int:
+        n = 0
+        while not budget.exhausted(1, name, estimate_tokens=1000):
+            budget.charge(1, name, 1000, 0)
+            n += 1
+        return n
+
+    results = {}
+    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, spend(f"t{i}"))) for i in range(6)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert budget.tokens_used == 8 * 500 * 2 and budget.calls == 4000
-    # in cycle 1 only a trader's own spending counts (thread-order independent); from cycle 2 all of it
-    assert budget.exhausted(1, "t0") and not budget.exhausted(1, "newcomer")
-    assert budget.exhausted(2, "newcomer")
+    assert set(results.values()) == {10}  # $0.01 each: 10 requests of 1000 tokens at $1 per million
+    assert budget.cost_used <= 0.06 + 1e-12
+    assert budget.exhausted(2, "newcomer")  # cycle 2 sees cycle 1's spending
     budget.forget_after(0)
     assert budget.tokens_used == 0 and not budget.exhausted(2, "newcomer")
 

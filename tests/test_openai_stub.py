@@ -133,8 +133,8 @@ def test_cache_makes_a_rerun_exact_and_hit_no_server(stub, tmp_path, streaming):
 
 
 def test_budget_exhaustion_sends_no_request_and_is_marked(stub):
-    budget = Budget(BudgetConfig(max_tokens_per_run=30))
-    stub.enqueue(Reply.tool_calls(SUBMIT, usage=(25, 12)))
+    budget = Budget(BudgetConfig(max_tokens_per_run=4000))  # the first request's estimate fits, its usage does not
+    stub.enqueue(Reply.tool_calls(SUBMIT, usage=(4000, 12)))
     assert decide(cfg_for(stub), budget=budget).decision.mode == "llm"
     res = llm_decide_detailed("view", [get_quote], cfg_for(stub), budget, None, rule_decision, "meanrev", 8,
                               symbols=SYMBOLS, retry=FAST)

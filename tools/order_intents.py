@@ -87,13 +87,14 @@ def _price_cents(field: str, value: Any, limits: OrderLimits) -> tuple[int | Non
     assert number is not None
     if number <= 0:
         return None, [Problem(code="non_positive_price", message=f"{field} must be above $0, got {value!r}")]
-    cents = round(number * 100)
-    if abs(number * 100 - cents) > 1e-6:
-        return None, [Problem(code="sub_cent_price", message=f"{field} ${value!r} is finer than one cent")]
-    if cents > limits.max_price_cents:
+    # The cap is checked before scaling: a price near the float limit overflows to inf when multiplied.
+    if number > limits.max_price_cents / 100:
         return None, [Problem(code="absurd_price",
                               message=f"{field} ${value!r} exceeds the sanity limit of "
                                       f"${limits.max_price_cents / 100:,.2f}")]
+    cents = round(number * 100)
+    if abs(number * 100 - cents) > 1e-6:
+        return None, [Problem(code="sub_cent_price", message=f"{field} ${value!r} is finer than one cent")]
     return cents, []
 
 

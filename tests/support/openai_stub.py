@@ -9,11 +9,23 @@ Scripted: `enqueue(...)` a queue of replies, consumed one per request:
 - `Reply.error(500)`: an HTTP error with an OpenAI-style error body;
 - `Reply.delay(seconds)`: sleep before answering (longer than the client timeout -> a timeout);
 - `Reply.garbage("...")`: status 200 but a body that is not JSON.
+- `Reply.error(429, retry_after=3)`: an HTTP error with a `Retry-After` header (seconds);
+- `Reply.hang()`: never answers in useful time (an hour's delay; the client's timeout or deadline ends it).
 When the queue is empty `default` answers (None -> HTTP 500 "stub script exhausted").
+`enqueue_for(key, ...)` keeps a queue per key: a request whose system message contains `key` (a trader's
+name) is answered from it first, so that traders deciding in parallel each get their own script.
 `latency_s` adds a fixed delay to every answer (for the LLM-mode benchmark).
 Every request body is recorded in `requests` (thread-safe).
 
-Use: `with OpenAIStub() as stub: ChatOpenAI(base_url=stub.base_url, ...)`.
+Use in-process: `with OpenAIStub() as stub: ChatOpenAI(base_url=stub.base_url, ...)`.
+
+Use as its own process (a real server a test can kill -9):
+    python tests/support/openai_stub.py --port 0 [--script FILE] [--latency S] [--port-file F]
+prints `listening http://127.0.0.1:PORT/v1` (and writes the port to `--port-file`). FILE is JSON:
+`{"queue": [spec, ...], "routes": {"key": [spec, ...]}, "default": spec}`, a spec being a dict such as
+`{"kind": "tool_calls", "calls": [["quote", {"symbol": "AAPL"}]]}`, `{"kind": "error", "status": 429,
+"retry_after": 3}`, `{"kind": "hang"}` (see `Reply.from_spec`). While it runs, `POST /stub/enqueue` with
+the same JSON adds to the script and `GET /stub/requests` returns the recorded request bodies.
 """
 from __future__ import annotations
 
@@ -35,6 +47,7 @@ class Reply:
     delay_s: float = 0.0
     then: Reply | None = None  # what a delayed reply finally sends
     usage: tuple[int, int] = (25, 12)  # (prompt_tokens, completion_tokens)
+    retry_after: float | None = None  # an error's Retry-After header, in seconds
 
     @staticmethod
     def text(content: str, usage: tuple[int, int] = (25, 12)) -> Reply:
@@ -45,8 +58,33 @@ class Reply:
         return Reply("tool_calls", calls=tuple(calls), usage=usage)
 
     @staticmethod
-    def error(status: int = 500, message: str = "stub server error") -> Reply:
-        return Reply("error", content=message, status=status)
+    def error(status: int = 500, message: str = "stub server error", retry_after: float | None = None) -> Reply:
+        return Reply("error", content=message, status=status, retry_after=retry_after)
+
+    @staticmethod
+    def hang() -> Reply:
+        return Reply.delay(3600.0)
+
+    @staticmethod
+    def from_spec(spec: dict[str, Any]) -> Reply:
+        """A reply from its JSON form (the process mode's script): `kind` and the fields of that kind."""
+        kind = spec.get("kind", "text")
+        usage = tuple(spec.get("usage", (25, 12)))
+        if kind == "text":
+            return Reply.text(str(spec.get("content", "")), usage=usage)
+        if kind == "tool_calls":
+            return Reply.tool_calls(*((c[0], c[1]) for c in spec.get("calls", [])), usage=usage)
+        if kind == "error":
+            return Reply.error(int(spec.get("status", 500)), spec.get("message", "stub server error"),
+                               retry_after=spec.get("retry_after"))
+        if kind == "hang":
+            return Reply.hang()
+        if kind == "delay":
+            then = spec.get("then")
+            return Reply.delay(float(spec.get("seconds", 1.0)), Reply.from_spec(then) if then else None)
+        if kind == "garbage":
+            return Reply.garbage(spec.get("content", "<html>this is not JSON at all"))
+        raise ValueError(f"unknown reply kind {kind!r}")
 
     @staticmethod
     def delay(seconds: float, then: Reply | None = None) -> Reply:
@@ -60,6 +98,7 @@ class Reply:
 @dataclass
 class _State:
     queue: deque[Reply] = field(default_factory=deque)
+    routes: dict[str, deque[Reply]] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     served: int = 0
@@ -72,16 +111,33 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:  # keep test output clean
         pass
 
-    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+    def _send(self, status: int, body: bytes, content_type: str = "application/json",
+              headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
         self.end_headers()
         self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server naming
+        if self.path.rstrip("/") == "/stub/requests":
+            self._send(200, json.dumps(self.server.stub.requests).encode())
+        else:
+            self._send(404, b'{"error": {"message": "not found"}}')
 
     def do_POST(self) -> None:  # noqa: N802 - http.server naming
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
+        if self.path.rstrip("/") == "/stub/enqueue":
+            try:
+                self.server.stub.load_script(json.loads(raw or b"{}"))
+            except (ValueError, TypeError, KeyError, IndexError) as exc:
+                self._send(400, json.dumps({"error": {"message": str(exc)}}).encode())
+                return
+            self._send(200, b'{"ok": true}')
+            return
         if not self.path.rstrip("/").endswith("/chat/completions"):
             self._send(404, b'{"error": {"message": "not found"}}')
             return
@@ -100,7 +156,8 @@ class _Handler(BaseHTTPRequestHandler):
                 reply = reply.then or Reply.text("{}")
             if reply.kind == "error":
                 err = {"error": {"message": reply.content, "type": "server_error", "code": reply.status}}
-                self._send(reply.status, json.dumps(err).encode())
+                extra = {"Retry-After": f"{reply.retry_after:g}"} if reply.retry_after is not None else None
+                self._send(reply.status, json.dumps(err).encode(), headers=extra)
             elif reply.kind == "garbage":
                 self._send(200, reply.content.encode())
             elif body.get("stream"):
@@ -194,6 +251,21 @@ class OpenAIStub:
             self._state.queue.extend(replies)
         return self
 
+    def enqueue_for(self, key: str, *replies: Reply) -> OpenAIStub:
+        """Replies for requests whose system message contains `key` (see the module docstring)."""
+        with self._state.lock:
+            self._state.routes.setdefault(key, deque()).extend(replies)
+        return self
+
+    def load_script(self, script: dict[str, Any]) -> OpenAIStub:
+        """Add a JSON script: {"queue": [...], "routes": {key: [...]}, "default": spec}."""
+        self.enqueue(*(Reply.from_spec(x) for x in script.get("queue", [])))
+        for key, specs in (script.get("routes") or {}).items():
+            self.enqueue_for(key, *(Reply.from_spec(x) for x in specs))
+        if script.get("default"):
+            self.default = Reply.from_spec(script["default"])
+        return self
+
     @property
     def requests(self) -> list[dict[str, Any]]:
         with self._state.lock:
@@ -205,8 +277,13 @@ class OpenAIStub:
             return len(self._state.queue)
 
     def _next(self, body: dict[str, Any]) -> Reply:
+        system = " ".join(str(m.get("content")) for m in body.get("messages", [])
+                          if isinstance(m, dict) and m.get("role") == "system")
         with self._state.lock:
             self._state.requests.append(body)
+            for key, queue in self._state.routes.items():
+                if queue and key in system:
+                    return queue.popleft()
             if self._state.queue:
                 return self._state.queue.popleft()
         return self.default or Reply.error(500, "stub script exhausted")
@@ -224,8 +301,8 @@ class OpenAIStub:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}/v1"
 
-    def start(self) -> OpenAIStub:
-        self._server = _Server(("127.0.0.1", 0), _Handler)  # port 0: a free port chosen by the OS
+    def start(self, port: int = 0) -> OpenAIStub:
+        self._server = _Server(("127.0.0.1", port), _Handler)  # port 0: a free port chosen by the OS
         self._server.stub = self
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.02}, name="openai-stub", daemon=True)
@@ -243,3 +320,41 @@ class OpenAIStub:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The stub as its own process (see the module docstring)."""
+    import argparse
+    import signal
+    import sys
+
+    parser = argparse.ArgumentParser(description="OpenAI-compatible stub server for tests (127.0.0.1 only)")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--script", help="JSON script: {queue, routes, default}")
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--port-file", help="write the chosen port here once listening")
+    args = parser.parse_args(argv)
+    stub = OpenAIStub(latency_s=args.latency)
+    if args.script:
+        with open(args.script, encoding="utf-8") as fh:
+            stub.load_script(json.load(fh))
+    stub.start(args.port)
+    port = stub._server.server_address[1]
+    if args.port_file:
+        with open(args.port_file + ".tmp", "w", encoding="utf-8") as fh:
+            fh.write(str(port))
+        import os
+
+        os.replace(args.port_file + ".tmp", args.port_file)
+    print(f"listening {stub.base_url}", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        threading.Event().wait()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        stub.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -10,6 +10,7 @@ from traders.chat.group_chat import (
     view_with_chat,
     with_chat,
 )
+from traders.chat.sentiment_lexicon import is_instruction_like
 from traders.chat.sentiment_lexicon import score as sentiment_score
 from traders.chat.topic import Topic, choose_topic
 
@@ -20,6 +21,7 @@ __all__ = [
     "Turn",
     "aggregate",
     "choose_topic",
+    "is_instruction_like",
     "parse_mentions",
     "rule_compose",
     "run_group_chat",

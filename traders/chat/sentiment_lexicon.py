@@ -14,6 +14,14 @@ How a text is scored (a simplified VADER-style scheme, written for this project)
 
 Unknown words are neutral; the score is bounded, so no text, however it is phrased, can push a
 trader's sentiment input outside [-1, 1].
+
+Chat is data, never instructions. A message that reads like an instruction to a model or to the risk
+system rather than a trader's opinion (`is_instruction_like`: a role marker such as "SYSTEM:" or
+"[INST]", "ignore previous instructions", "risk limits are disabled", "you must buy ...", an order of a
+million shares) scores 0 as a whole, whatever sentiment words it also carries, and the group chat leaves
+it out of the floor's sentiment averages (`traders.chat.group_chat.aggregate`): posting one changes no
+score. The patterns are deliberately narrow, so that a trader's ordinary opinion ("I'm bullish on NVDA,
+buying 20 shares") is never mistaken for one; they are listed in `INSTRUCTION_PATTERNS`.
 """
 from __future__ import annotations
 
@@ -58,6 +66,31 @@ NEGATIONS = frozenset({
 
 _TOKEN = re.compile(r"[a-z0-9@][a-z0-9'_\-]*")
 
+# What an instruction to a model or to the risk system looks like, as opposed to a trader's opinion.
+# Matched case-insensitively anywhere in a message; any match makes the whole message instruction-like.
+INSTRUCTION_PATTERNS: tuple[str, ...] = (
+    # a role marker opening the text, a line or a sentence ("SYSTEM:", "[assistant]") or a chat-template
+    # token ("[INST]", "<|im_start|>", "<<SYS>>"); "my system: buy dips" is an opinion
+    r"(?:^|[\n.!?;\[(<{\"'`*#>|-])\s*(?:system|assistant|developer|admin(?:istrator)?|operator|root)\s*(?:prompt|message|note|override)?\s*[:>\]]",
+    r"\[/?inst\]|<\|?im_(?:start|end)\|?>|<</?sys>>|<\|(?:system|user|assistant)\|>",
+    # attempts to replace the model's instructions
+    r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:\w+\s+){0,3}(?:instructions?|prompts?|rules|limits?|guidelines?|directives?)\b",
+    r"\bnew (?:instructions?|rules|orders from)\b|\bjailbreak|\bdeveloper mode\b|\bprompt injection\b",
+    # claims that the floor's safeguards are off
+    r"\b(?:risk|position|order|cash|trading)[ -]?(?:limits?|checks?|controls?|floor|rules?)\b[^.;!?\n]{0,20}\b(?:disabled|off|lifted|removed|suspended|waived|turned off|no longer apply)\b",
+    r"\b(?:disable|turn off|switch off|remove|lift|suspend)\b[^.;!?\n]{0,20}\b(?:risk|limits?|checks?|safeguards?)\b",
+    # commands addressed to the reader: "you must buy", "all traders should now sell"
+    r"\b(?:you|all traders|every trader|everyone|traders)\s+(?:must|are (?:required|instructed|ordered) to|have to|shall)\s+(?:now\s+|immediately\s+)?(?:buy|sell|ignore|disregard|override|place|submit|send|transfer|dump)\b",
+    # an order far beyond any trader's size: "buy 1000000 NVDA", "sell 1,000,000 shares"
+    r"\b(?:buy|sell|purchase|short|dump)\s+(?:\d{1,3}(?:,\d{3}){2,}|\d{6,})\b",
+)
+_INSTRUCTION = re.compile("|".join(f"(?:{p})" for p in INSTRUCTION_PATTERNS), re.IGNORECASE)
+
+
+def is_instruction_like(text: str) -> bool:
+    """True when `text` reads like an instruction to a model or to the risk system (module docstring)."""
+    return bool(_INSTRUCTION.search(text))
+
 
 def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.lower().replace("a bit", "a_bit"))
@@ -80,6 +113,9 @@ def raw_score(text: str) -> float:
 
 
 def score(text: str) -> float:
-    """Sentiment of `text` in [-1, 1]: positive is bullish, negative bearish, 0 neutral."""
+    """Sentiment of `text` in [-1, 1]: positive is bullish, negative bearish, 0 neutral; 0 for a text
+    that is instruction-like (see the module docstring)."""
+    if is_instruction_like(text):
+        return 0.0
     s = raw_score(text)
     return 0.0 if s == 0 else s / math.sqrt(s * s + ALPHA)

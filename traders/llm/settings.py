@@ -38,6 +38,12 @@ class LLMConfig(BaseModel):
     timeout_s: float = Field(default=30.0, gt=0)
     max_retries: int = Field(default=2, ge=0)
     streaming: bool = False
+    # The longest one decision may take, every turn and retry included: the decide stage of a cycle runs the
+    # traders in parallel, so this is the cycle's LLM deadline. A trader that misses it falls back, marked.
+    deadline_s: float = Field(default=45.0, gt=0)
+    max_retry_after_s: float = Field(default=10.0, ge=0)  # a longer Retry-After is not waited for
+    breaker_failures: int = Field(default=3, ge=1)  # consecutive failed decisions that open the circuit
+    breaker_cycles: int = Field(default=5, ge=1)  # cycles the endpoint is skipped once the circuit opens
 
     def api_key(self) -> str | None:
         """The key from the environment, never from the config file."""
@@ -56,6 +62,7 @@ class LLMConfigLike(Protocol):
     api_key_env: str | None
     timeout_s: float
     max_retries: int
+    # optional: deadline_s, max_retry_after_s, breaker_failures, breaker_cycles, streaming (defaults above)
 
 
 class BudgetConfig(BaseModel):
@@ -74,7 +81,11 @@ class BudgetConfig(BaseModel):
 
 
 class RetryPolicy(BaseModel):
-    """Exponential back-off: the n-th retry waits min(max_delay_s, base_delay_s * multiplier**(n-1))."""
+    """Exponential back-off: the n-th retry waits min(max_delay_s, base_delay_s * multiplier**(n-1)).
+
+    A server's Retry-After (seconds, or milliseconds in `retry-after-ms`) is honoured when it asks for
+    longer, up to `max_retry_after_s`; asked for more than that, the call gives up at once (waiting less
+    than asked would only earn another 429)."""
 
     model_config = _FROZEN
 
@@ -82,6 +93,7 @@ class RetryPolicy(BaseModel):
     base_delay_s: float = Field(default=0.5, ge=0)
     multiplier: float = Field(default=2.0, ge=1)
     max_delay_s: float = Field(default=8.0, ge=0)
+    max_retry_after_s: float = Field(default=10.0, ge=0)
 
     def delay(self, retry_number: int) -> float:
         return min(self.max_delay_s, self.base_delay_s * self.multiplier ** max(0, retry_number - 1))

@@ -12,12 +12,18 @@
 - Each model call goes through: budget check -> cache lookup -> `call_with_retry` -> budget charge ->
   cache store. Token counts come from the answer's `usage_metadata`; when a server reports none they are
   estimated as characters / 4 and the transcript says so.
+- The transcript is complete (`LoopResult.summary()`): every turn's prompt, as references into a table
+  of distinct message texts (`texts`: the system prompt and the view are stored once, however many turns
+  resend them), the answer, and every tool call with its result. A tool call is `ok` only when the tool
+  succeeded: an "error: ..." answer, a result carrying an `error`, or a ToolMessage with status "error"
+  is recorded as failed.
 
 The loop returns a `LoopResult`; it raises nothing except on programming errors of its caller.
 """
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -44,6 +50,7 @@ class ToolCallRecord:
     args: Any
     ok: bool
     output: str  # the (possibly cut) text the model saw
+    step: int = 0  # the model turn that asked for it (1-based)
 
 
 @dataclass
@@ -58,6 +65,9 @@ class LoopResult:
     cache_hits: int = 0
     retries: int = 0  # transport retries plus correction turns
     parse_errors: list[str] = field(default_factory=list)
+    endpoint_failed: bool = False  # the endpoint gave no usable answer (transport, HTTP, deadline)
+    texts: dict[str, dict[str, str]] = field(default_factory=dict)  # ref -> {"role", "text"}, each text once
+    turns: list[dict[str, Any]] = field(default_factory=list)  # per model turn: prompt refs and the answer
 
     def decision_signals(self) -> dict[str, float]:
         """Numbers that go into the Decision's signals: only those a cached rerun reproduces exactly
@@ -76,10 +86,50 @@ class LoopResult:
             "llm_cache_hits": self.cache_hits,
             "llm_retries": self.retries,
             "tokens_estimated": self.tokens_estimated,
-            "tool_calls": [{"name": c.name, "args": c.args, "ok": c.ok} for c in self.tool_calls],
+            "tool_calls": [{"name": c.name, "args": c.args, "ok": c.ok, "result": c.output, "step": c.step}
+                           for c in self.tool_calls],
             "parse_errors": list(self.parse_errors),
             "failure": self.failure,
+            "texts": dict(self.texts),
+            "turns": list(self.turns),
         }
+
+    def remember_prompt(self, messages: Sequence[BaseMessage]) -> list[str]:
+        """References of `messages` in `texts`, adding the texts not seen before."""
+        refs = []
+        for m in messages:
+            role, text = _role_and_text(m)
+            ref = hashlib.sha256(f"{role}\0{text}".encode()).hexdigest()[:12]
+            self.texts.setdefault(ref, {"role": role, "text": text})
+            refs.append(ref)
+        return refs
+
+
+def _role_and_text(m: BaseMessage) -> tuple[str, str]:
+    text = m.content if isinstance(m.content, str) else json.dumps(m.content, default=str)
+    calls = getattr(m, "tool_calls", None)
+    if calls:
+        text += ("\n" if text else "") + "\n".join(
+            f"-> {c['name']}({json.dumps(c['args'], default=str, sort_keys=True)})" for c in calls)
+    name = getattr(m, "name", None)
+    role = {"system": "system", "human": "user", "ai": "assistant"}.get(m.type, m.type)
+    return (f"tool:{name}" if m.type == "tool" and name else role), text
+
+
+def tool_failed(message: ToolMessage) -> bool:
+    """Whether a tool's answer says it failed (see the module docstring)."""
+    if getattr(message, "status", "success") == "error":
+        return True
+    text = message.content if isinstance(message.content, str) else ""
+    if text.lstrip().startswith("error"):
+        return True
+    if text.lstrip().startswith("{"):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return False
+        return isinstance(value, dict) and "error" in value
+    return False
 
 
 class _BudgetStop(Exception):
@@ -118,6 +168,8 @@ class ToolLoop:
         cache_params: Mapping[str, Any] | None = None,
         stream: bool = False,
         sleep: Callable[[float], None] = time.sleep,
+        deadline: float | None = None,
+        request_timeout: float | None = None,
     ) -> None:
         self.tools = list(tools)
         self.by_name = {getattr(t, "name", None): t for t in self.tools}
@@ -133,15 +185,20 @@ class ToolLoop:
         self.budget, self.cache = budget, cache
         self.cache_params = dict(cache_params or {})
         self.stream, self.sleep = stream, sleep
+        self.deadline = deadline  # time.monotonic() instant past which no call starts (resilience.call_with_retry)
+        self.request_timeout = request_timeout  # one request's timeout (the config's timeout_s)
 
     # One model call ------------------------------------------------------------------------------
 
-    def _invoke_once(self, messages: list[BaseMessage]) -> AIMessage:
+    def _invoke_once(self, messages: list[BaseMessage], timeout: float | None = None) -> AIMessage:
+        if timeout is not None and self.request_timeout is not None:
+            timeout = min(timeout, self.request_timeout)
+        kw = {} if timeout is None else {"timeout": timeout}
         if not self.stream:
-            out = self.bound.invoke(messages)
+            out = self.bound.invoke(messages, **kw)
         else:
             acc = None
-            for chunk in self.bound.stream(messages):
+            for chunk in self.bound.stream(messages, **kw):
                 acc = chunk if acc is None else acc + chunk
             if acc is None:
                 raise UnparseableOutput("the stream carried no message")
@@ -151,7 +208,27 @@ class ToolLoop:
         return out
 
     def _call(self, messages: list[BaseMessage], result: LoopResult) -> AIMessage:
-        if self.budget is not None and self.budget.exhausted(self.cycle, self.trader):
+        try:
+            answer = self._call_model(messages, result)
+        except (LLMGaveUp, _BudgetStop) as exc:  # the trace shows what was asked when it failed
+            result.turns.append({"step": result.steps + 1, "prompt": result.remember_prompt(messages),
+                                 "answer": None, "usage": [0, 0],
+                                 "failed": exc.reason if isinstance(exc, LLMGaveUp) else BUDGET_EXHAUSTED})
+            raise
+        turn = {"step": result.steps + 1, "prompt": result.remember_prompt(messages),
+                "answer": _role_and_text(answer)[1], "usage": list(_usage(answer, messages)[:2])}
+        result.turns.append(turn)
+        return answer
+
+    def estimate_tokens(self, messages: Sequence[BaseMessage]) -> int:
+        """The request's input tokens, estimated before sending it: characters / 4 of the messages and of
+        the tool schemas (which the server counts as input too)."""
+        if not hasattr(self, "_schema_chars"):
+            self._schema_chars = len(json.dumps(self.schemas, default=str))
+        return (sum(len(_role_and_text(m)[1]) for m in messages) + self._schema_chars) // 4 + 1
+
+    def _call_model(self, messages: list[BaseMessage], result: LoopResult) -> AIMessage:
+        if self.budget is not None and self.budget.exhausted(self.cycle, self.trader, self.estimate_tokens(messages)):
             raise _BudgetStop
         key = cache_key(self.cache_params, messages, self.schemas) if self.cache is not None else None
         answer = self.cache.get(key) if self.cache is not None and key else None
@@ -160,8 +237,8 @@ class ToolLoop:
             def count_retry(_attempt: int, _failure: Any) -> None:
                 result.retries += 1
 
-            answer = call_with_retry(lambda: self._invoke_once(messages), self.policy,
-                                     sleep=self.sleep, on_retry=count_retry)
+            answer = call_with_retry(lambda timeout=None: self._invoke_once(messages, timeout), self.policy,
+                                     sleep=self.sleep, on_retry=count_retry, deadline=self.deadline)
         tokens_in, tokens_out, estimated = _usage(answer, messages)
         if estimated and answer.usage_metadata is None:  # store the estimate so a rerun charges the same
             answer = answer.model_copy(update={"usage_metadata": {
@@ -188,12 +265,14 @@ class ToolLoop:
             payload = {"name": name, "args": args, "id": call_id, "type": "tool_call"}
             try:
                 try:
-                    text = _tool_text(tool.invoke(payload))
+                    raw = tool.invoke(payload)
                 except NotImplementedError:  # an async-only tool (e.g. from an MCP adapter)
-                    text = _tool_text(asyncio.run(tool.ainvoke(payload)))
+                    raw = asyncio.run(tool.ainvoke(payload))
+                text = _tool_text(raw)
+                ok = not tool_failed(raw if isinstance(raw, ToolMessage) else ToolMessage(content=text, tool_call_id=""))
             except Exception as exc:  # noqa: BLE001 - a tool failure is information for the model
                 ok, text = False, f"error: {type(exc).__name__}: {exc}"[:MAX_TOOL_OUTPUT_CHARS]
-        result.tool_calls.append(ToolCallRecord(name=str(name), args=args, ok=ok, output=text))
+        result.tool_calls.append(ToolCallRecord(name=str(name), args=args, ok=ok, output=text, step=result.steps))
         return ToolMessage(content=text, tool_call_id=call_id, name=str(name), status="success" if ok else "error")
 
     # The loop ------------------------------------------------------------------------------------
@@ -258,4 +337,5 @@ class ToolLoop:
             result.failure = BUDGET_EXHAUSTED
         except LLMGaveUp as exc:
             result.failure = exc.reason
+            result.endpoint_failed = True
         return result
