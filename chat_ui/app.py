@@ -1,41 +1,87 @@
 """The Chainlit app: watch the floor cycle by cycle, question the traders, steer the run.
 
-Handlers only; the work is in chat_ui/controller.py (the async floor session), chat_ui/narrate.py (a
-cycle's records as sentences), chat_ui/tables.py and chat_ui/charts.py. Started by `trading-floor ui`,
-which sets TRADING_FLOOR_DB (the run database shared with the command line), optionally
-TRADING_FLOOR_CONFIG, and TRADING_FLOOR_UI_AUTH=1 with TRADING_FLOOR_UI_USER / TRADING_FLOOR_UI_PASSWORD
-when the server listens beyond loopback. Chat text is parsed into commands or questions only: it never
-reaches the exchange, where orders come from the traders through their tools and the risk checks.
+Handlers only. The run belongs to the process, not to a page: chat_ui/hub.py holds one controller per run
+database (chat_ui/controller.py) and runs `/run N` in a task of its own, so a dropped websocket, a reload
+or a second tab never ends it; chat_ui/present.py shows each cycle to every page watching, with the live
+dashboard in the element sidebar. Started by `trading-floor ui`, which sets TRADING_FLOOR_DB (the run
+database shared with the command line), optionally TRADING_FLOOR_CONFIG, and TRADING_FLOOR_UI_AUTH=1 with
+TRADING_FLOOR_UI_USER / TRADING_FLOOR_UI_PASSWORD when the server listens beyond loopback. Chat text is
+parsed into commands or questions only: it never reaches the exchange, where orders come from the
+traders through their tools and the risk checks.
 """
 from __future__ import annotations
 
 import asyncio
 import hmac
 import os
+from pathlib import Path
 
 import chainlit as cl
+from chainlit.context import context
 
+from chat_ui import assets, present
 from chat_ui.commands import HELP, Command, Invalid, Question, parse
-from chat_ui.controller import CycleOutcome, FloorController
-from chat_ui.narrate import order_text, summary_text
+from chat_ui.controller import FloorController
+from chat_ui.hub import FloorHub
 from floor.config import load_config
 from floor.session import DEFAULT_DB, SessionError
 
-DASHBOARD_EVERY = 10  # in a long run, redraw the charts at most about this many times
+
+def _config():
+    path = os.environ.get("TRADING_FLOOR_CONFIG")
+    return load_config(path) if path else load_config()
 
 
-def _ctl() -> FloorController:
-    return cl.user_session.get("ctl")
+assets.install(llm=_config().has_llm_traders)
+REPLAY_CYCLES = 3  # a page that opens (or reloads) on a run is shown its last few cycles again
+_HUBS: dict[tuple[int, str], FloorHub] = {}
+_HUB_LOCK: dict[int, asyncio.Lock] = {}
 
 
-def main_actions() -> list[cl.Action]:
-    return [
-        cl.Action(name="run", payload={"cycles": 1}, label="▶ Run 1"),
-        cl.Action(name="run", payload={"cycles": 3}, label="▶ Run 3"),
-        cl.Action(name="run", payload={"cycles": 10}, label="▶ Run 10"),
-        cl.Action(name="pause", payload={}, label="Pause"),
-        cl.Action(name="status", payload={}, label="Status"),
-    ]
+def _seconds(name: str, default: float) -> float:
+    try:
+        return max(0.0, float(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+def _cycle_pace() -> float:
+    """Seconds a cycle takes at least on screen (TRADING_FLOOR_UI_CYCLE_SECONDS, default 0.3). A rule cycle
+    computes in milliseconds, far faster than a browser renders its steps: unpaced, a long /run floods
+    the page. The dashboard is redrawn at most every TRADING_FLOOR_UI_DASHBOARD_SECONDS (default 1) during
+    a run, and always at its end."""
+    return _seconds("TRADING_FLOOR_UI_CYCLE_SECONDS", 0.3)
+
+
+async def get_hub() -> FloorHub:
+    """The process's hub for the run database (one per event loop), opened on first use."""
+    db = os.environ.get("TRADING_FLOOR_DB", str(DEFAULT_DB))
+    loop = id(asyncio.get_running_loop())
+    key = (loop, str(Path(db).resolve()))
+    async with _HUB_LOCK.setdefault(loop, asyncio.Lock()):
+        hub = _HUBS.get(key)
+        if hub is None:
+            ctl = await FloorController.open(db, _config())
+            audience = present.Audience()
+            hub = FloorHub(ctl, present.BroadcastView(audience, lambda: _HUBS[key]), pace=_cycle_pace(),
+                           dashboard_every=_seconds("TRADING_FLOOR_UI_DASHBOARD_SECONDS", 1.0))
+            hub.audience = audience
+            audience.catch_up = lambda: catch_up(hub)
+            _HUBS[key] = hub
+        return hub
+
+
+async def close_hubs() -> None:
+    """Close every hub of this event loop (tests; a server ends with its process)."""
+    loop = id(asyncio.get_running_loop())
+    for key in [k for k in _HUBS if k[0] == loop]:
+        hub = _HUBS.pop(key)
+        hub.audience.stop()
+        await hub.close()
+
+
+def _hub() -> FloorHub:
+    return cl.user_session.get("hub")
 
 
 if os.environ.get("TRADING_FLOOR_UI_AUTH") == "1":
@@ -48,30 +94,58 @@ if os.environ.get("TRADING_FLOOR_UI_AUTH") == "1":
         return None
 
 
+def _short(path: str, width: int = 48) -> str:
+    return path if len(path) <= width else "…/" + "/".join(Path(path).parts[-2:])
+
+
+async def where_text(hub: FloorHub) -> str:
+    ctl = hub.ctl
+    thread = ctl.session.thread
+    if thread is None:
+        return "No run yet: `/run 3` starts one."
+    st = await ctl.session.state()
+    text = f"Thread `{thread.thread_id}` (branch {st.get('branch_id')}) is at cycle {st.get('cycle', 0)}."
+    if hub.running:
+        text += f" **A run is in progress** ({hub.status()}): it goes on here; `/pause` stops it."
+    return text
+
+
+async def catch_up(hub: FloorHub) -> None:
+    """A page back on a new socket (after a drop): where the run is, and the current dashboard."""
+    await present.say(f"↻ Reconnected. {await where_text(hub)}", actions=present.main_actions(hub.running))
+    await present.show_dashboard(await hub.ctl.dashboard(hub.status()))
+
+
 @cl.on_chat_start
 async def on_chat_start() -> None:
-    db = os.environ.get("TRADING_FLOOR_DB", str(DEFAULT_DB))
-    cfg_path = os.environ.get("TRADING_FLOOR_CONFIG")
-    ctl = await FloorController.open(db, load_config(cfg_path) if cfg_path else load_config())
-    cl.user_session.set("ctl", ctl)
-    thread = ctl.session.thread
-    where = (f"Continuing thread `{thread.thread_id}` at cycle {await ctl.cycle()}." if thread
-             else "No run yet: `/run 3` starts one.")
-    await cl.Message(content=f"**Trading Floor** on `{db}`. {where}\n\n{HELP}", actions=main_actions()).send()
+    hub = await get_hub()
+    cl.user_session.set("hub", hub)
+    first_visit = hub.ctl.session.thread is None
+    await present.say(f"**Trading Floor** on `{_short(hub.ctl.session.db_path)}`. {await where_text(hub)}\n\n"
+                      + (HELP if first_visit else "`/help` lists the commands."),
+                      actions=present.main_actions(hub.running))
+    if hub.ctl.session.thread is not None:
+        last = await hub.ctl.cycle()
+        for c in range(max(1, last - REPLAY_CYCLES + 1), last + 1):  # the conversation so far, from the ledger
+            story = await hub.ctl.story(c)
+            if story is not None:
+                await present.show_story(story)
+        await present.show_dashboard(await hub.ctl.dashboard(hub.status()))
+        if hub.waiting_run():
+            await present.show_approval(hub.progress.waiting, hub.progress.remaining - 1)
+    hub.audience.join(context.session)  # from now on this page is shown every cycle of every run
 
 
 @cl.on_chat_end
 async def on_chat_end() -> None:
-    ctl = _ctl()
-    if ctl is not None:
-        ctl.pause()
-        await ctl.close()
+    """A socket dropped (or the page closed): the run and the hub go on; Chainlit keeps the session for
+    its `session_timeout`, and a page that comes back on it is caught up."""
 
 
 @cl.on_stop
 async def on_stop() -> None:
-    if _ctl() is not None:
-        _ctl().pause()
+    if _hub() is not None:
+        _hub().pause("stop")
 
 
 @cl.on_message
@@ -81,170 +155,126 @@ async def on_message(message: cl.Message) -> None:
 
 async def handle_text(text: str) -> None:
     parsed = parse(text)
-    ctl = _ctl()
+    hub = _hub()
     try:
         if isinstance(parsed, Invalid):
-            await cl.Message(content=parsed.message).send()
+            await present.say(parsed.message)
         elif isinstance(parsed, Question):
-            answer = await ctl.ask(parsed.text)
-            await cl.Message(content=answer, author="floor").send()
+            await present.say(await hub.ctl.ask(parsed.text), author="floor")
         else:
-            await handle_command(ctl, parsed)
+            await handle_command(hub, parsed)
     except SessionError as exc:
-        await cl.Message(content=f"⚠️ {exc}").send()
+        await present.say(f"⚠️ {exc}")
 
 
-async def handle_command(ctl: FloorController, cmd: Command) -> None:
+_NOT_WHILE_RUNNING = {"rollback", "fork", "use", "new"}
+
+
+async def handle_command(hub: FloorHub, cmd: Command) -> None:
+    ctl = hub.ctl
+    if cmd.name in _NOT_WHILE_RUNNING and hub.running:
+        await present.say(f"⚠️ A run is in progress ({hub.status()}): `/pause` it before `/{cmd.name}`.")
+        return
     if cmd.name == "run":
-        await run_cycles(ctl, cmd.arg)
-    elif cmd.name == "pause":
-        ctl.pause()
-        await cl.Message(content="Pausing after the cycle in progress.").send()
+        await start_run(hub, cmd.arg)
+    elif cmd.name in ("pause", "stop"):
+        await pause(hub, cmd.name)
     elif cmd.name == "rollback":
         out = await ctl.rollback(cmd.arg)
-        await cl.Message(content=f"⏪ Rolled back to cycle {out['cycle']}; continuing on branch {out['branch_id']} "
-                                 f"(branch {out['kept_branch']} keeps the discarded future).").send()
-        await show_dashboard(ctl)
+        await present.say(f"↶ Rolled back to cycle {out['cycle']}; continuing on branch {out['branch_id']} "
+                          f"(branch {out['kept_branch']} keeps the discarded future).")
+        await refresh_dashboards(hub)
     elif cmd.name == "fork":
         thread = await ctl.fork(cmd.arg)
-        await cl.Message(content=f"🔀 Forked at cycle {cmd.arg}: now on thread `{thread}`; the original is "
-                                 "untouched (`/threads`, `/use THREAD`).").send()
-        await show_dashboard(ctl)
+        await present.say(f"↷ Forked at cycle {cmd.arg}: now on thread `{thread}`; the original is "
+                          "untouched (`/threads`, `/use THREAD`).")
+        await refresh_dashboards(hub)
     elif cmd.name == "approval":
         await ctl.set_approval(cmd.arg)
-        await cl.Message(content="✋ Approval mode **on**: proposed orders wait for you before execution."
-                         if cmd.arg else "Approval mode **off**: orders go straight from risk to execution.").send()
+        await present.say("Approval mode **on**: proposed orders wait for you before execution."
+                          if cmd.arg else "Approval mode **off**: orders go straight from risk to execution.")
     elif cmd.name == "book":
-        await cl.Message(content=await ctl.book(cmd.arg)).send()
+        await present.say(await ctl.book(cmd.arg))
     elif cmd.name == "config":
-        await cl.Message(content=ctl.config_text()).send()
+        await present.say(ctl.config_text())
     elif cmd.name == "status":
-        await show_dashboard(ctl)
+        await show_status(hub)
     elif cmd.name == "threads":
-        await cl.Message(content="\n".join(f"- {t}" for t in await ctl.threads()) or "No threads yet.").send()
+        await present.say("\n".join(f"- {t}" for t in await ctl.threads()) or "No threads yet.")
     elif cmd.name == "use":
-        await cl.Message(content=f"Now on thread `{await ctl.use(cmd.arg)}` at cycle {await ctl.cycle()}.").send()
-        await show_dashboard(ctl)
+        await present.say(f"Now on thread `{await ctl.use(cmd.arg)}` at cycle {await ctl.cycle()}.")
+        await refresh_dashboards(hub)
     elif cmd.name == "new":
         thread = await ctl.new_run(cmd.arg)
-        await cl.Message(content=f"New run on thread `{thread}`.").send()
+        await present.say(f"New run on thread `{thread}`.")
+        await refresh_dashboards(hub)
     elif cmd.name == "help":
-        await cl.Message(content=HELP, actions=main_actions()).send()
+        await present.say(HELP, actions=present.main_actions(hub.running))
 
 
-def _cycle_pace() -> float:
-    """Seconds a cycle takes at least on screen (TRADING_FLOOR_UI_CYCLE_SECONDS, default 0.3). A rule cycle
-    computes in a few milliseconds, far faster than a browser renders its steps: unpaced, a long /run
-    floods the page, which then shows cycles (and answers Stop) long after the server produced them."""
-    try:
-        return max(0.0, float(os.environ.get("TRADING_FLOOR_UI_CYCLE_SECONDS", "0.3")))
-    except ValueError:
-        return 0.3
-
-
-async def run_cycles(ctl: FloorController, cycles: int) -> None:
-    every = max(1, cycles // DASHBOARD_EVERY)
-    done = 0
-    pace = _cycle_pace()
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    async for outcome in ctl.run(cycles):
-        if outcome.story is None:
-            await ask_approval(outcome)
-            return
-        await show_cycle(outcome)
-        await asyncio.sleep(max(0.0, started + pace - loop.time()))  # Stop cancels the wait, too
-        started = loop.time()
-        done += 1
-        if done % every == 0 and done < cycles:
-            await show_dashboard(ctl)
-    await show_dashboard(ctl)
-    if done < cycles:
-        who = f", asked by `{ctl.stopped_by['by']}`" if ctl.stopped_by else ""
-        await cl.Message(content=f"⏸ Paused after {done} of {cycles} cycles{who}.").send()
-
-
-async def show_cycle(outcome: CycleOutcome) -> None:
-    """The cycle as one step, with a nested step per node (and per trader inside `decide`)."""
-    story = outcome.story
-    async with cl.Step(name=f"Cycle {story.cycle}", type="run", show_input=False) as step:
-        sections = [("market tick", [story.market]), ("discussion", story.discussion)]
-        for name, lines in sections:
-            async with cl.Step(name=name, type="tool", show_input=False) as sub:
-                sub.output = "\n\n".join(x for x in lines if x) or "_nothing this cycle_"
-        async with cl.Step(name="decide", type="tool", show_input=False) as decide:
-            for trader, text in story.decisions.items():
-                async with cl.Step(name=trader, type="llm" if "llm mode" in text else "tool", show_input=False) as t:
-                    t.output = text
-            decide.output = f"{len(story.decisions)} decisions"
-        for name, lines in (("risk", story.risk), ("execution", story.execution), ("fills", story.fills)):
-            async with cl.Step(name=name, type="tool", show_input=False) as sub:
-                sub.output = "\n\n".join(lines) or "_nothing this cycle_"
-        step.output = f"Cycle {story.cycle}: " + summary_text(outcome.report.summary)
-
-
-async def ask_approval(outcome: CycleOutcome) -> None:
-    req = outcome.report.interrupted or {}
-    orders = req.get("orders", [])
-    lines = [f"{i}. **{o['trader']}** ({o.get('source', 'decision')}): {order_text(o)}" for i, o in enumerate(orders)]
-    msg = cl.Message(content=f"✋ Cycle {outcome.report.cycle} waits for approval of {len(orders)} order(s):\n\n"
-                             + "\n".join(lines), actions=[
-        cl.Action(name="approve", payload={"answer": True}, label="✅ Approve all"),
-        cl.Action(name="approve", payload={"answer": False}, label="❌ Reject all"),
-    ])
+async def start_run(hub: FloorHub, cycles: int) -> None:
+    progress = await hub.start(cycles)
+    msg = cl.Message(content=f"▶ Running {cycles} cycle{'s' if cycles != 1 else ''} from cycle "
+                             f"{progress.start_cycle}. Pause (or `/pause`) stops after the cycle in progress.",
+                     actions=present.main_actions(True))
     await msg.send()
-    cl.user_session.set("approval_msg", msg)
+    cl.user_session.set("run_msg", msg)  # its Pause/Stop buttons go when the run ends
 
 
-async def show_dashboard(ctl: FloorController) -> None:
-    board = await ctl.dashboard()
-    if board is None:
-        await cl.Message(content="No run yet: `/run 3` starts one.").send()
-        return
-    previous = cl.user_session.get("dashboard_msg")
-    if previous is not None:
-        await previous.remove()
-    elements = [cl.Plotly(name=name, figure=fig, display="inline", size="medium")
-                for name, fig in board.figures.items()]
-    content = (f"### Floor at cycle {board.cycle}\n**Leaderboard**\n\n{board.leaderboard}\n\n**Holdings**\n\n"
-               f"{board.holdings}\n\n**Cash**\n\n{board.cash}\n\n**Recent trades**\n\n{board.tape}")
-    msg = cl.Message(content=content, elements=elements, author="dashboard", actions=main_actions())
-    await msg.send()
-    cl.user_session.set("dashboard_msg", msg)
+async def pause(hub: FloorHub, kind: str = "pause") -> None:
+    if hub.pause(kind):
+        await present.say("■ Pausing after the cycle in progress…")
+    else:
+        await present.say(f"Nothing is running. {await where_text(hub)}")
+
+
+async def show_status(hub: FloorHub) -> None:
+    """Where the run is, its leaderboard in the chat, and this page's dashboard brought up to date."""
+    text = await where_text(hub)
+    board = await hub.ctl.leaderboard_md()
+    await present.say(text + ("\n\n" + board if board else ""), actions=present.main_actions(hub.running))
+    await present.show_dashboard(await hub.ctl.dashboard(hub.status()))
+
+
+async def refresh_dashboards(hub: FloorHub) -> None:
+    props = await hub.ctl.dashboard(hub.status())
+    await hub.audience.each(lambda: present.show_dashboard(props))
 
 
 @cl.action_callback("run")
 async def on_run(action: cl.Action) -> None:
     try:
-        await run_cycles(_ctl(), int(action.payload.get("cycles", 1)))
+        await start_run(_hub(), int(action.payload.get("cycles", 1)))
     except SessionError as exc:
-        await cl.Message(content=f"⚠️ {exc}").send()
+        await present.say(f"⚠️ {exc}")
 
 
 @cl.action_callback("pause")
 async def on_pause(action: cl.Action) -> None:
-    _ctl().pause()
-    await cl.Message(content="Pausing after the cycle in progress.").send()
+    await pause(_hub(), "pause")
+
+
+@cl.action_callback("stop")
+async def on_stop_action(action: cl.Action) -> None:
+    await pause(_hub(), "stop")
 
 
 @cl.action_callback("status")
 async def on_status(action: cl.Action) -> None:
-    await show_dashboard(_ctl())
+    await show_status(_hub())
 
 
 @cl.action_callback("approve")
 async def on_approve(action: cl.Action) -> None:
-    ctl = _ctl()
-    msg = cl.user_session.get("approval_msg")
-    if msg is not None:
-        await msg.remove_actions()
-        cl.user_session.set("approval_msg", None)
-    answer = bool(action.payload.get("answer"))
-    try:
-        outcome = await ctl.resume(answer)
-    except SessionError as exc:
-        await cl.Message(content=f"⚠️ {exc}").send()
+    """The answer goes to the run waiting for it (which then goes on), or resumes the cycle directly."""
+    hub = _hub()
+    answer = action.payload.get("answer")
+    answer = answer if isinstance(answer, list) else bool(answer)
+    if hub.answer(answer):
         return
-    await cl.Message(content="✅ Orders approved." if answer else "❌ Orders rejected.").send()
-    await show_cycle(outcome)
-    await show_dashboard(ctl)
+    try:
+        outcome = await hub.ctl.resume(answer)
+    except SessionError as exc:
+        await present.say(f"⚠️ {exc}")
+        return
+    await hub.view.answered(answer, outcome, None)

@@ -9,13 +9,15 @@ from dataclasses import dataclass
 
 HELP = """**Commands**
 - `/run N` — run N cycles (default 1); continues the current run or starts one
-- `/pause` — stop after the cycle in progress
+- `/pause` (or `/stop`) — stop a run after the cycle in progress; the run goes on in the background
+  while you ask questions, and survives a reload
 - `/rollback K` — back to the end of cycle K (the discarded future is kept as a branch)
 - `/fork K` — a new thread continuing from cycle K; the current one is untouched
 - `/approval on|off` — ask a person to approve the proposed orders before execution
 - `/book SYMBOL` — the order book's depth for a symbol
 - `/config` — the floor's configuration
-- `/status` — leaderboard, holdings, cash, recent trades and charts
+- `/status` — where the run is, the leaderboard, and the dashboard (positions, cash, prices, PnL, tape)
+  in the sidebar, which updates itself during a run
 - `/threads`, `/use THREAD` — list the run's threads, switch to one
 - `/new [SEED]` — start a new run
 
@@ -40,7 +42,7 @@ class Invalid:
 
 
 _INT_ARG = {"run": (1, 1), "rollback": (None, 0), "fork": (None, 0)}  # name -> (default, minimum)
-_NO_ARG = {"pause", "config", "status", "help", "threads"}
+_NO_ARG = {"pause", "stop", "config", "status", "help", "threads"}
 
 
 def parse(text: str) -> Command | Question | Invalid:

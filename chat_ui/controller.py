@@ -13,19 +13,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from chat_ui import charts, tables
+from chat_ui import dashboard, tables
 from chat_ui.narrate import CycleStory, cycle_story
 from floor.async_session import AsyncFloorSession
 from floor.config import FloorConfig
 from floor.ownership.commands import ControlRefused, own_or_deliver
 from floor.ownership.lease import Lease, LeaseHeld, held_here
 from floor.session import CycleReport, SessionError
+from floor.session_support import paused_here
 from traders import explain
 
 
@@ -33,16 +34,6 @@ from traders import explain
 class CycleOutcome:
     report: CycleReport
     story: CycleStory | None = None  # None while the cycle waits for approval
-
-
-@dataclass
-class Dashboard:
-    leaderboard: str
-    holdings: str
-    cash: str
-    tape: str
-    figures: dict[str, Any] = field(default_factory=dict)  # name -> plotly Figure
-    cycle: int = 0
 
 
 _DB_LOCKS: dict[tuple[int, str], asyncio.Lock] = {}
@@ -158,10 +149,31 @@ class FloorController:
         if report.interrupted:
             return CycleOutcome(report)
         story = await asyncio.to_thread(cycle_story, self.floor.ledger, report.cycle)
+        story.thread = self.session.thread.thread_id if self.session.thread else ""
+        story.branch = self.floor.ledger.branch_id
         return CycleOutcome(report, story)
+
+    async def story(self, cycle: int) -> CycleStory | None:
+        """A settled cycle of the current line, told again (a reloaded page shows the last few)."""
+        async with self.lock:
+            st = await self._aligned()
+            if not st or not 1 <= cycle <= st["cycle"]:
+                return None
+            story = await asyncio.to_thread(cycle_story, self.floor.ledger, cycle)
+            story.thread = self.session.thread.thread_id if self.session.thread else ""
+            story.branch = st.get("branch_id")
+            return story
 
     def pause(self) -> None:
         self.pause_requested = True
+
+    async def _aligned(self) -> dict:
+        """The state, with the books and ledger brought to it for reading. While a cycle of this process
+        waits for approval, its books are mid-cycle in memory and must stay so (resume executes on them):
+        reads then see them as they are, the last settled cycle plus the paused cycle's market tick."""
+        if paused_here(self.floor):
+            return await self.session.state()
+        return await self.session.align_to_state()
 
     async def set_approval(self, on: bool) -> None:
         self.approval = on
@@ -234,43 +246,38 @@ class FloorController:
         async with self.lock:
             if symbol not in self.floor.by_symbol:
                 return f"Unknown symbol {symbol}. Symbols: {', '.join(self.floor.by_symbol)}."
-            st = await self.session.align_to_state()
+            st = await self._aligned()
             if not st:
                 return "No run yet: start one with `/run 1`."
             d = self.floor.exchange.depth(symbol, levels)
             return tables.depth_md(symbol, d.bids, d.asks)
 
     def config_text(self) -> str:
-        cfg = self.floor.config.model_dump(mode="json")
+        """The floor's configuration as YAML, with amounts of money in dollars (the file keeps cents)."""
+        cfg = tables.dollars_config(self.floor.config.model_dump(mode="json"))
         return "```yaml\n" + yaml.safe_dump(cfg, sort_keys=False) + "```"
 
-    async def dashboard(self) -> Dashboard | None:
+    async def dashboard(self, status: str = "idle") -> dict | None:
+        """The Dashboard element's props at the run's current cycle (None before the first run)."""
         async with self.lock:
-            st = await self.session.align_to_state()
+            st = await self._aligned()
             if not st:
                 return None
-            return await asyncio.to_thread(self._dashboard, st["cycle"])
+            thread = self.session.thread.thread_id if self.session.thread else None
+            return await asyncio.to_thread(dashboard.build, self.floor, cycle=st["cycle"], thread=thread,
+                                           branch=st.get("branch_id"), status=status)
 
-    def _dashboard(self, cycle: int) -> Dashboard:
-        floor, ledger = self.floor, self.floor.ledger
-        marks = floor.marks()
-        traders = floor.trader_names
-        board = ledger.leaderboard(marks)
-        positions = {t: ledger.positions(t, marks) for t in traders}
-        cash = {t: (ledger.cash(t), ledger.available_cash(t)) for t in traders}
-        marks_hist = {i.symbol: ledger.marks_history(i.symbol) for i in floor.instruments}
-        values = {t: ledger.value_history(t) for t in traders}
-        initial = {t.name: t.initial_cash for t in floor.config.traders}
-        figs = {f"price_{i.symbol}": charts.price_figure(i, marks_hist) for i in floor.instruments}
-        figs["value"] = charts.traders_figure(values, initial, pnl=False)
-        figs["pnl"] = charts.traders_figure(values, initial, pnl=True)
-        return Dashboard(tables.leaderboard_md(board), tables.holdings_md(positions), tables.cash_md(cash),
-                         tables.tape_md(ledger.fills(limit=15)), figs, cycle)
+    async def leaderboard_md(self) -> str:
+        async with self.lock:
+            st = await self._aligned()
+            if not st:
+                return ""
+            return await asyncio.to_thread(lambda: tables.leaderboard_md(self.floor.ledger.leaderboard(self.floor.marks())))
 
     async def ask(self, question: str) -> str:
         """A question to a trader (or the floor). LLM-mode traders answer with their LLM, read-only."""
         async with self.lock:
-            st = await self.session.align_to_state()
+            st = await self._aligned()
             if not st:
                 return "No run yet, so there is nothing to explain: start one with `/run 3`."
             floor = self.floor

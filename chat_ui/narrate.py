@@ -10,18 +10,17 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from chat_ui.numbers import plural, shares, usd
 from ledger.store import Ledger
 
-
-def usd(cents: float | int | None) -> str:
-    return "n/a" if cents is None else f"${cents / 100:,.2f}"
+__all__ = ["usd", "order_text", "decision_text", "cycle_story", "cycle_title", "summary_text", "CycleStory"]
 
 
 def order_text(o: dict) -> str:
     kind = o.get("order_type", "limit")
     price = f" @ {usd(o['limit_price'])}" if o.get("limit_price") else (" at market" if kind == "market" else "")
     stop = f" (stop {usd(o['stop_price'])})" if o.get("stop_price") else ""
-    return f"{o['side'].upper()} {o['qty']} {o['symbol']}{price}{stop}"
+    return f"{o['side'].upper()} {o['qty']:,} {o['symbol']}{price}{stop}"
 
 
 def signals_text(signals: dict, limit: int = 8) -> str:
@@ -57,10 +56,23 @@ def decision_text(d: dict, llm: dict | None = None) -> str:
     return "\n".join(lines)
 
 
+def transcript_text(payload: dict) -> str:
+    """An LLM decision's transcript (prompts, answers, tool calls and results) as Markdown, rendered by
+    traders/llm/trace_text.py; empty when that renderer is not available."""
+    try:
+        from traders.llm.trace_text import render_transcript
+    except ImportError:
+        return ""
+    try:
+        return "\n\n**Transcript**\n\n" + render_transcript(payload, markdown=True)
+    except Exception as exc:  # noqa: BLE001 - a trace the renderer cannot read is said so, not fatal
+        return f"\n\n_(transcript not shown: {type(exc).__name__})_"
+
+
 def risk_text(agent: str, p: dict) -> str:
-    parts = [f"**{agent}**: {p.get('accepted', 0)} order(s) passed"]
+    parts = [f"**{agent}**: {plural(p.get('accepted', 0), 'order')} passed"]
     if p.get("stop_losses"):
-        parts.append(f"{p['stop_losses']} stop-loss order(s) added")
+        parts.append(f"{plural(p['stop_losses'], 'stop-loss order')} added")
     text = ", ".join(parts) + "."
     for r in p.get("rejected", []):
         text += f"\n  ✗ rejected ({r['reason']}): {r['message']}"
@@ -71,8 +83,20 @@ def risk_text(agent: str, p: dict) -> str:
 
 def fill_text(agent: str, p: dict) -> str:
     verb, prep = ("bought", "from") if p["side"] == "buy" else ("sold", "to")
-    return (f"tick {p['tick']}: **{agent}** {verb} {p['qty']} {p['symbol']} @ {usd(p['price'])} "
+    return (f"tick {p['tick']}: **{agent}** {verb} {shares(p['qty'])} of {p['symbol']} @ {usd(p['price'])} "
             f"{prep} {p['counterparty']}")
+
+
+def approval_text(p: dict, orders: int | None = None) -> str:
+    """One line per approval decision: what the person answered, in words."""
+    kept, answer = p.get("kept") or [], p.get("answer")
+    of = f" of {orders}" if orders is not None else ""
+    if answer is True or (orders is not None and orders and len(kept) == orders):
+        return f"✓ **A person approved** all{of} proposed orders."
+    if not kept:
+        return f"✗ **A person rejected** all{of} proposed orders: none reached the exchange."
+    return (f"✓ **A person kept** {plural(len(kept), 'order')}{of} (numbers "
+            f"{', '.join(str(i + 1) for i in kept)}); the others were rejected.")
 
 
 @dataclass
@@ -87,6 +111,10 @@ class CycleStory:
     execution: list[str] = field(default_factory=list)
     fills: list[str] = field(default_factory=list)
     summary: str = ""
+    floor_fills: int = 0
+    headline: list[str] = field(default_factory=list)  # the cycle's biggest floor trades: "momentum BUY 80 NVDA"
+    thread: str = ""
+    branch: int | None = None
 
 
 def cycle_story(ledger: Ledger, cycle: int) -> CycleStory:
@@ -107,12 +135,17 @@ def cycle_story(ledger: Ledger, cycle: int) -> CycleStory:
                                 f"{m['text']}")
     llm = {t["agent"]: t["payload"] for t in by_kind["llm_transcript"]}
     for t in sorted(by_kind["decision"], key=lambda t: t["agent"]):
-        story.decisions[t["agent"]] = decision_text(t["payload"], llm.get(t["agent"]))
-    for t in sorted(by_kind["risk_check"], key=lambda t: t["agent"]):
-        story.risk.append(risk_text(t["agent"], t["payload"]))
-    for t in by_kind["approval"]:
-        story.risk.append(f"**human approval**: answer {t['payload'].get('answer')!r}, kept orders "
-                          f"{t['payload'].get('kept')}")
+        text = decision_text(t["payload"], llm.get(t["agent"]))
+        if t["agent"] in llm:
+            text += transcript_text(llm[t["agent"]])
+        story.decisions[t["agent"]] = text
+    # an approval cycle runs the risk node twice (before the pause and on resume): one line per trader
+    risk = {t["agent"]: t for t in by_kind["risk_check"]}
+    for agent in sorted(risk):
+        story.risk.append(risk_text(agent, risk[agent]["payload"]))
+    proposed = sum(t["payload"].get("accepted", 0) + t["payload"].get("stop_losses", 0) for t in risk.values())
+    for t in by_kind["approval"][-1:]:
+        story.risk.append(approval_text(t["payload"], proposed))
     for t in by_kind["rejected"]:
         p = t["payload"]
         story.execution.append(f"**{t['agent']}** order {p['order_id']} rejected ({p['reason']}): {p['message']}")
@@ -122,12 +155,30 @@ def cycle_story(ledger: Ledger, cycle: int) -> CycleStory:
                                f"{', '.join(p.get('result', []))}")
     for t in by_kind["cancel"]:
         story.execution.append(f"**{t['agent']}** cancelled {t['payload']['order_id']}")
-    story.fills = [fill_text(t["agent"], t["payload"]) for t in sorted(by_kind["fill"], key=lambda t: t["payload"]["tick"])]
+    fills = sorted(by_kind["fill"], key=lambda t: t["payload"]["tick"])
+    story.fills = [fill_text(t["agent"], t["payload"]) for t in fills]
+    story.floor_fills = len({(t["payload"]["tick"], t["payload"]["symbol"], t["payload"]["price"], t["payload"]["qty"],
+                              frozenset((t["agent"], t["payload"]["counterparty"]))) for t in fills})
+    totals: dict[tuple[str, str, str], int] = defaultdict(int)
+    for t in fills:
+        totals[(t["agent"], t["payload"]["side"].upper(), t["payload"]["symbol"])] += t["payload"]["qty"]
+    top = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:2]
+    story.headline = [f"{a} {side} {qty:,} {sym}" for (a, side, sym), qty in top]
     return story
+
+
+def cycle_title(story: CycleStory) -> str:
+    """The collapsed step's title: "Cycle 23 · run-1/branch 2 · 2 floor fills · momentum BUY 80 NVDA"."""
+    parts = [f"Cycle {story.cycle}"]
+    if story.thread:
+        parts.append(story.thread + (f"/branch {story.branch}" if story.branch is not None else ""))
+    parts.append(plural(story.floor_fills, "floor fill") if story.floor_fills else "no floor fills")
+    parts.extend(story.headline)
+    return " · ".join(parts)
 
 
 def summary_text(summary: dict) -> str:
     if not summary:
         return ""
-    return (f"{summary.get('trades', 0)} trades ({summary.get('floor_trades', 0)} with floor traders), "
-            f"{summary.get('orders', 0)} floor orders, {summary.get('rejections', 0)} rejected")
+    return (f"{plural(summary.get('trades', 0), 'trade')} ({summary.get('floor_trades', 0)} with floor traders), "
+            f"{plural(summary.get('orders', 0), 'floor order')}, {summary.get('rejections', 0)} rejected")

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from chat_ui.narrate import usd
+from chat_ui.numbers import pct, signed_usd, usd
+
+# Configuration keys whose integer values are cents (shown in dollars by `/config`).
+MONEY_KEYS = frozenset({"initial_cash", "cash_floor", "initial_price", "credit_limit", "short_limit_cash",
+                        "max_order_value", "max_notional"})
 
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
@@ -19,16 +23,16 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
 def leaderboard_md(rows: list[dict]) -> str:
     if not rows:
         return "_No run yet._"
-    return _table(("#", "trader", "theory", "value", "PnL", "return", "realized", "unrealized"), (
-        (i, r["account"], r.get("theory", ""), usd(r["value"]), f"{r['change'] / 100:+,.2f}",
-         f"{r['return_pct']:+.2f}%", f"{r['realized_pnl'] / 100:+,.2f}", f"{r.get('unrealized_pnl', 0) / 100:+,.2f}")
+    return _table(("#", "trader", "value", "PnL", "return", "realized", "unrealized"), (
+        (i, r["account"], usd(r["value"]), signed_usd(r["change"]), pct(r["return_pct"]),
+         signed_usd(r["realized_pnl"]), signed_usd(r.get("unrealized_pnl", 0)))
         for i, r in enumerate(rows, 1)))
 
 
 def holdings_md(positions: dict[str, list]) -> str:
     """positions: trader -> PositionView list (with marks). Shares, cost basis, unrealized PnL."""
     rows = [(trader, p.symbol, p.qty, usd(abs(p.cost_basis)), usd(p.avg_cost), usd(p.mark),
-             "n/a" if p.unrealized_pnl is None else f"{p.unrealized_pnl / 100:+,.2f}")
+             signed_usd(p.unrealized_pnl))
             for trader, ps in positions.items() for p in ps if p.qty]
     if not rows:
         return "_No trader holds any shares._"
@@ -61,3 +65,14 @@ def depth_md(symbol: str, bids: Sequence[tuple[int, int, int]], asks: Sequence[t
     return f"**{symbol} book**\n\n" + _table(
         ("bid orders", "bid qty", "bid", "ask", "ask qty", "ask orders"),
         ((b[2], b[1], b[0], a[0], a[1], a[2]) for i in range(n) for b, a in [(cell(bids, i), cell(asks, i))]))
+
+
+def dollars_config(value: object, key: str = "") -> object:
+    """A config dump with the amounts of money (integer cents under MONEY_KEYS or *_cents) in dollars."""
+    if isinstance(value, dict):
+        return {k: dollars_config(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [dollars_config(v, key) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and (key in MONEY_KEYS or key.endswith("_cents")):
+        return usd(value)
+    return value

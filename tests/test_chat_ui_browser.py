@@ -1,150 +1,95 @@
-"""End to end in a real browser: the real Chainlit server on 127.0.0.1 with a temp database, driven with
-Playwright through Debian's chromium. Runs 3 cycles from the chat, sees the cycle steps and a chart, asks a
-trader a question, rolls back one cycle and sees the state change. Screenshots go to artifacts/ui/.
+"""End to end in a real browser (the real Chainlit server on 127.0.0.1, Debian's chromium): run 3 cycles from
+the chat, see each cycle as a step titled with its summary (no "Used" prefix) and the live dashboard in the
+sidebar (never a chat message), open a cycle's nested steps, ask a trader a question, roll back a cycle.
+Screenshots go to artifacts/ui/.
 """
 from __future__ import annotations
 
 import re
-import subprocess
-import time
-from pathlib import Path
 
-import httpx
-import pytest
-from floor_helpers import fast_config, free_port, write_config
+from ui_browser import (
+    browser,
+    dashboard_cycle,
+    needs_chromium,
+    open_page,
+    scroll_to,
+    send,
+    shot,
+    ui_server,
+    wait_for_dashboard_cycle,
+)
 
-from cli.ui import ui_command, ui_environment
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "ui"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium "
-                                                               "(apt-get install chromium)")
+pytestmark = needs_chromium
 
 
+def test_run_steps_dashboard_question_rollback(tmp_path):
+    from playwright.sync_api import expect
 
-@pytest.fixture
-def server(tmp_path):
-    cfg = tmp_path / "floor.yaml"
-    write_config(cfg, fast_config(seed=11))
-    port = free_port()
-    env = ui_environment(tmp_path / "floor.db", "127.0.0.1", port, cfg)
-    log = (tmp_path / "server.log").open("w")  # noqa: SIM115 - open for the server's lifetime, closed below
-    proc = subprocess.Popen(ui_command("127.0.0.1", port), env=env, cwd=tmp_path, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        for _ in range(120):
-            try:
-                if httpx.get(url, timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.25)
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()
-        else:
-            pytest.fail("the Chainlit server did not start: " + (tmp_path / "server.log").read_text())
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with ui_server(tmp_path) as (url, _), browser() as b:
+        page = open_page(b, url)
+        expect(page.get_by_text("No run yet").first).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("LLMs can make mistakes")).to_have_count(0)  # rule mode: no LLM footer
 
+        send(page, "/run 3")
+        expect(page.get_by_text(re.compile(r"^✓ Ran 3 cycles, now at cycle 3\."))).to_be_visible(timeout=60_000)
+        assert wait_for_dashboard_cycle(page, 3) == 3
+        for c in (1, 2, 3):  # each cycle's step is titled with its summary, without Chainlit's "Used"
+            title = page.get_by_text(re.compile(rf"^\s*Cycle {c} · run-1/branch 1 · "))
+            expect(title).to_have_count(1)
+        expect(page.get_by_text(re.compile(r"^Used "))).to_have_count(0)
 
-def _send(page, text: str) -> None:
-    box = page.locator("#chat-input")
-    box.click()
-    box.fill(text)
-    box.press("Enter")
+        side = page.locator("#side-view-content")
+        expect(side.locator("#floor-dashboard")).to_be_visible()
+        expect(side.get_by_text("Leaderboard")).to_be_visible()
+        expect(side.get_by_text("FLOR NAV")).to_be_visible()  # the ETF against its NAV
+        # the leaderboard's columns all fit: its last cell ends inside the sidebar
+        last_cell = side.locator("table").first.locator("tr").nth(1).locator("td").last
+        box, panel = last_cell.bounding_box(), side.bounding_box()
+        assert box["x"] + box["width"] <= panel["x"] + panel["width"] + 1, (box, panel)
+        # the charts use the page's theme: light text on the dark background, integer cycles on the x axis
+        color = side.locator("#floor-dashboard").evaluate("e => getComputedStyle(e).color")
+        assert sum(int(v) for v in re.findall(r"\d+", color)[:3]) > 3 * 150, color
+        xlabels = side.locator("svg text[text-anchor='middle']").evaluate_all("es => es.map(e => e.textContent)")
+        assert xlabels and all(re.fullmatch(r"-?\d+", t) for t in xlabels), xlabels  # warm-up cycles are <= 0
+        for svg in side.locator("svg").all():  # y labels as precise as needed: never "166, 166, 166"
+            ylabels = svg.locator("text[text-anchor='end']").evaluate_all("es => es.map(e => e.textContent)")
+            assert len(ylabels) == len(set(ylabels)), ylabels
+        # the tape shows the floor traders' trades; background traffic is a toggle
+        tape = side.locator("section").filter(has=page.locator("h3", has_text="Tape")).locator("tbody tr")
 
+        def background_rows() -> int:
+            rows = tape.evaluate_all("rs => rs.map(r => [...r.cells].slice(-2).map(c => c.textContent))")
+            return sum(all(c.startswith("bg:") for c in r) for r in rows)
 
-def _scroll_to(locator) -> None:
-    """Scroll to an element for a screenshot. Chainlit may re-render a message while we scroll (the element
-    is then detached); the locator finds the new one on the next try."""
-    from playwright.sync_api import Error
+        assert background_rows() == 0
+        side.locator("#tape-background").check()
+        page.wait_for_timeout(300)
+        assert background_rows() > 0
+        side.locator("#tape-background").uncheck()
+        # the dashboard is not in the chat
+        expect(page.get_by_text("Floor at cycle")).to_have_count(0)
+        shot(page, "1-after-3-cycles")
 
-    for attempt in range(5):
-        try:
-            locator.scroll_into_view_if_needed(timeout=5_000)
-            return
-        except Error as exc:
-            if "not attached" not in str(exc) or attempt == 4:
-                raise
-            time.sleep(0.2)
-
-
-def test_run_question_rollback_in_browser(server):
-    from playwright.sync_api import expect, sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.goto(server)
-        expect(page.get_by_text("No run yet")).to_be_visible(timeout=30_000)
-
-        _send(page, "/run 3")
-        expect(page.get_by_text("Floor at cycle 3")).to_be_visible(timeout=60_000)
-        cycle3_tape = page.locator("td", has_text=re.compile(r"^\(3, \d+\)$"))
-        expect(cycle3_tape.first).to_be_visible()  # the tape shows cycle 3's trades
-        for c in (1, 2, 3):  # Chainlit shows a finished step as "Used <name>"
-            expect(page.get_by_text(f"Used Cycle {c}", exact=True)).to_be_visible()
-        chart = page.locator(".js-plotly-plot").first
-        expect(chart).to_be_visible(timeout=30_000)
-        _scroll_to(chart)
-        page.screenshot(path=str(ARTIFACTS / "1-after-3-cycles.png"))
-        etf = page.locator(".js-plotly-plot", has_text="FLOR vs NAV")
-        expect(etf).to_have_count(1)
-        expect(page.locator(".js-plotly-plot", has_text="PnL per trader")).to_have_count(1)
-        _scroll_to(etf)
-        page.screenshot(path=str(ARTIFACTS / "1b-etf-vs-nav.png"))
-
-        page.get_by_text("Used Cycle 3", exact=True).click()  # open the step: its nested node steps
+        page.get_by_text(re.compile(r"^\s*Cycle 3 · ")).click()  # open the step: its nested node steps
         for node in ("market tick", "discussion", "decide", "risk", "execution", "fills"):
-            expect(page.get_by_text(f"Used {node}", exact=True).last).to_be_visible(timeout=10_000)
-        page.get_by_text("Used decide", exact=True).last.click()
-        page.get_by_text("Used momentum", exact=True).last.click()
+            expect(page.locator(f"[id='step-{node}']").last).to_be_visible(timeout=10_000)
+        page.locator("[id='step-decide']").last.click()
+        page.locator("[id='step-momentum']").last.click()
         reasoning = page.get_by_text("(rule mode)").last
         expect(reasoning).to_be_visible(timeout=10_000)
-        expect(page.get_by_text("Signals:").last).to_be_visible()
-        _scroll_to(reasoning)
-        page.screenshot(path=str(ARTIFACTS / "2-cycle-steps.png"))
+        scroll_to(reasoning)
+        shot(page, "2-cycle-steps")
 
-        _send(page, "@arbitrage what is your position and PnL?")
+        send(page, "@arbitrage what is your position and PnL?")
         expect(page.get_by_text("I'm arbitrage, at cycle 3")).to_be_visible(timeout=30_000)
-        expect(page.get_by_text("Portfolio value").last).to_be_visible()
-        page.screenshot(path=str(ARTIFACTS / "3-question.png"), full_page=False)
+        shot(page, "3-question")
 
-        _send(page, "/rollback 2")
+        send(page, "/rollback 2")
         expect(page.get_by_text("Rolled back to cycle 2")).to_be_visible(timeout=30_000)
-        expect(page.get_by_text("Floor at cycle 2")).to_be_visible(timeout=30_000)
-        expect(page.get_by_text("Floor at cycle 3")).to_have_count(0)  # the old dashboard was replaced
-        expect(cycle3_tape).to_have_count(0)  # and cycle 3's trades are gone from the tape
-        _scroll_to(page.get_by_text("Floor at cycle 2"))
-        page.screenshot(path=str(ARTIFACTS / "4a-dashboard-after-rollback.png"))
-        _send(page, "@arbitrage what is your position and PnL?")
-        answer = page.get_by_text("I'm arbitrage, at cycle 2")
-        expect(answer).to_be_visible(timeout=30_000)
-        _scroll_to(answer)
-        page.screenshot(path=str(ARTIFACTS / "4-after-rollback.png"), full_page=False)
-
-        # Chainlit's Stop button pauses after the cycle in progress; the run then continues from there.
-        _send(page, "/run 300")  # from cycle 2: it would end at cycle 302
-        stop = page.locator("#stop-button")
-        stop.wait_for(timeout=20_000)
-        page.wait_for_timeout(800)  # a few cycles run (the browser renders them later)
-        stop.dispatch_event("click")
-        expect(page.get_by_text("Task manually stopped")).to_be_visible(timeout=30_000)
-        answers = page.get_by_text(re.compile(r"^I'm arbitrage, at cycle \d+"))
-        _send(page, "@arbitrage what is your position and PnL?")
-        expect(answers).to_have_count(3, timeout=60_000)  # the two before, and this one
-        stopped_at = int(re.search(r"at cycle (\d+)", answers.last.inner_text()).group(1))
-        assert 2 <= stopped_at < 302  # stopped early (2: before its first cycle began)
-        _send(page, "/run 1")
-        expect(page.get_by_text(f"Floor at cycle {stopped_at + 1}", exact=True)).to_be_visible(timeout=30_000)
-        page.screenshot(path=str(ARTIFACTS / "5-after-stop-and-continue.png"))
-        browser.close()
+        page.wait_for_function("() => /Cycle 2\\b/.test(document.querySelector('#dashboard-cycle')?.innerText)",
+                               timeout=30_000)
+        assert dashboard_cycle(page) == 2
+        expect(page.locator("#dashboard-status")).to_contain_text("idle")
+        shot(page, "4-after-rollback")
+        send(page, "@arbitrage what is your position and PnL?")
+        expect(page.get_by_text("I'm arbitrage, at cycle 2")).to_be_visible(timeout=30_000)

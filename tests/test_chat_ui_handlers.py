@@ -29,6 +29,7 @@ from floor.session import FloorSession  # noqa: E402
 def _session() -> Mock:
     s = Mock(spec=WebsocketSession)
     s.id, s.thread_id, s.user, s.user_env, s.chat_settings = "test-session", "test-thread", None, {}, {}
+    s.socket_id = "socket-1"
     s.client_type, s.languages, s.chat_profile, s.http_referer, s.has_first_interaction = "webapp", ["en"], None, None, True
     s.emit = AsyncMock()
     s.persist_file = AsyncMock(side_effect=lambda **kw: {"id": f"file-{kw['name']}"})
@@ -58,6 +59,7 @@ def drive(tmp_path, script, **env):
     """Run `script(ui)` inside a mocked Chainlit session that started the chat on a temp database."""
     cfg = tmp_path / "floor.yaml"
     write_config(cfg, fast_config(seed=9))
+    env = {"TRADING_FLOOR_UI_CYCLE_SECONDS": "0", **env}
     os.environ.update({"TRADING_FLOOR_DB": str(tmp_path / "floor.db"), "TRADING_FLOOR_CONFIG": str(cfg), **env})
 
     async def main():
@@ -71,6 +73,7 @@ def drive(tmp_path, script, **env):
             return ui
         finally:
             await app.on_chat_end()
+            await app.close_hubs()
             context_var.reset(token)
 
     try:
@@ -78,6 +81,18 @@ def drive(tmp_path, script, **env):
     finally:
         for k in ("TRADING_FLOOR_DB", "TRADING_FLOOR_CONFIG", *env):
             os.environ.pop(k, None)
+
+
+async def run(text: str) -> None:
+    """Send a /run command and wait for the run (it goes on in the hub's task) to end."""
+    await app.handle_text(text)
+    await app._hub().wait()
+
+
+def step_named(ui, cycle: int) -> list[dict]:
+    """The top-level step of a cycle: its title starts "Cycle N · ..."."""
+    return [m for m in ui.messages() if m.get("type") == "run" and (m.get("name") == f"Cycle {cycle}"
+                                                                    or m.get("name", "").startswith(f"Cycle {cycle} · "))]
 
 
 def test_parse_commands():
@@ -97,35 +112,45 @@ def test_parse_commands():
 
 def test_run_streams_each_cycle_as_a_step_with_nested_node_steps(tmp_path):
     async def script(ui):
-        await app.handle_text("/run 2")
+        await run("/run 2")
 
     ui = drive(tmp_path, script)
-    cycles = [ui.steps(f"Cycle {c}") for c in (1, 2)]
+    cycles = [step_named(ui, c) for c in (1, 2)]
     assert all(len(s) == 1 for s in cycles)
     cycle2 = cycles[1][0]
-    children = {m["name"]: m for m in ui.messages() if m.get("parentId") == cycle2["id"]}
+    # one message per cycle: the node steps (and the traders inside `decide`) travel inside it, finished
+    assert not ui.events("update_message")
+    children = {m["name"]: m for m in cycle2["steps"]}
     assert set(children) == {"market tick", "discussion", "decide", "risk", "execution", "fills"}
-    traders = [m for m in ui.messages() if m.get("parentId") == children["decide"]["id"]]
+    assert all(m["parentId"] == cycle2["id"] and m["end"] for m in children.values())
+    traders = children["decide"]["steps"]
     assert sorted(m["name"] for m in traders) == sorted(t.name for t in fast_config().traders)
     # The decisions read as reasoning (from the ledger's traces), not as JSON.
-    updates = {m["id"]: m for m in ui.events("update_message")}
-    momentum = updates[next(m["id"] for m in traders if m["name"] == "momentum")]["output"]
+    momentum = next(m for m in traders if m["name"] == "momentum")["output"]
     assert momentum.startswith("**momentum** (rule mode) — ") and "{" not in momentum
-    discussion = updates[children["discussion"]["id"]]["output"]
+    discussion = children["discussion"]["output"]
     assert "Topic:" in discussion and "sentiment" in discussion
-    # The dashboard: tables and Plotly charts, including the ETF against its NAV and PnL per trader.
-    dash = [m for m in ui.messages() if m.get("output", "").startswith("### Floor at cycle 2")]
-    assert dash and "Leaderboard" in dash[0]["output"] and "Recent trades" in dash[0]["output"]
-    plots = {e["name"] for e in ui.events("element") if e["type"] == "plotly"}
-    assert {"price_FLOR", "price_NVDA", "value", "pnl"} <= plots
+    # The title carries the cycle's summary: thread and branch, floor fills, the biggest floor trade.
+    assert cycle2["name"].startswith("Cycle 2 · run-1/branch 1 · ")
+    # The dashboard lives in the sidebar: one element, the same id each cycle, new props; never a message.
+    sidebar = [e for e in ui.events("element") if e["name"] == "Dashboard"]
+    assert sidebar and {e["id"] for e in sidebar} == {sidebar[0]["id"]} and sidebar[0]["display"] == "side"
+    props = sidebar[-1]["props"]
+    assert props["cycle"] == 2 and props["status"].startswith("idle")
+    assert {p["symbol"] for p in props["prices"]} >= {"FLOR", "NVDA"}
+    flor = next(p for p in props["prices"] if p["symbol"] == "FLOR")
+    assert flor["nav"] and all(isinstance(c, int) for c, _ in flor["series"])
+    assert [r["rank"] for r in props["leaderboard"]] == list(range(1, len(fast_config().traders) + 1))
+    assert not [m for m in ui.messages() if "Floor at cycle" in m.get("output", "")]
+    assert any(t.startswith("✓ Ran 2 cycles, now at cycle 2.") for t in ui.texts())
 
 
 def test_question_rollback_fork_book_config(tmp_path):
     async def script(ui):
-        await app.handle_text("/run 3")
+        await run("/run 3")
         await app.handle_text("@arbitrage what is your position and PnL?")
         await app.handle_text("/rollback 1")
-        ctl = cl.user_session.get("ctl")
+        ctl = app._hub().ctl
         assert await ctl.cycle() == 1
         await app.handle_text("@arbitrage what is your position and PnL?")
         await app.handle_text("/fork 1")
@@ -136,38 +161,51 @@ def test_question_rollback_fork_book_config(tmp_path):
     ui = drive(tmp_path, script)
     texts = ui.texts()
     assert any(t.startswith("I'm arbitrage, at cycle 3") for t in texts)
-    assert any(t.startswith("⏪ Rolled back to cycle 1") for t in texts)
+    assert any(t.startswith("↶ Rolled back to cycle 1") for t in texts)
     assert any(t.startswith("I'm arbitrage, at cycle 1") for t in texts)
     assert any("Forked at cycle 1" in t for t in texts)
     assert any(t.startswith("**NVDA book**") for t in texts)
-    assert any(t.startswith("```yaml") and "traders:" in t for t in texts)
+    assert any(t.startswith("```yaml") and "traders:" in t and "initial_cash: $100,000.00" in t for t in texts)
     assert any("cannot roll back to cycle 7" in t for t in texts)
 
 
 def test_approval_shows_orders_and_a_rejection_keeps_them_off_the_exchange(tmp_path):
     async def script(ui):
         await app.handle_text("/approval on")
-        await app.handle_text("/run 60")  # stops at the first cycle with proposed orders
-        ctl = cl.user_session.get("ctl")
-        request = await ctl.session.pending_approval()
+        await app.handle_text("/run 60")  # waits at the first cycle with proposed orders
+        hub = app._hub()
+        while not hub.waiting_run():
+            assert hub.running, "the run ended without asking for approval"
+            await asyncio.sleep(0.02)
+        request = await hub.ctl.session.pending_approval()
         assert request and request["orders"]
         ui.cycle = request["cycle"]
+        await app.handle_text("/approval off")  # from the next cycle on: the run goes on unattended
         await app.on_approve(cl.Action(name="approve", payload={"answer": False}))
-        ui.ledger_orders = [o for o in ctl.floor.ledger.orders(cycle=ui.cycle, limit=None) if o["side"]]
-        ui.approval = ctl.floor.ledger.traces(cycle=ui.cycle, kind="approval", limit=None)
+        await hub.wait()
+        ui.ledger_orders = [o for o in hub.ctl.floor.ledger.orders(cycle=ui.cycle, limit=None) if o["side"]]
+        ui.approval = hub.ctl.floor.ledger.traces(cycle=ui.cycle, kind="approval", limit=None)
+        ui.final = await hub.ctl.cycle()
 
     ui = drive(tmp_path, script)
-    assert any(f"Cycle {ui.cycle} waits for approval" in t for t in ui.texts())
-    assert any(a["label"] == "✅ Approve all" for a in ui.events("action"))
+    assert any(f"Cycle {ui.cycle} waits for your approval" in t for t in ui.texts())
+    assert any(a["label"] == "Approve all" for a in ui.events("action"))
     assert ui.approval and ui.approval[0]["payload"]["kept"] == []
     assert ui.ledger_orders == []  # nothing reached the exchange
-    assert ui.steps(f"Cycle {ui.cycle}")
+    assert step_named(ui, ui.cycle)
+    # the answer did not end the /run: its remaining cycles went on, to the 60th
+    assert any(t.startswith(f"✗ Cycle {ui.cycle}: orders rejected. The run goes on") for t in ui.texts())
+    assert ui.final == 60 and any(t.startswith("✓ Ran 60 cycles, now at cycle 60.") for t in ui.texts())
+    # one readable line for the person's decision, and each trader's risk check once
+    risk = [m["output"] for m in step_named(ui, ui.cycle)[0]["steps"] if m["name"] == "risk"]
+    assert risk and "✗ **A person rejected** all" in risk[0] and "answer False" not in risk[0]
+    assert risk[0].count("**momentum**:") <= 1
 
 
 def test_chat_text_never_trades(tmp_path):
     async def script(ui):
-        await app.handle_text("/run 1")
-        ctl = cl.user_session.get("ctl")
+        await run("/run 1")
+        ctl = app._hub().ctl
         before = (await ctl.cycle(), len(ctl.floor.ledger.orders(limit=None)))
         for text in ("@momentum buy 1000 NVDA now", "place_order NVDA buy 10", "/order buy 10 NVDA"):
             await app.handle_text(text)
@@ -302,9 +340,9 @@ def test_a_terminal_pauses_and_rolls_back_a_ui_run_and_the_ui_reaches_a_terminal
         return " ".join(p.communicate(timeout=120)[0].split()) if wait else p
 
     async def ui_owns_a_run(ui):
-        await app.handle_text("/run 2")
-        run = asyncio.create_task(app.handle_text("/run 400"))
-        while not any(m.get("name") == "Cycle 6" for m in ui.messages()):
+        await run("/run 2")
+        await app.handle_text("/run 400")
+        while not step_named(ui, 6):
             await asyncio.sleep(0.05)
         busy = await asyncio.to_thread(terminal, "run", "--cycles", "1")
         assert re.search(rf"busy: {re.escape(str(db))} is in use: pid {os.getpid()} ", busy), busy
@@ -312,11 +350,11 @@ def test_a_terminal_pauses_and_rolls_back_a_ui_run_and_the_ui_reaches_a_terminal
         assert "rolled back to cycle 3; continuing on branch 2" in rolled, rolled
         paused = await asyncio.to_thread(terminal, "pause")
         assert "paused: the run stopped after cycle" in paused, paused
-        await asyncio.wait_for(run, 60)
+        await asyncio.wait_for(app._hub().wait(), 60)
 
-    ui = drive(tmp_path, ui_owns_a_run)
+    ui = drive(tmp_path, ui_owns_a_run, TRADING_FLOOR_UI_CYCLE_SECONDS="0.02")
     texts = " ".join(m.get("output", "") for m in ui.messages())
-    assert re.search(r"⏸ Paused after \d+ of 400 cycles, asked by `.*pause --db", texts), texts
+    assert re.search(r"■ Paused after \d+ of 400 cycles, asked by `.*pause --db", texts), texts
 
     status = terminal("status")
     assert "branch 2" in status and "idle: no process is running it" in status, status
@@ -326,7 +364,7 @@ def test_a_terminal_pauses_and_rolls_back_a_ui_run_and_the_ui_reaches_a_terminal
         try:
             while "running: pid" not in await asyncio.to_thread(terminal, "status"):
                 await asyncio.sleep(0.2)
-            await app.handle_text("/run 1")
+            await run("/run 1")
             await app.handle_text("/rollback 4")
             await app.handle_text("/fork 3")
             assert "paused" in await asyncio.to_thread(terminal, "pause")
@@ -337,5 +375,42 @@ def test_a_terminal_pauses_and_rolls_back_a_ui_run_and_the_ui_reaches_a_terminal
     ui = drive(tmp_path, terminal_owns_a_run)
     texts = [m.get("output", "") for m in ui.messages()]
     assert any(re.search(r"⚠️ .* is in use: pid \d+ \(`.*run --cycles 100000", t) for t in texts), texts
-    assert any(t.startswith("⏪ Rolled back to cycle 4; continuing on branch") for t in texts), texts
-    assert any(re.match(r"🔀 Forked at cycle 3: now on thread `run-1-b\d+`", t) for t in texts), texts
+    assert any(t.startswith("↶ Rolled back to cycle 4; continuing on branch") for t in texts), texts
+    assert any(re.match(r"↷ Forked at cycle 3: now on thread `run-1-b\d+`", t) for t in texts), texts
+
+
+def test_pause_mid_run_and_a_page_that_opens_mid_run_joins_it(tmp_path):
+    """`/pause` while a run goes on stops it at a cycle boundary; a page opened meanwhile (a reload, a second
+    tab) is told a run is in progress, is shown the last cycles from the ledger, then follows the run."""
+    async def script(ui):
+        await app.handle_text("/run 400")
+        hub = app._hub()
+        while hub.progress.done < 3:
+            await asyncio.sleep(0.02)
+        other = _session()
+        other.id, other.socket_id = "second-page", "socket-2"
+        token = context_var.set(ChainlitContext(other))
+        try:
+            await app.on_chat_start()
+        finally:
+            context_var.reset(token)
+        seen = hub.progress.done
+        while hub.progress.done < seen + 2:
+            await asyncio.sleep(0.02)
+        await app.handle_text("/pause")
+        await hub.wait()
+        ui.other, ui.progress, ui.cycle = UI(other), hub.progress, await hub.ctl.cycle()
+
+    ui = drive(tmp_path, script, TRADING_FLOOR_UI_CYCLE_SECONDS="0.02")
+    p = ui.progress
+    assert p.ended and 5 <= p.done < 400 and p.cycle == ui.cycle == p.start_cycle + p.done
+    assert any(t.startswith(f"■ Paused after {p.done} of 400 cycles, now at cycle {ui.cycle}.") for t in ui.texts())
+    last = [e for e in ui.events("element") if e["name"] == "Dashboard"][-1]["props"]
+    assert last["cycle"] == ui.cycle and last["status"] == f"paused after {p.done} of 400 cycles"
+    greeting = ui.other.texts()[0]
+    assert "**A run is in progress** (running:" in greeting
+    replayed = [m["name"] for m in ui.other.messages() if m.get("type") == "run"]
+    assert len(replayed) >= 3 + 2 and all(n.startswith("Cycle ") for n in replayed)
+    numbers = [int(n.split()[1]) for n in replayed]
+    assert numbers == sorted(numbers) and numbers[-1] == ui.cycle  # the last few, then live to the pause
+    assert any(t.startswith(f"■ Paused after {p.done} of 400 cycles") for t in ui.other.texts())

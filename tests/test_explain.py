@@ -52,7 +52,7 @@ def test_why_a_real_trade_quotes_the_stored_decision_and_its_fills(run):
     assert decision["rationale"] in text
     fills = [f for f in ledger.fills(cycle=cycle, account=trader, symbol=symbol, limit=None)
              if (f["buyer"] if side == "buy" else f["seller"]) == trader]
-    assert f"{sum(f['qty'] for f in fills)} shares" in text
+    assert explain._shares(sum(f['qty'] for f in fills)) in text
     # Without a cycle, the latest such trade is explained.
     latest = _ask(run, f"@{trader} why did you {verb} {symbol}?")
     assert "In cycle" in latest and "Reasoning:" in latest
@@ -77,7 +77,7 @@ def test_position_and_pnl_match_the_ledger(run):
     text = _ask(run, f"@{trader} what is your position and PnL?")
     for p in run.floor.ledger.positions(trader, marks):
         if p.qty:
-            assert f"{p.symbol}: {p.qty} shares" in text
+            assert f"{p.symbol}: {explain._shares(p.qty)}" in text
     row = next(r for r in run.floor.ledger.leaderboard(marks) if r["account"] == trader)
     assert f"${row['value'] / 100:,.2f}" in text
 
@@ -93,6 +93,51 @@ def test_who_is_winning_names_the_leader(run):
 
 def test_unknown_trader(run):
     assert "no trader called @bob" in _ask(run, "@bob why?")
+
+
+def test_questions_it_cannot_answer_say_what_it_can_answer(run):
+    for q in ("what is the weather?", "tell me a joke", "@momentum what is the weather?"):
+        assert _ask(run, q).startswith("I can answer questions about"), q
+    assert _ask(run, "why did somebody lose money?").startswith("Whose money? Name a trader: @")
+
+
+def test_parse_names_a_trader_without_the_at_sign_and_the_money_intent():
+    q = explain.parse_question("why did arbitrage lose money?", ["arbitrage", "momentum"], ["NVDA"])
+    assert q["trader"] == "arbitrage" and q["intent"] == "pnl"
+    assert explain.parse_question("what is the weather?", ["arbitrage"], [])["intent"] == "unknown"
+
+
+def test_why_did_a_trader_lose_money_is_its_pnl_attribution(run):
+    ledger, marks = run.floor.ledger, run.floor.marks()
+    board = ledger.leaderboard(marks)
+    loser = next((r for r in reversed(board) if any(p.realized_pnl or p.unrealized_pnl or p.fees
+                                                     for p in ledger.positions(r["account"], marks))), None)
+    assert loser is not None, "nobody traded in 40 cycles"
+    name = loser["account"]
+    text = _ask(run, f"why did {name} lose money?")
+    verdict = "lost money" if loser["change"] < 0 else "made money" if loser["change"] > 0 else "neither"
+    assert text.startswith(f"At cycle {ledger.last_cycle()}, **{name}** has {verdict}")
+    assert f"Realized {explain._signed(loser['realized_pnl'])}" in text
+    lines = [ln for ln in text.splitlines() if ln[:1].isdigit() and ": " in ln and " — realized " in ln]
+    assert lines and lines[0].startswith("1. ")  # numbered from 1
+    for p in ledger.positions(name, marks):  # each symbol's line adds up from the ledger's own figures
+        unreal = p.unrealized_pnl or 0
+        if p.realized_pnl or unreal or p.fees:
+            total = p.realized_pnl + unreal - p.fees
+            assert any(f"{p.symbol}: {explain._signed(total)} — realized {explain._signed(p.realized_pnl)}, "
+                       f"unrealized {explain._signed(unreal)}" in ln for ln in lines), (p, text)
+
+
+def test_claims_about_orders_say_whether_they_filled(run):
+    text = _ask(run, "who is winning and why?")
+    if "latest trading decision" in text:
+        assert "did not fill in that cycle" in text or "filled in that cycle" in text
+
+
+def test_tidy_numbers():
+    assert explain._pct(-0.004) == "-0.004%" and explain._pct(0.0) == "0.00%" and explain._pct(1.234) == "+1.23%"
+    assert explain._shares(1) == "1 share" and explain._shares(2) == "2 shares" and explain._shares(-1) == "-1 share"
+    assert explain._signed(-400) == "-$4.00" and explain._signed(0) == "$0.00" and explain._usd(-5) == "-$0.05"
 
 
 class _ScriptedModel:

@@ -1,0 +1,178 @@
+"""Shared pieces of the browser tests (tests/test_chat_ui_*.py): the real Chainlit server on 127.0.0.1
+with a temp database, Debian's chromium through Playwright, and small page helpers. Screenshots go to
+artifacts/ui/ for a person to look at."""
+from __future__ import annotations
+
+import contextlib
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from floor_helpers import fast_config, free_port, write_config
+
+from cli.ui import ui_command, ui_environment
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "ui"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+VIEWPORT = {"width": 1400, "height": 900}
+
+needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium "
+                                                                   "(apt-get install chromium)")
+
+
+@contextlib.contextmanager
+def ui_server(tmp_path: Path, *, seed: int = 11, pace: float = 0.05, config=None, **env: str):
+    """The `trading-floor ui` server process; yields (url, log path). Killed at the end."""
+    cfg = tmp_path / "floor.yaml"
+    write_config(cfg, config or fast_config(seed=seed))
+    port = free_port()
+    environ = ui_environment(tmp_path / "floor.db", "127.0.0.1", port, cfg)
+    environ.update({"TRADING_FLOOR_UI_CYCLE_SECONDS": str(pace), **env})
+    log_path = tmp_path / "server.log"
+    log = log_path.open("w")
+    proc = subprocess.Popen(ui_command("127.0.0.1", port), env=environ, cwd=tmp_path, stdout=log,
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        for _ in range(160):
+            try:
+                if httpx.get(url, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.25)
+            assert proc.poll() is None, log_path.read_text()
+        else:
+            pytest.fail("the Chainlit server did not start: " + log_path.read_text())
+        yield url, log_path
+    finally:
+        proc.kill()
+        proc.wait(10)
+        log.close()
+
+
+@contextlib.contextmanager
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def open_page(b, url: str, context=None):
+    from playwright.sync_api import expect
+
+    ctx = context or b.new_context(viewport=VIEWPORT, color_scheme="dark")
+    page = ctx.new_page()
+    page.goto(url)
+    expect(page.locator("#chat-input")).to_be_visible(timeout=30_000)
+    # the session has started (a message typed before would be lost): the greeting is there
+    expect(page.get_by_text(re.compile(r"^Trading Floor on ")).last).to_be_visible(timeout=30_000)
+    return page
+
+
+def send(page, text: str) -> None:
+    box = page.locator("#chat-input")
+    box.click()
+    box.fill(text)
+    box.press("Enter")
+
+
+def dashboard_cycle(page) -> int:
+    """The cycle the sidebar dashboard shows (0 when it is not there)."""
+    loc = page.locator("#dashboard-cycle")
+    if loc.count() == 0:
+        return 0
+    m = re.search(r"Cycle (\d+)", loc.first.inner_text())
+    return int(m.group(1)) if m else 0
+
+
+def wait_for_dashboard_cycle(page, at_least: int, timeout: float = 60.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        c = dashboard_cycle(page)
+        if c >= at_least:
+            return c
+        page.wait_for_timeout(200)
+    raise AssertionError(f"the dashboard did not reach cycle {at_least} (it shows {dashboard_cycle(page)})")
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def scroll_to(locator) -> None:
+    """Scroll to an element for a screenshot; Chainlit may re-render it meanwhile (detached): retry."""
+    from playwright.sync_api import Error
+
+    for attempt in range(5):
+        try:
+            locator.scroll_into_view_if_needed(timeout=5_000)
+            return
+        except Error as exc:
+            if "not attached" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(0.2)
+
+
+# A frame and input-latency probe, installed before the page loads: every animation frame's interval,
+# the long tasks the browser reports, and for each key typed the time from the key event to the first frame
+# after it was handled (the text is on screen then).
+PROBE = """
+(() => {
+  window.__probe = {frames: [], longtasks: [], echo: []};
+  let last = performance.now();
+  const tick = (t) => { window.__probe.frames.push(t - last); last = t; requestAnimationFrame(tick); };
+  requestAnimationFrame(tick);
+  try {
+    new PerformanceObserver((list) => list.getEntries().forEach((e) => window.__probe.longtasks.push(e.duration)))
+      .observe({entryTypes: ['longtask']});
+  } catch (e) {}
+  document.addEventListener('input', (e) => {
+    const t0 = window.__keyAt;
+    if (t0 === undefined) return;
+    window.__keyAt = undefined;
+    requestAnimationFrame(() => window.__probe.echo.push(performance.now() - t0));
+  }, true);
+  document.addEventListener('keydown', (e) => { window.__keyAt = e.timeStamp; }, true);
+  document.addEventListener('keyup', () => { window.__keyAt = undefined; }, true);
+})();
+"""
+
+
+def install_probe(context) -> None:
+    context.add_init_script(PROBE)
+
+
+def reset_probe(page) -> None:
+    page.evaluate("window.__probe.frames = []; window.__probe.longtasks = []; window.__probe.echo = []")
+
+
+def probe_results(page) -> dict:
+    return page.evaluate("window.__probe")
+
+
+def type_slowly(page, text: str, every_ms: int = 150) -> None:
+    """Type into the chat input one key at a time (each key's echo is measured by the probe)."""
+    box = page.locator("#chat-input")
+    box.click()
+    for ch in text:
+        page.keyboard.type(ch)
+        page.wait_for_timeout(every_ms)
+
+
+def summarize(samples: list[float]) -> dict:
+    xs = sorted(samples)
+    if not xs:
+        return {"n": 0, "median": 0.0, "p95": 0.0, "max": 0.0}
+    return {"n": len(xs), "median": xs[len(xs) // 2], "p95": xs[min(len(xs) - 1, int(len(xs) * 0.95))],
+            "max": xs[-1]}
