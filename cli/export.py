@@ -1,6 +1,6 @@
 """`trading-floor export`: the current line of a run as CSV or Parquet files, one per table.
 
-What is exported is what the current thread's branch sees (its own rows plus its ancestors' rows up to
+What is exported is what the current thread's branch (or `--thread`'s) sees (its own rows plus its ancestors' rows up to
 each fork), so a fork exports its whole history: fills, floor orders, traces, chat messages, portfolio
 values per cycle, and marks.
 """
@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from cli.run import DbOpt, _fail, _open_run
+from cli.run import DbOpt, ThreadOpt, _fail, _open_run
 from floor.database import DEFAULT_DB
 
 
@@ -68,14 +68,16 @@ def register(app: typer.Typer) -> None:
         fmt: Annotated[str, typer.Option("--format", help="csv or parquet")] = "csv",
         out: Annotated[Path, typer.Option("--out", help="Folder to write the tables into.")] = Path("runs/export"),
         db: DbOpt = DEFAULT_DB,
+        thread: ThreadOpt = None,
     ) -> None:
-        """Export the current run line (fills, orders, traces, messages, values, marks) as CSV or Parquet."""
+        """Export the current run line, or --thread's, (fills, orders, traces, messages, values, marks) as CSV
+        or Parquet."""
         from rich.console import Console
 
         console = Console()
         if fmt not in ("csv", "parquet"):
             _fail(console, f"unknown format {fmt!r}: use csv or parquet")
-        session = _open_run(console, db, readonly=True)
+        session = _open_run(console, db, readonly=True, thread=thread)
         try:
             counts = export_tables(session, out, fmt)
         finally:

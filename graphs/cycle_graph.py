@@ -4,11 +4,13 @@
           -> settle -> END
 
 `build_graph()` returns the uncompiled builder; callers compile it with their checkpointer
-(SqliteSaver on the command line, AsyncSqliteSaver in Chainlit, none for `langgraph dev`).
+(SqliteSaver on the command line, AsyncSqliteSaver in Chainlit, none for `langgraph dev`). Compiled with a
+checkpointer it is a `graphs.tracing.TracedCycleGraph`: with LANGSMITH_TRACING=true each cycle is a
+LangSmith trace named "cycle N", each trader's decision a child run (see graphs/tracing.py).
 """
 from __future__ import annotations
 
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import END, START
 
 from graphs.context import FloorContext
 from graphs.nodes.decide import decide, fan_out
@@ -18,15 +20,16 @@ from graphs.nodes.market_tick import market_tick
 from graphs.nodes.risk import risk
 from graphs.nodes.settle import settle
 from graphs.state import CycleState
+from graphs.tracing import CycleGraphBuilder, traced_decide
 
 NODES = ("market_tick", "discussion", "decide", "risk", "execution", "settle")
 
 
-def build_graph() -> StateGraph:
-    g = StateGraph(CycleState, context_schema=FloorContext)
+def build_graph() -> CycleGraphBuilder:
+    g = CycleGraphBuilder(CycleState, context_schema=FloorContext)
     g.add_node("market_tick", market_tick)
     g.add_node("discussion", discussion)
-    g.add_node("decide", decide)
+    g.add_node("decide", traced_decide(decide))
     g.add_node("risk", risk)
     g.add_node("execution", execution)
     g.add_node("settle", settle)

@@ -33,12 +33,12 @@ DEADLINE = 120.0
 
 
 @contextlib.contextmanager
-def events_server(tmp_path: Path, name: str, wait_subscribers: int, token: str | None = None):
+def events_server(tmp_path: Path, name: str, wait_subscribers: int, token: str | None = None, cycles: int = CYCLES):
     cfg = tmp_path / "fast.yaml"
     write_config(cfg, fast_config())
     port = free_port()
     cmd = [sys.executable, "-m", "cli.app", "serve", "events", "--db", str(tmp_path / f"{name}.db"),
-           "--port", str(port), "--run-cycles", str(CYCLES), "--config", str(cfg), "--seed", "7",
+           "--port", str(port), "--run-cycles", str(cycles), "--config", str(cfg), "--seed", "7",
            "--wait-subscribers", str(wait_subscribers), "--wait-timeout", "60", "--queue-batches", str(QUEUE_BATCHES)]
     env = dict(os.environ) | ({"TRADING_FLOOR_TOKEN": token} if token else {})
     auth = {"Authorization": f"Bearer {token}"} if token else {}
@@ -242,3 +242,31 @@ def test_with_a_token_every_request_needs_it(tmp_path):
             assert r.status_code == 200
             first = next(r.iter_lines())
         assert first.startswith(("id:", ":", "event:", "retry:")), first
+
+
+def test_streams_end_with_a_final_event_after_run_finished_and_stats_count_shared_chunks_once(tmp_path):
+    cycles = 30
+    with events_server(tmp_path, "ending", 3, cycles=cycles) as base:
+        # two clients with the same filter that never read: the hub queues the same chunks for both
+        slow = [slow_subscriber(base) for _ in range(2)]
+        try:
+            # the response ends (its last chunk) once the run has finished: read() returns, no timeout needed
+            with httpx.stream("GET", f"{base}/events?kind=cycle_settled", timeout=DEADLINE) as r:
+                raw = r.read()
+            stats = httpx.get(f"{base}/stats", timeout=10).json()
+        finally:
+            for s in slow:
+                s.close()
+        late = httpx.get(f"{base}/events", timeout=10)  # after the end: the final event at once, then closed
+    ids = ids_of(raw)
+    assert [k for _, k in ids[:-1]] == ["cycle_settled"] * cycles
+    assert ids[-1][1] == "end" and raw.rstrip().endswith(b"}")
+    final = raw[raw.rindex(b"data: ") + 6:].strip()
+    assert b'"reason":"run_finished"' in final and f'"delivered_events":{cycles}'.encode() in final
+    assert late.status_code == 200 and late.text.endswith('"dropped_events":0}\n\n') and "event: end" in late.text
+    assert stats["ended"] == "run_finished"
+    queued = [s for s in stats["per_subscriber"] if "message" in s["kinds"]]
+    assert len(queued) == 2 and all(s["queued_bytes"] > 0 for s in queued), stats["per_subscriber"]
+    # the two queues share their chunks: memory counts each chunk once, not once per subscriber
+    assert max(s["queued_bytes"] for s in queued) <= stats["queued_bytes_total"]
+    assert stats["queued_bytes_total"] < stats["queued_bytes_per_subscriber_sum"]

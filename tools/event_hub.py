@@ -10,6 +10,15 @@ Design (why a slow client never blocks a cycle, and memory stays bounded):
   So memory is at most subscribers x max_batches x (one cycle's events), whatever a client does.
 - `max_subscribers` bounds the number of streams (beyond it the server answers 503).
 
+End of a run: when the run this server drives finishes (a `system` event `run_finished`), every stream
+delivers what it has queued, then one last SSE event `end` (`{"kind": "end", "reason": "run_finished"}`)
+and closes, as SSE clients expect; a subscriber that connects after that gets `end` at once. A server
+shutdown ends the streams the same way, with the reason `server_shutdown`. A filtered stream gets `end`
+too, even when its filter excludes `system` events.
+
+`stats()` counts memory truthfully: a chunk shared by several subscribers is counted once in
+`queued_bytes_total` (each subscriber's own `queued_bytes` still shows what it holds).
+
 Filters: `kinds`, `agents`, `symbols` (None = all). An event with an `agent` (decision, message,
 rejection) or parties (a trade's buyer/seller) matches `agents` by them; an event with a `symbol` matches
 `symbols` by it. Cycle boundaries (`cycle_settled`) and `system` events carry neither and pass the agent
@@ -93,6 +102,7 @@ class EventHub:
         self.state: dict = {}
         self.closed = False
         self.dropped_total = 0
+        self.ended: str | None = None  # why the streams end: "run_finished", "server_shutdown"
         self._lock = threading.Lock()
 
     # ----- producer side (any thread) ---------------------------------------------------------------
@@ -109,7 +119,7 @@ class EventHub:
 
     # ----- loop side ----------------------------------------------------------------------------------
     def _fanout(self, events: list[dict]) -> None:
-        if not events:
+        if not events or self.ended:
             return
         encoded = [encode(e) for e in events]
         self._remember(events)
@@ -128,6 +138,15 @@ class EventHub:
                 self.dropped_total += lost
             sub.queue.append(got)
             sub.max_queued = max(sub.max_queued, len(sub.queue))
+            sub.wake.set()
+        if any(e["kind"] == "system" and e.get("event") == "run_finished" for e in events):
+            self.end("run_finished")
+
+    def end(self, reason: str) -> None:
+        """End every stream after what it has queued: each sends the final `end` event and closes."""
+        if self.ended is None:
+            self.ended = reason
+        for sub in self.subscribers.values():
             sub.wake.set()
 
     def _remember(self, events: list[dict]) -> None:
@@ -151,8 +170,7 @@ class EventHub:
 
     def close(self) -> None:
         self.closed = True
-        for sub in self.subscribers.values():
-            sub.wake.set()
+        self.end("server_shutdown")
 
     async def ping_loop(self, every: float = 15.0) -> None:
         """Wake idle subscribers now and then so they send an SSE comment (keeps proxies from closing)."""
@@ -166,7 +184,11 @@ class EventHub:
         """The SSE body of one subscriber: batches as they come, a `dropped` notice, pings when idle."""
         try:
             yield b"retry: 2000\n: connected\n\n"
-            while not self.closed:
+            while True:
+                if not sub.queue and self.ended:
+                    yield encode({"id": f"end:{sub.sid}", "kind": "end", "reason": self.ended,
+                                  "delivered_events": sub.delivered_events, "dropped_events": sub.dropped_events})
+                    return
                 if not sub.queue:
                     if sub.ping:
                         sub.ping = False
@@ -191,8 +213,11 @@ class EventHub:
             self.unsubscribe(sub)
 
     def stats(self) -> dict:
-        subs = [s.stats() for s in list(self.subscribers.values())]
+        live = list(self.subscribers.values())
+        subs = [s.stats() for s in live]
+        shared = {id(c): len(c) for s in live for c, _ in s.queue}  # a chunk shared by many subscribers, once
         return {"subscribers": len(subs), "max_subscribers": self.max_subscribers, "max_batches": self.max_batches,
                 "published": dict(self.counts), "dropped_events_total": self.dropped_total,
-                "queued_bytes_total": sum(s["queued_bytes"] for s in subs), "per_subscriber": subs,
-                "wall": time.time()}
+                "queued_bytes_total": sum(shared.values()), "queued_chunks": len(shared),
+                "queued_bytes_per_subscriber_sum": sum(s["queued_bytes"] for s in subs), "per_subscriber": subs,
+                "ended": self.ended, "wall": time.time()}

@@ -10,6 +10,10 @@ Whose account: started with `--account NAME`, the server is bound to that trader
 the LangChain toolset) and refuses any other; unbound, each call names a floor trader's account.
 Background and system accounts are never served.
 
+Results are structured (`tools.mcp_results`: the `outputSchema` and `structuredContent`) and labelled with
+the last settled cycle; reads are annotated read-only and idempotent, `place_order` as an additive write,
+`cancel_order` as destructive (it removes a resting order). Errors are one sentence naming the argument.
+
 Resources: `accounts://{account}/report` (cash, positions, PnL) and `accounts://{account}/strategy`
 (the trader's theory, its description, parameters, mode and risk limits).
 """
@@ -26,7 +30,10 @@ from pydantic import Field
 from tools import account_tools, action_tools, external_orders, market_tools
 from tools.desk import TraderDesk
 from tools.floor_reader import FloorReader, ReaderError
+from tools.mcp_conventions import FloorMCP, read_tool, write_tool
 from tools.mcp_market_server import answer
+from tools.mcp_market_server import settled as market_settled
+from tools.mcp_results import Balance, Holdings, OpenOrders, OrderStatus, Pnl, Queued, Transactions
 from tools.server_config import HOST_DEFAULT
 
 DEFAULT_PORT = 8802
@@ -37,7 +44,7 @@ Account = Annotated[str | None, Field(max_length=64,
 def build_accounts_server(db_path: str, *, account: str | None = None, host: str = HOST_DEFAULT,
                           port: int = DEFAULT_PORT) -> FastMCP:
     reader = FloorReader(db_path)
-    mcp = FastMCP("trading-floor-accounts", host=host, port=port, log_level="WARNING",
+    mcp = FloorMCP("trading-floor-accounts", host=host, port=port, log_level="WARNING",
                   instructions="A Trading Floor trader's account: balances, holdings, PnL, and orders that are "
                                "queued for the next cycle's risk check. Prices are US dollars.")
 
@@ -59,44 +66,50 @@ def build_accounts_server(db_path: str, *, account: str | None = None, host: str
         return TraderDesk(trader=name, exchange=reader.exchange, ledger=reader.ledger, cycle=reader.cycle,
                           lock=threading.Lock(), staged_orders=[], staged_cancels=[], staged_messages=[])
 
+    def settled(fn: Any, drop: tuple[str, ...] = ()) -> dict:
+        return market_settled(reader, fn, drop)
+
     def pnl_all(name: str) -> dict:
         return account_tools.transactions_and_pnl(reader.ledger, name, market_tools.marks(reader.exchange), 20)
 
-    @mcp.tool()
-    def balance(account: Account = None) -> dict:
+    @read_tool(mcp, "Cash balance")
+    def balance(account: Account = None) -> Balance:
         """Cash: total, held by open buy orders, and available to spend."""
         name = who(account)
-        return answer(reader, lambda: account_tools.cash(reader.ledger, name))
+        return settled(lambda: account_tools.cash(reader.ledger, name))
 
-    @mcp.tool()
-    def holdings(account: Account = None) -> dict:
+    @read_tool(mcp, "Holdings")
+    def holdings(account: Account = None) -> Holdings:
         """Positions with average cost, mark, market value and PnL per symbol; cash and total value."""
         name = who(account)
-        return answer(reader, lambda: account_tools.portfolio(reader.ledger, name, market_tools.marks(reader.exchange)))
+        return settled(lambda: account_tools.portfolio(reader.ledger, name, market_tools.marks(reader.exchange)))
 
-    @mcp.tool()
+    @read_tool(mcp, "Transactions")
     def transactions(account: Account = None,
-                     limit: Annotated[int, Field(ge=1, le=account_tools.MAX_ROWS)] = 20) -> dict:
+                     limit: Annotated[int, Field(ge=1, le=account_tools.MAX_ROWS)] = 20) -> Transactions:
         """The account's latest fills (side, qty, price, fee, realized PnL), newest first."""
         name = who(account)
-        out = answer(reader, lambda: account_tools.transactions_and_pnl(
-            reader.ledger, name, market_tools.marks(reader.exchange), limit))
-        return {"account": name, "count": len(out["recent_fills"]), "fills": out["recent_fills"]}
 
-    @mcp.tool()
-    def pnl(account: Account = None) -> dict:
+        def read() -> dict:
+            out = account_tools.transactions_and_pnl(reader.ledger, name, market_tools.marks(reader.exchange), limit)
+            if "error" in out:
+                return out
+            return {"account": name, "count": len(out["recent_fills"]), "fills": out["recent_fills"]}
+        return settled(read)
+
+    @read_tool(mcp, "Profit and loss")
+    def pnl(account: Account = None) -> Pnl:
         """Realized and unrealized PnL, fees, and the return against the starting endowment."""
         name = who(account)
-        out = answer(reader, lambda: pnl_all(name))
-        return {k: v for k, v in out.items() if k != "recent_fills"}
+        return settled(lambda: pnl_all(name), drop=("recent_fills",))
 
-    @mcp.tool()
-    def open_orders(account: Account = None) -> dict:
-        """The account's live orders at the end of the last cycle, with ids for cancel_order."""
+    @read_tool(mcp, "Open orders")
+    def open_orders(account: Account = None) -> OpenOrders:
+        """The account's live orders at the end of the last settled cycle, with ids for cancel_order."""
         name = who(account)
-        return answer(reader, lambda: account_tools.open_orders(reader.exchange, name))
+        return settled(lambda: account_tools.open_orders(reader.exchange, name))
 
-    @mcp.tool()
+    @write_tool(mcp, "Place an order", destructive=False, idempotent=False)
     def place_order(symbol: Annotated[str, Field(min_length=1, max_length=12)],
                     side: Literal["buy", "sell"],
                     qty: Annotated[int, Field(gt=0, description="Whole shares.")],
@@ -104,9 +117,9 @@ def build_accounts_server(db_path: str, *, account: str | None = None, host: str
                     limit_price: Annotated[float | None, Field(gt=0, description="US dollars, 2 decimals.")] = None,
                     stop_price: Annotated[float | None, Field(gt=0, description="US dollars, 2 decimals.")] = None,
                     tif: Literal["day", "gtc", "ioc", "fok"] = "day",
-                    account: Account = None) -> dict:
+                    account: Account = None) -> Queued:
         """Queue an order for the next cycle. It passes the trader's risk checks there before reaching the
-        exchange; see order_status for the outcome."""
+        exchange; see order_status for the outcome. Each call queues one more order."""
         name = who(account)
 
         def run() -> dict:
@@ -115,29 +128,33 @@ def build_accounts_server(db_path: str, *, account: str | None = None, host: str
             if "error" in staged:
                 return staged
             intent = external_orders.submit_order(reader.queue_conn, reader.run_id, name, d.staged_orders[0])
-            return {"queued": True, "intent_id": intent, "account": name, "order": staged["order"],
-                    "after_cycle": reader.cycle,
-                    "note": "queued: the next cycle runs it through the risk check; see order_status"}
-        return answer(reader, _queue_errors(run))
+            out = {"queued": True, "intent_id": intent, "account": name, "order": staged["order"],
+                   "note": "queued: the next cycle runs it through the risk check; see order_status"}
+            return out | ({"ignored": staged["ignored"]} if "ignored" in staged else {})
+        return settled(_queue_errors(run))
 
-    @mcp.tool()
-    def cancel_order(order_id: Annotated[str, Field(min_length=1, max_length=64)], account: Account = None) -> dict:
+    @write_tool(mcp, "Cancel an order", destructive=True, idempotent=False)
+    def cancel_order(order_id: Annotated[str, Field(min_length=1, max_length=64)], account: Account = None) -> Queued:
         """Queue the cancellation of one of the account's open orders for the next cycle."""
         name = who(account)
 
         def run() -> dict:
+            if reader.exchange.order(order_id.strip()) is None:
+                return {"error": f"there is no open order with id {order_id.strip()!r} in account {name}; "
+                                 "see open_orders for its live orders"}
             staged = action_tools.stage_cancel(desk(name), order_id)
             if "error" in staged:
                 return staged
             intent = external_orders.submit_cancel(reader.queue_conn, reader.run_id, name, order_id.strip())
-            return {"queued": True, "intent_id": intent, "account": name, "order_id": order_id.strip()}
-        return answer(reader, _queue_errors(run))
+            return {"queued": True, "intent_id": intent, "account": name, "order_id": order_id.strip(),
+                    "note": "queued: the next cycle sends the cancellation; see order_status"}
+        return settled(_queue_errors(run))
 
-    @mcp.tool()
-    def order_status(account: Account = None, limit: Annotated[int, Field(ge=1, le=50)] = 10) -> dict:
+    @read_tool(mcp, "Order status")
+    def order_status(account: Account = None, limit: Annotated[int, Field(ge=1, le=50)] = 10) -> OrderStatus:
         """The account's queued intents, newest first: pending, taken, accepted or rejected (with the reason)."""
         name = who(account)
-        return answer(reader, lambda: {"account": name, "intents": external_orders.intents(
+        return settled(lambda: {"account": name, "intents": external_orders.intents(
             reader.queue_conn, reader.run_id, name, limit)})
 
     @mcp.resource("accounts://{account}/report", mime_type="application/json")
@@ -180,7 +197,10 @@ def main(argv: list[str] | None = None) -> None:
     from tools.server_config import run_mcp
 
     args = parse_server_args("accounts", DEFAULT_PORT, argv, account=True)
-    server = build_accounts_server(args.db, account=args.account, host=args.host, port=args.port)
+    try:
+        server = build_accounts_server(args.db, account=args.account, host=args.host, port=args.port)
+    except ReaderError as exc:
+        raise SystemExit(f"error: {exc}") from None
     run_mcp(server, args.transport, args.host, args.port)
 
 

@@ -4,7 +4,13 @@ One implementation, two front doors: every tool calls the plain functions of `to
 same ones the traders' LangChain tools call. The books come from `FloorReader` (restored from the
 end-of-cycle snapshot of the floor's active branch). Arguments are validated by FastMCP from the type
 hints (bounded integers, symbol length); a domain problem (an unknown symbol) raises `ToolError`, so the
-client gets `isError` with the sentence, never a silent empty answer.
+client gets `isError` with the sentence, never a silent empty answer. A bad argument is one sentence
+too, naming the argument (`tools.mcp_conventions.FloorMCP`).
+
+Results are structured: each tool's return model (`tools.mcp_results`) is its `outputSchema`, the
+dict is its `structuredContent` (and, for older clients, the same JSON as text). Every tool is
+annotated read-only and idempotent, with a human title. Every answer names one cycle, the last settled
+one (`cycle`), which is also what `market://book/{symbol}` reports.
 
 Run: `trading-floor serve market [--transport stdio|http] [--host 127.0.0.1] [--port 8801] [--db PATH]`
 (or `python -m tools.mcp_market_server ...`). HTTP serves streamable HTTP at /mcp.
@@ -20,6 +26,8 @@ from pydantic import Field
 
 from tools import market_tools
 from tools.floor_reader import FloorReader, ReaderError
+from tools.mcp_conventions import FloorMCP, read_tool
+from tools.mcp_results import Bars, Depth, EtfNav, Quote, Trades
 from tools.server_config import HOST_DEFAULT
 
 DEFAULT_PORT = 8801
@@ -39,41 +47,54 @@ def answer(reader: FloorReader, fn: Any, **kwargs: Any) -> dict:
     return out
 
 
+def settled(reader: FloorReader, fn: Any, drop: tuple[str, ...] = ()) -> dict:
+    """`answer`, labelled with the last settled cycle (the one whose end the books show). The exchange's own
+    (cycle, tick) is the next cycle's start, an in-progress label that the servers never show."""
+    def read() -> dict:
+        out = fn()
+        if "error" in out:
+            return out
+        return {**{k: v for k, v in out.items() if k not in drop + ("tick",)}, "cycle": reader.cycle}
+    return answer(reader, read)
+
+
 def build_market_server(db_path: str, *, host: str = HOST_DEFAULT, port: int = DEFAULT_PORT) -> FastMCP:
     reader = FloorReader(db_path)
-    mcp = FastMCP("trading-floor-market", host=host, port=port, log_level="WARNING",
+    mcp = FloorMCP("trading-floor-market", host=host, port=port, log_level="WARNING",
                   instructions="Read-only market data of a Trading Floor run, as of its last settled cycle. "
                                "Prices are US dollars, with integer cents beside them.")
 
-    @mcp.tool()
-    def quote(symbol: Symbol) -> dict:
+    @read_tool(mcp, "Quote")
+    def quote(symbol: Symbol) -> Quote:
         """Best bid and ask (with sizes), mid, spread and last trade of one symbol."""
-        return answer(reader, lambda: market_tools.quote(reader.exchange, symbol))
+        return settled(reader, lambda: market_tools.quote(reader.exchange, symbol))
 
-    @mcp.tool()
+    @read_tool(mcp, "Order book depth")
     def depth(symbol: Symbol,
               levels: Annotated[int, Field(ge=1, le=market_tools.MAX_LEVELS, description="Levels per side.")] = 5
-              ) -> dict:
+              ) -> Depth:
         """Aggregated order book levels of one symbol, best first."""
-        return answer(reader, lambda: market_tools.depth(reader.exchange, symbol, levels))
+        return settled(reader, lambda: market_tools.depth(reader.exchange, symbol, levels))
 
-    @mcp.tool()
+    @read_tool(mcp, "Price bars")
     def bars(symbol: Symbol,
              cycles: Annotated[int, Field(ge=1, le=market_tools.MAX_BARS, description="Completed cycles back.")] = 20
-             ) -> dict:
-        """OHLCV bars, one per completed cycle, plus the change over the window."""
-        return answer(reader, lambda: market_tools.price_history(reader.exchange, symbol, cycles))
+             ) -> Bars:
+        """OHLCV bars, one per settled cycle, plus the change over the window."""
+        # the bar "so far" of the next cycle is empty at a settled boundary: not shown
+        return settled(reader, lambda: market_tools.price_history(reader.exchange, symbol, cycles),
+                       drop=("current_cycle_so_far",))
 
-    @mcp.tool()
+    @read_tool(mcp, "Recent trades")
     def recent_trades(symbol: Annotated[str | None, Field(max_length=12, description="Ticker, or omit for all.")] = None,
-                      limit: Annotated[int, Field(ge=1, le=market_tools.MAX_TRADES)] = 15) -> dict:
+                      limit: Annotated[int, Field(ge=1, le=market_tools.MAX_TRADES)] = 15) -> Trades:
         """The latest trades on the (anonymous) tape, oldest first."""
-        return answer(reader, lambda: market_tools.recent_trades(reader.exchange, symbol, limit))
+        return settled(reader, lambda: market_tools.recent_trades(reader.exchange, symbol, limit))
 
-    @mcp.tool()
-    def etf_nav() -> dict:
+    @read_tool(mcp, "ETF against its NAV")
+    def etf_nav() -> EtfNav:
         """Each ETF's price against the NAV of its basket at component mids."""
-        return answer(reader, lambda: market_tools.etf_nav(reader.exchange))
+        return settled(reader, lambda: market_tools.etf_nav(reader.exchange))
 
     @mcp.resource("market://instruments", mime_type="application/json")
     def instrument_list() -> str:
@@ -99,7 +120,11 @@ def main(argv: list[str] | None = None) -> None:
     from tools.server_config import run_mcp
 
     args = parse_server_args("market", DEFAULT_PORT, argv)
-    run_mcp(build_market_server(args.db, host=args.host, port=args.port), args.transport, args.host, args.port)
+    try:
+        server = build_market_server(args.db, host=args.host, port=args.port)
+    except ReaderError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    run_mcp(server, args.transport, args.host, args.port)
 
 
 if __name__ == "__main__":

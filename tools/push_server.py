@@ -25,6 +25,8 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
+from tools.mcp_results import Notice, Notifications, PushStatus
+
 DEFAULT_PORT = 8803
 DEFAULT_KINDS = ("trade", "price", "decision", "message", "rejection", "cycle_settled", "system")
 
@@ -156,25 +158,25 @@ class Notifier:
 
 
 def build_push_server(notifier: Notifier, *, host: str, port: int):
-    from mcp.server.fastmcp import FastMCP
+    from tools.mcp_conventions import FloorMCP, read_tool, write_tool
 
-    mcp = FastMCP("trading-floor-push", host=host, port=port, log_level="WARNING",
+    mcp = FloorMCP("trading-floor-push", host=host, port=port, log_level="WARNING",
                   instructions="Push notifications of a Trading Floor run: status and the latest notifications.")
 
-    @mcp.tool()
-    def push_status() -> dict:
+    @read_tool(mcp, "Push status")
+    def push_status() -> PushStatus:
         """The sink, the kinds pushed, and how many events were seen, sent, delivered, dropped or failed."""
         return notifier.status()
 
-    @mcp.tool()
+    @read_tool(mcp, "Recent notifications")
     def recent_notifications(kind: Annotated[str | None, Field(max_length=32)] = None,
-                             limit: Annotated[int, Field(ge=1, le=200)] = 20) -> dict:
+                             limit: Annotated[int, Field(ge=1, le=200)] = 20) -> Notifications:
         """The latest notifications sent (newest last), optionally of one kind."""
         rows = [e for e in notifier.recent if kind is None or e.get("kind") == kind][-limit:]
         return {"count": len(rows), "notifications": rows}
 
-    @mcp.tool()
-    def notify(text: Annotated[str, Field(min_length=1, max_length=500)]) -> dict:
+    @write_tool(mcp, "Send a notice", destructive=False, idempotent=False)
+    def notify(text: Annotated[str, Field(min_length=1, max_length=500)]) -> Notice:
         """Send a manual system notice through the sink."""
         return notifier.notify(text)
 
@@ -196,7 +198,13 @@ def main(argv: list[str] | None = None) -> None:
     sink = make_sink(args.sink or f"file:{Path(args.db).with_suffix('.push.jsonl')}")
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip()) if args.kinds else None
     notifier = Notifier(sink, kinds=kinds)
-    follower = LedgerFollower(FloorReader(args.db), notifier, poll=args.poll).start()
+    from tools.floor_reader import ReaderError
+
+    try:
+        reader = FloorReader(args.db)
+    except ReaderError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    follower = LedgerFollower(reader, notifier, poll=args.poll).start()
     try:
         run_mcp(build_push_server(notifier, host=args.host, port=args.port), args.transport, args.host, args.port)
     finally:

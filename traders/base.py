@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from traders.decision import Action, Decision, ProposedOrder
 from traders.registry import get_theory
+from traders.tracing import traced
 from traders.trader_config import TraderConfig
 
 if TYPE_CHECKING:
@@ -68,8 +69,13 @@ class Theory:
         )
 
 
+@traced("rule decision", inputs=lambda view, cfg: {"trader": cfg.name, "theory": cfg.theory, "cycle": view.cycle,
+                                                  "params": dict(cfg.params)},
+        outputs=lambda d: d.model_dump(mode="json"),
+        metadata=lambda view, cfg: {"trader": cfg.name, "theory": cfg.theory})
 def rule_decision(view: TraderView, cfg: TraderConfig) -> Decision:
-    """The deterministic rule-mode decision of the trader configured by `cfg`."""
+    """The deterministic rule-mode decision of the trader configured by `cfg` (a LangSmith run "rule
+    decision" when tracing is on: traders/tracing.py)."""
     return get_theory(cfg.theory).decide(view, cfg)
 
 
