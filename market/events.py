@@ -22,6 +22,7 @@ class RejectReason(StrEnum):
     NOT_OWNER = "not_owner"  # cancel/modify by someone other than the order's owner
     INVALID_ORDER = "invalid_order"  # malformed command: bad side, type, time in force, ...
     NO_LIQUIDITY = "no_liquidity"  # market order against an empty opposite side
+    HALTED = "trading_halted"  # the symbol's trading is halted (market/scenarios): orders are refused until it resumes
 
 
 class CancelReason(StrEnum):

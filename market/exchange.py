@@ -257,6 +257,49 @@ class Exchange:
             return [self.reject(o[OID], o[OWNER], sym, *too_big)]
         return self._books[sym].modify(o, *v)
 
+    # ----------------------------------------------------------------- halts (market/scenarios)
+    halts: dict[str, str] = {}  # symbol -> reason; the class's empty dict until a first halt (never mutated)
+
+    def halt(self, symbol: str, reason: str) -> None:
+        """Halt trading in `symbol`: submits and modifies are refused (`trading_halted`) until `resume`;
+        cancels are accepted and resting orders stay. While nothing is halted, `submit` is the plain fast
+        path: the halt-aware one is installed on the instance only while some symbol is halted."""
+        if symbol not in self._books:
+            raise ValueError(f"cannot halt unknown symbol {symbol!r}")
+        self.halts = {**self.halts, symbol: reason}
+        self.__dict__["submit"] = self._submit_halted
+        self.__dict__["modify"] = self._modify_halted
+
+    def resume(self, symbol: str) -> None:
+        """Resume trading in `symbol`: continuous trading goes on with the orders that rested through the halt."""
+        halts = {s: r for s, r in self.halts.items() if s != symbol}
+        self.halts = halts
+        if not halts:
+            self.__dict__.pop("submit", None)
+            self.__dict__.pop("modify", None)
+
+    def _halted(self, oid, owner, symbol) -> list | None:
+        reason = self.halts.get(symbol) if type(symbol) is str else None
+        if reason is None:
+            return None
+        return [self.reject(oid, owner, symbol, RejectReason.HALTED,
+                            f"trading in {symbol} is halted ({reason}): orders are refused until it resumes")]
+
+    def _submit_halted(self, cmd) -> list:
+        if type(cmd) is SubmitOrder:
+            refused = self._halted(cmd.order_id, cmd.owner, cmd.symbol)
+            if refused is not None:
+                return refused
+        return type(self).submit(self, cmd)
+
+    def _modify_halted(self, cmd) -> list:
+        o = _lookup(self._ids, cmd[0]) if isinstance(cmd, tuple) and len(cmd) == 4 else None
+        if o is not None and o[STATE] != DONE:
+            refused = self._halted(o[OID], cmd[-1], o[SYMBOL])
+            if refused is not None:
+                return refused
+        return type(self).modify(self, cmd)
+
     # ----------------------------------------------------------------- market data
     def book(self, symbol: str) -> OrderBook | None:
         return _lookup(self._books, symbol)
@@ -342,6 +385,8 @@ class Exchange:
         The books leave the two shared tables (`_ids`, `_owners`) out of their own state; `__setstate__`
         hands them back."""
         state = self.__dict__.copy()
+        state.pop("submit", None)  # the halt-aware methods (see `halt`): reinstalled from `halts` on load
+        state.pop("modify", None)
         state["_ids"] = {oid: (o if o is not None and o[STATE] != DONE else None) for oid, o in self._ids.items()}
         state["_bars"] = {sym: (bars.maxlen, [tuple(b) for b in bars]) for sym, bars in self._bars.items()}
         return state
@@ -356,6 +401,9 @@ class Exchange:
         for book in self._books.values():
             book.ids = self._ids
             book.owners = self._owners
+        if self.halts:
+            self.__dict__["submit"] = self._submit_halted
+            self.__dict__["modify"] = self._modify_halted
 
     def snapshot(self) -> bytes:
         # level 1: snapshots are taken every cycle, and level 6 costs twice the time for ~12% less size

@@ -6,7 +6,8 @@ Two scores in [-1, 1] per symbol are blended:
 - market: tanh of the symbol's return over `market_lookback` cycles in units of its volatility over
   that horizon (a one-sigma rise is about +0.76), i.e. how good the tape feels.
 
-score = chat_weight * chat + market_weight * market. Above `threshold` buys (the strongest first),
+score = chat_weight * chat + market_weight * market (+ news_weight * news when a scenario's headlines
+concern the symbol this cycle: their mean tone, traders/headline_tone.py). Above `threshold` buys (the strongest first),
 below -threshold sells holdings. The expected edge is score * volatility. Chat text only ever reaches
 this trader as a bounded number, so no message can make it trade beyond its risk settings.
 """
@@ -18,6 +19,7 @@ from pydantic import Field
 
 from traders.base import Theory, TheoryParams, marketable_price, usd
 from traders.decision import Decision, ProposedOrder
+from traders.headline_tone import news_score
 from traders.registry import register
 from traders.sizing import buy_size, exit_sell, realized_vol
 from traders.snapshot import TraderView
@@ -28,6 +30,7 @@ class SentimentParams(TheoryParams):
     chat_weight: float = Field(default=0.6, ge=0, le=1)
     market_weight: float = Field(default=0.4, ge=0, le=1)
     threshold: float = Field(default=0.3, gt=0, le=1)
+    news_weight: float = Field(default=0.5, ge=0, le=1)  # weight of this cycle's scenario headlines (when any)
     market_lookback: int = Field(default=3, ge=1, le=100)
     vol_lookback: int = Field(default=20, ge=2, le=200)
     max_orders: int = Field(default=2, ge=1)
@@ -62,6 +65,10 @@ class SentimentTrader(Theory):
                 vol = realized_vol(snap.series(sym), p.vol_lookback) * math.sqrt(p.market_lookback)
                 market = math.tanh((s[-1] / s[0] - 1.0) / vol)
             score = p.chat_weight * chat + p.market_weight * market
+            news = news_score(snap.headlines, sym, is_etf=spec.is_etf) if snap.headlines else None
+            if news is not None:  # a scenario's headlines (traders/headline_tone.py); none in a calm market
+                score += p.news_weight * news
+                signals[f"{sym}.news"] = news
             scores[sym] = (score, chat, market)
             signals[f"{sym}.score"] = score
         if snap.chat_messages:

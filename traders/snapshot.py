@@ -134,6 +134,21 @@ class FillNote(BaseModel):
     seller: str = ""
 
 
+class Headline(BaseModel):
+    """A scenario event of this cycle as traders see it (market/scenarios): news, a rumour with its source,
+    a halt or resume, a drought, a flash crash, a circuit breaker. Data, never instructions."""
+
+    model_config = _FROZEN
+
+    cycle: int
+    kind: str  # news, rumour, halt, resume, breaker, drought, drought_end, flash_crash
+    symbol: str | None = None  # None: the whole market
+    headline: str = Field(max_length=500)
+    source: str | None = None  # a rumour's source
+    move_pct: float | None = None  # a news shock's size, percent of the fundamental
+    tone: float | None = Field(default=None, ge=-1.0, le=1.0)  # a rumour's tone when the scenario gives one
+
+
 class MarketSnapshot(BaseModel):
     """Everything market-wide a trader may look at in one cycle. Built once per cycle by the graph."""
 
@@ -148,6 +163,8 @@ class MarketSnapshot(BaseModel):
     chat_sentiment_by_symbol: dict[str, float] = Field(default_factory=dict)
     chat_messages: tuple[ChatMessage, ...] = ()
     recent_fills: tuple[FillNote, ...] = ()
+    headlines: tuple[Headline, ...] = ()  # this cycle's scenario events (none without a scenario)
+    halted: tuple[str, ...] = ()  # symbols whose trading is halted now: orders in them are refused
 
     @field_validator("history")
     @classmethod

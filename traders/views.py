@@ -11,6 +11,7 @@ from market.exchange import Exchange
 from market.instruments import Instrument
 from traders.snapshot import (
     FillNote,
+    Headline,
     MarketSnapshot,
     OpenOrder,
     Position,
@@ -29,6 +30,7 @@ def market_snapshot(
     lookback: int,
     fills: list[TradeExecuted] = (),
     big_fills: int = 5,
+    headlines: tuple[Headline, ...] = (),
 ) -> MarketSnapshot:
     """Quotes now, per-cycle close history (completed cycles, then the current mid), biggest recent fills."""
     quotes: dict[str, Quote] = {}
@@ -49,6 +51,8 @@ def market_snapshot(
         recent_fills=tuple(
             FillNote(symbol=t.symbol, price=t.price, qty=t.qty, buyer=t.buyer, seller=t.seller) for t in biggest
         ),
+        headlines=tuple(headlines),
+        halted=tuple(sorted(exchange.halts)),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from floor.cycle_work import CycleWork
+from floor.scenario_setup import fired_events, headlines
 from graphs.context import floor_of
 from graphs.state import CycleState
 from traders.views import market_snapshot
@@ -21,9 +22,13 @@ def market_tick(state: CycleState, runtime: Runtime) -> dict:
     ex = floor.exchange
     work = floor.work = CycleWork(cycle=cycle)
     work.events.extend(work.journal.advance(ex, floor.config.market.ticks_per_cycle))
+    fired = fired_events(ex, cycle)  # a scenario's events of this cycle (floor/scenario_setup.py)
     work.market = market_snapshot(
-        ex, floor.instruments, cycle=cycle, lookback=floor.config.history_lookback, fills=work.trades()
+        ex, floor.instruments, cycle=cycle, lookback=floor.config.history_lookback, fills=work.trades(),
+        headlines=headlines(fired),
     )
+    for event in fired:
+        work.trace("market", "market_tick", "scenario_event", event)
     quotes = {
         sym: {"bid": q.bid, "ask": q.ask, "last": q.last, "mid": q.mid} for sym, q in work.market.quotes.items()
     }

@@ -193,6 +193,7 @@ class MarketMakers:
         stock_fair = list(map(fair.__getitem__, self.stocks))
         plan = self._plan
         events: list = []
+        halts = getattr(exchange, "halts", None)  # symbols a scenario halted: makers leave their quotes there as they are
         for m, err in enumerate(self.error.tolist()):  # maker by maker, symbol by symbol: a fixed order
             est = list(map(_mul, stock_fair, map(_one_plus, err)))  # as in `estimates`
             due = (-(tick + m)) % interval  # (tick + m + j) % interval == 0  <=>  j % interval == due
@@ -200,7 +201,8 @@ class MarketMakers:
             row = zip(plan, self._skew[m], self._lo[m], self._hi[m], strict=True)
             for j, (c, skew, lo, hi) in enumerate(row):
                 e = est[c] if c.__class__ is int else sum(map(_mul, c[1], map(est.__getitem__, c[0])))
-                if j % interval == due or (track and not lo <= e * skew <= hi):
+                if (j % interval == due or (track and not lo <= e * skew <= hi)) and not (
+                        halts and self._consts[j][0] in halts):
                     events += self._look(exchange, m, j, e, tick)
         return events
 

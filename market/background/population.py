@@ -105,15 +105,24 @@ class BackgroundMarket:
             fair[sym] = sum(map(_mul, shares, map(fair.__getitem__, components))) / units
         return fair
 
+    # A scenario's driver (market/scenarios/driver.py), when one is attached: it acts before the agents at
+    # every tick and looks at the market after them. A class default, so that a market without a scenario
+    # pickles and plays exactly as before.
+    scenario = None
+
     def on_tick(self, exchange) -> list:
         """Advance one tick: step the fundamentals and let every agent act on `exchange`; return events."""
         rngs = self.rngs
+        scenario = self.scenario
         self.fundamentals.step(rngs["fundamentals"])
+        pre = scenario.before_tick(self, exchange) if scenario is not None else None
         fair = self.fair_values()
         events = self.market_makers.act(exchange, fair, rngs["market_makers"], self.ticks)
         events += self.noise.act(exchange, fair, rngs["noise"])
         events += self.value.act(exchange, fair, rngs["value"])
         self.ticks += 1
+        if scenario is not None:
+            events = pre + events + scenario.after_tick(self, exchange)
         return events
 
     def stats(self) -> dict[str, int]:

@@ -5,7 +5,8 @@ from `TopicSettings`:
 - biggest mover: |return over `mover_lookback` cycles| / `min_move_pct`;
 - ETF dislocation: |ETF mid / NAV - 1| / `etf_dislocation_pct`;
 - big fill: fill quantity / `big_fill_qty` (fills the graph reports in `snapshot.recent_fills`).
-The highest score wins (ties keep that order: mover, ETF, fill; symbols in snapshot order). If nothing
+The highest score wins (ties keep that order: mover, ETF, fill; symbols in snapshot order). A scenario's
+headline of this cycle (`snapshot.headlines`: news, a rumour with its source, a halt, ...) beats them all. If nothing
 reaches a score of 1 the topic is "quiet", still naming the biggest mover so there is something to
 say. Deterministic: the same snapshot always gives the same topic.
 """
@@ -22,7 +23,7 @@ from traders.snapshot import MarketSnapshot
 class Topic(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["biggest_mover", "etf_dislocation", "big_fill", "quiet"]
+    kind: Literal["biggest_mover", "etf_dislocation", "big_fill", "quiet", "news"]
     symbol: str | None = None
     headline: str
     magnitude: float = 0.0  # the return, the premium, or the fill quantity
@@ -38,8 +39,24 @@ def _movers(snap: MarketSnapshot, lookback: int) -> dict[str, float]:
     return out
 
 
+_NEWSWORTHY = ("breaker", "flash_crash", "news", "rumour", "halt", "drought")  # most newsworthy first
+
+
+def _news_topic(snap: MarketSnapshot) -> Topic | None:
+    """A scenario headline of this cycle, when there is one: it is what the floor talks about (the most
+    newsworthy kind first, then the first in time); a rumour names its source. Resumes are not news."""
+    ranked = [h for h in snap.headlines if h.kind in _NEWSWORTHY]
+    if not ranked:
+        return None
+    h = min(ranked, key=lambda h: _NEWSWORTHY.index(h.kind))
+    text = h.headline if not h.source or h.source in h.headline else f"{h.headline} (source: {h.source})"
+    return Topic(kind="news", symbol=h.symbol, headline=text, magnitude=h.move_pct or 0.0, score=100.0)
+
+
 def choose_topic(snap: MarketSnapshot, settings: TopicSettings | None = None) -> Topic:
     cfg = settings or TopicSettings()
+    if snap.headlines and (news := _news_topic(snap)) is not None:
+        return news
     candidates: list[Topic] = []
     movers = _movers(snap, cfg.mover_lookback)
     if movers:
