@@ -10,6 +10,9 @@ path as usual, and the floor's traders trade against them, so each theory is eva
 history's trends, crashes and chop. Stocks missing from the file keep a flat fundamental; the ETF follows
 the NAV of its basket.
 
+`run_backtests` runs the same backtest for several seeds, in local processes or as one Ray task per
+seed (`--engine ray`), each seed in its own database.
+
 The replacement happens right after the run starts, and the cycle-0 market snapshot is saved again so
 rollback and fork keep the replayed path (the path lives in the snapshot, a few kilobytes).
 
@@ -121,6 +124,54 @@ def run_backtest(prices: str | Path, db_path: str | Path, *, config=None, seed: 
     finally:
         session.close()
     return BacktestResult(dates[: n + 1], n, traders, tracking, str(db_path))
+
+
+def seed_db_path(db_path: str | Path, seed: int) -> Path:
+    """runs/backtest.db, seed 7 -> runs/backtest-seed7.db (one database per seed of a multi-seed backtest)."""
+    p = Path(db_path)
+    return p.with_name(f"{p.stem}-seed{seed}{p.suffix}")
+
+
+def _backtest_task(shared: tuple[str, str, str], job: tuple[int, str, int | None]) -> BacktestResult:
+    """One seed's backtest in a worker: the CSV travels as text (a cluster node need not see the file); the
+    database is written at the given path (on a cluster: a path every node shares)."""
+    import tempfile
+
+    from floor.config import FloorConfig
+
+    csv_text, csv_name, config_json = shared
+    seed, db_path, cycles = job
+    for stale in (db_path, db_path + "-wal", db_path + "-shm"):  # an earlier, killed attempt's database
+        Path(stale).unlink(missing_ok=True)
+    Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        prices = Path(tmp) / csv_name
+        prices.write_text(csv_text, encoding="utf-8")
+        return run_backtest(prices, db_path, config=FloorConfig.model_validate_json(config_json), seed=seed,
+                            cycles=cycles)
+
+
+def run_backtests(prices: str | Path, db_path: str | Path, seeds: list[int], *, config=None,
+                  cycles: int | None = None, engine: str = "local", workers: int = 2, address: str | None = None,
+                  retries: int = 2, on_done: Callable[[int], None] | None = None) -> list[BacktestResult]:
+    """The same backtest once per seed on `engine` (local processes or one Ray task per seed, see
+    analysis/sweep_engines.py), each in its own new database (seed_db_path, replaced if it exists). Results
+    in seed order; a seed that
+    still fails after its retries raises RuntimeError naming it."""
+    from analysis.sweep_engines import run_tasks
+    from floor.config import load_config
+
+    load_closes(prices)  # a bad file is refused here, before any worker starts
+    cfg = config or load_config()
+    shared = (Path(prices).read_text(encoding="utf-8"), Path(prices).name, cfg.model_dump_json())
+    jobs = [(seed, str(seed_db_path(db_path, seed)), cycles) for seed in seeds]
+    outcomes = run_tasks(_backtest_task, shared, jobs, engine=engine, workers=workers, retries=retries,
+                         address=address, on_result=(lambda o: on_done(jobs[o.index][0])) if on_done else None)
+    failed = [(jobs[o.index][0], o.error) for o in outcomes if not o.ok]
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(seeds)} backtests failed after {retries} retries; seed "
+                           f"{failed[0][0]}: {failed[0][1]}")
+    return [o.value for o in outcomes]
 
 
 def make_example_csv(path: str | Path = EXAMPLE_CSV, *, days: int = 90, seed: int = 2026) -> Path:

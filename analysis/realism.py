@@ -4,12 +4,12 @@ Each seed runs `market.exchange.Exchange` with `market.background.BackgroundMark
 `MarketRecorder` samples every symbol's mid every `interval` ticks (and depth, volume, trade signs).
 Mid-price log returns of every (seed, symbol) series are pooled series by series (see
 stylized_facts.py) and compared with Cont (2001). Seeds run in parallel processes (2 workers by
-default: CI machines have 2 cores); each worker returns plain numpy arrays.
+default: CI machines have 2 cores) or, with engine="ray", as one Ray task each; each returns plain numpy
+arrays, and the analysis takes them in seed order.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,25 +112,28 @@ def _aligned_returns(levels: list) -> np.ndarray:
     return np.stack([r[:t] for r in rows])
 
 
+def _seed_task(cfg_json: str | None, job: tuple[int, int, int]) -> dict:
+    seed, cycles, interval = job
+    return _run_seed_job((seed, cycles, interval, cfg_json))[1]
+
+
 def run_realism(runs: int = 4, cycles: int = 300, *, interval: int = 5, config: BackgroundConfig | None = None,
-                workers: int = 2, first_seed: int = 1,
-                on_done: Callable[[int], None] | None = None) -> RealismResult:
+                workers: int = 2, first_seed: int = 1, on_done: Callable[[int], None] | None = None,
+                engine: str = "local", address: str | None = None, retries: int = 2) -> RealismResult:
+    """Seeds first_seed .. first_seed+runs-1 on `engine` (local processes or one Ray task per seed, see
+    analysis/sweep_engines.py); a seed that still fails after its retries stops the check (RuntimeError:
+    the facts need every series)."""
+    from analysis.sweep_engines import run_tasks
+
     cfg_json = config.model_dump_json() if config is not None else None
-    jobs = [(first_seed + k, cycles, interval, cfg_json) for k in range(runs)]
-    results: dict[int, dict] = {}
-    if workers <= 1 or runs == 1:
-        for job in jobs:
-            seed, data = _run_seed_job(job)
-            results[seed] = data
-            if on_done:
-                on_done(seed)
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for seed, data in pool.map(_run_seed_job, jobs):
-                results[seed] = data
-                if on_done:
-                    on_done(seed)
-    per_seed = [results[s] for s in sorted(results)]  # fixed order: the result does not depend on timing
+    jobs = [(first_seed + k, cycles, interval) for k in range(runs)]
+    outcomes = run_tasks(_seed_task, cfg_json, jobs, engine=engine, workers=workers, retries=retries,
+                         address=address, on_result=(lambda o: on_done(jobs[o.index][0])) if on_done else None)
+    failed = [(jobs[o.index][0], o.error) for o in outcomes if not o.ok]
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {runs} seeds failed after {retries} retries; seed {failed[0][0]}: "
+                           f"{failed[0][1]}")
+    per_seed = [o.value for o in outcomes]  # seed order: the result does not depend on timing or engine
     return analyse(per_seed, runs, cycles, interval)
 
 

@@ -1,15 +1,18 @@
 """Analytics commands: `trading-floor realism | report | backtest | sweep` (issue 8).
 
 realism   N seeds of the background market alone; stylized facts PASS/FAIL table and PNG plots.
+          (realism, backtest --seeds and sweep take --engine local|ray: processes here, or Ray tasks.)
 report    a self-contained HTML report (Plotly) of the current run in a floor database.
 backtest  replay an OHLCV CSV as the fundamental path and evaluate every trader on it.
-sweep     a grid of config values and seeds in parallel processes; trader metrics tabulated.
+sweep     a grid of config values and seeds, streamed into a Parquet dataset (--out, --resume).
+sweep-report  HTML or PNG summary of a sweep dataset.
 """
 from __future__ import annotations
 
 import csv
 import json
 import math
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -25,6 +28,20 @@ if TYPE_CHECKING:  # Rich and the analytics are imported by the commands that us
 
 DbOpt = Annotated[Path, typer.Option("--db", help="SQLite file holding ledger, books and checkpoints.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Floor YAML (default: the packaged floor.yaml).")]
+
+
+class Engine(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
+EngineOpt = Annotated[Engine, typer.Option("--engine", help="local: processes on this machine; ray: one Ray task "
+                                                           "per run (pip install -e '.\\[ray]').")]
+AddressOpt = Annotated[str | None, typer.Option("--address", help="Ray cluster to join: host:port, or auto "
+                                                                  "(RAY_ADDRESS, else the cluster `ray start` "
+                                                                  "runs here). Default: a new local Ray.")]
+RetriesOpt = Annotated[int, typer.Option("--retries", min=0, max=100, help="Retries of a failed or killed run "
+                                                                           "before it is recorded as failed.")]
 
 
 def _console() -> Console:
@@ -99,6 +116,54 @@ def trader_table(rows: list[dict], title: str) -> Table:
     return t
 
 
+def _backtest_one(console: Console, prices: Path, db: Path, seed, cfg, cycles, total) -> Path:
+    from analysis.backtest import PriceFileError, run_backtest
+
+    with _progress(console, "cycles") as progress:
+        task = progress.add_task("cycles", total=total)
+        try:
+            res = run_backtest(prices, db, config=cfg, seed=seed, cycles=cycles,
+                               on_cycle=lambda _c: progress.advance(task))
+        except PriceFileError as exc:
+            console.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(2) from None
+    console.print(trader_table(res.traders, f"Backtest on {prices.name}: {res.dates[0]} .. {res.dates[-1]} "
+                                            f"({res.cycles} cycles)"))
+    console.print("mean |mark / replayed close - 1|: "
+                  + ", ".join(f"{s} {v:.1f} bp" for s, v in res.tracking_bps.items()))
+    return db
+
+
+def _backtest_seeds(console: Console, prices: Path, db: Path, seeds: list[int], cfg, cycles, engine, address,
+                    retries: int, workers: int) -> Path:
+    """One backtest per seed, each a task on the engine; the table averages the metrics over the seeds."""
+    from rich.markup import escape
+
+    from analysis.backtest import PriceFileError, run_backtests, seed_db_path
+    from analysis.sweep import summarise
+
+    with _progress(console, f"seeds ({engine.value})") as progress:
+        task = progress.add_task("seeds", total=len(seeds))
+        try:
+            results = run_backtests(prices, db, seeds, config=cfg, cycles=cycles, engine=engine.value,
+                                    workers=workers, address=address, retries=retries,
+                                    on_done=lambda _s: progress.advance(task))
+        except (PriceFileError, RuntimeError) as exc:
+            progress.stop()
+            console.print(f"[bold red]error:[/] {escape(str(exc))}")
+            raise typer.Exit(2) from None
+    rows = [{"params": "backtest", "seed": s, "trader": t["account"], **t} for s, r in zip(seeds, results, strict=True)
+            for t in r.traders]
+    table = [{k: v for k, v in r.items() if k != "params"} for r in summarise(rows)]
+    res = results[0]
+    console.print(trader_table(table, f"Backtest on {prices.name}: {res.dates[0]} .. {res.dates[-1]} ({res.cycles} "
+                                      f"cycles), mean over seeds {', '.join(map(str, seeds))}"))
+    for s, r in zip(seeds, results, strict=True):
+        console.print(f"seed {s}: {seed_db_path(db, s)}; mean |mark / replayed close - 1|: "
+                      + ", ".join(f"{sym} {v:.1f} bp" for sym, v in r.tracking_bps.items()))
+    return seed_db_path(db, seeds[0])
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def realism(
@@ -110,6 +175,9 @@ def register(app: typer.Typer) -> None:
         first_seed: Annotated[int, typer.Option("--first-seed", min=0, max=SEED_MAX,
                                                 help="Seeds are first-seed .. first-seed+runs-1.")] = 1,
         config: ConfigOpt = None,
+        engine: EngineOpt = Engine.local,
+        address: AddressOpt = None,
+        retries: RetriesOpt = 2,
     ) -> None:
         """Run N seeds of the background market and check the stylized facts of its returns."""
         from analysis.realism import run_realism, write_plots
@@ -119,10 +187,18 @@ def register(app: typer.Typer) -> None:
                                      param_hint="'--first-seed'")
         console = _console()
         cfg = _load(console, config).market
-        with _progress(console, "seeds") as progress:
+        with _progress(console, f"seeds ({engine.value})") as progress:
             task = progress.add_task("seeds", total=runs)
-            result = run_realism(runs, cycles, interval=interval, config=cfg, workers=workers, first_seed=first_seed,
-                                 on_done=lambda _seed: progress.advance(task))
+            try:
+                result = run_realism(runs, cycles, interval=interval, config=cfg, workers=workers,
+                                     first_seed=first_seed, on_done=lambda _seed: progress.advance(task),
+                                     engine=engine.value, address=address, retries=retries)
+            except RuntimeError as exc:
+                from rich.markup import escape
+
+                progress.stop()
+                console.print(f"[bold red]error:[/] {escape(str(exc))}")
+                raise typer.Exit(2) from None
         from rich.table import Table
 
         table = Table(title=f"Stylized facts: {runs} seeds x {cycles} cycles, mid sampled every {interval} ticks")
@@ -151,8 +227,10 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option("--out", help="HTML file to write.")] = Path("runs/report.html"),
         run_opt: Annotated[int | None, typer.Option("--run", help="Same as RUN (kept for older scripts).")] = None,
         facts: Annotated[Path | None, typer.Option("--facts", help="facts.json from `realism` to embed.")] = None,
+        thread: Annotated[str | None, typer.Option("--thread", help="Report this thread's line (see "
+                                                   "`trading-floor threads`) instead of the current one.")] = None,
     ) -> None:
-        """Write a self-contained HTML report (Plotly) of a run: `report [RUN]`."""
+        """Write a self-contained HTML report (Plotly) of a run: `report [RUN]`, or of one thread: `--thread`."""
         from analysis.report import write_report
         from floor.session import FloorSession
 
@@ -164,7 +242,20 @@ def register(app: typer.Typer) -> None:
         if not db.exists():
             console.print(f"[bold red]error:[/] no database at {db}: run `trading-floor run` first")
             raise typer.Exit(2)
-        session = FloorSession(db, readonly=True)  # a reader: never waits for, nor writes under, the run's owner
+        if thread is not None and run is not None:
+            console.print("[bold red]error:[/] give a run or --thread, not both (a thread names its run)")
+            raise typer.Exit(2)
+        from floor.session import SessionError
+        from floor.threads import known_thread_ids, unknown_thread_message
+
+        if thread is not None and thread not in (known := known_thread_ids(db)):
+            console.print(f"[bold red]error:[/] {unknown_thread_message(db, thread, known)}")
+            raise typer.Exit(2)
+        try:  # a reader: never waits for, nor writes under, the run's owner
+            session = FloorSession(db, readonly=True, thread_id=thread)
+        except SessionError as exc:
+            console.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(2) from None
         try:
             ledger = session.floor.ledger
             st = session.state()
@@ -197,9 +288,17 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
         fast: Annotated[bool, typer.Option("--fast", help="A lighter background market (quicker).")] = False,
         report_out: Annotated[Path | None, typer.Option("--report", help="Also write an HTML report here.")] = None,
+        seeds: Annotated[str | None, typer.Option("--seeds", callback=lambda v: v and _seed_list(v),
+                                                  help="Comma-separated seeds: one backtest per seed, each in "
+                                                       "DB-seedN.db, metrics averaged.")] = None,
+        engine: EngineOpt = Engine.local,
+        address: AddressOpt = None,
+        retries: RetriesOpt = 2,
+        workers: Annotated[int, typer.Option("--workers", min=1, help="Parallel processes for --seeds (ray: "
+                                                                      "CPUs of a local Ray).")] = 2,
     ) -> None:
         """Replay a price history as the fundamental path and evaluate every trader on it."""
-        from analysis.backtest import PriceFileError, load_closes, run_backtest
+        from analysis.backtest import PriceFileError, load_closes
 
         console = _console()
         cfg = _load(console, config, fast)
@@ -209,18 +308,11 @@ def register(app: typer.Typer) -> None:
             console.print(f"[bold red]error:[/] {exc}")
             raise typer.Exit(2) from None
         total = len(dates) - 1 if cycles is None else min(cycles, len(dates) - 1)
-        with _progress(console, "cycles") as progress:
-            task = progress.add_task("cycles", total=total)
-            try:
-                res = run_backtest(prices, db, config=cfg, seed=seed, cycles=cycles,
-                                   on_cycle=lambda _c: progress.advance(task))
-            except PriceFileError as exc:
-                console.print(f"[bold red]error:[/] {exc}")
-                raise typer.Exit(2) from None
-        console.print(trader_table(res.traders, f"Backtest on {prices.name}: {res.dates[0]} .. {res.dates[-1]} "
-                                                f"({res.cycles} cycles)"))
-        console.print("mean |mark / replayed close - 1|: "
-                      + ", ".join(f"{s} {v:.1f} bp" for s, v in res.tracking_bps.items()))
+        if seeds is not None or engine is not Engine.local:  # one task per seed (local processes or Ray)
+            seed_list = [int(x) for x in seeds.split(",") if x.strip()] if seeds else [cfg.seed if seed is None else seed]
+            db = _backtest_seeds(console, prices, db, seed_list, cfg, cycles, engine, address, retries, workers)
+        else:
+            db = _backtest_one(console, prices, db, seed, cfg, cycles, total)
         if report_out:
             from analysis.report import write_report
             from ledger.store import Ledger
@@ -239,15 +331,31 @@ def register(app: typer.Typer) -> None:
         seeds: Annotated[str, typer.Option("--seeds", callback=_seed_list, help="Comma-separated seeds.")] = "1,2",
         grid: Annotated[list[str] | None, typer.Option("--set", help="key=v1,v2 (repeatable), dotted config keys.")] = None,
         cycles: Annotated[int, typer.Option("--cycles", min=1, help="Cycles per run.")] = 50,
-        workers: Annotated[int, typer.Option("--workers", min=1, help="Parallel processes.")] = 2,
+        workers: Annotated[int, typer.Option("--workers", min=1, help="Parallel processes (ray: CPUs of a "
+                                                                      "local Ray instance).")] = 2,
         config: ConfigOpt = None,
         fast: Annotated[bool, typer.Option("--fast", help="A lighter background market (quicker).")] = False,
         csv_out: Annotated[Path | None, typer.Option("--csv", help="Write every row (each seed) to this CSV.")] = None,
+        engine: EngineOpt = Engine.local,
+        address: AddressOpt = None,
+        retries: RetriesOpt = 2,
+        out: Annotated[Path | None, typer.Option("--out", help="Parquet dataset directory: each point is "
+                                                               "written as it finishes.")] = None,
+        resume: Annotated[bool, typer.Option("--resume", help="Skip the points already done in --out.")] = False,
+        keep_dbs: Annotated[Path | None, typer.Option("--keep-dbs", help="Keep each point's run database in "
+                                                                         "this directory (on a cluster: a "
+                                                                         "shared path).")] = None,
     ) -> None:
-        """Run a grid of configs x seeds in parallel processes and tabulate trader metrics."""
-        from analysis.sweep import parse_grid, points, run_sweep, summarise
+        """Run a grid of configs x seeds (local processes or Ray tasks) and tabulate trader metrics."""
+        from rich.markup import escape
+
+        from analysis.sweep import DatasetExists, parse_grid, points, summarise
+        from analysis.sweep import sweep as run
+        from analysis.sweep_dataset import DatasetMismatch
 
         console = _console()
+        if resume and out is None:
+            raise typer.BadParameter("--resume needs --out DATASET", param_hint="'--resume'")
         cfg = _load(console, config, fast)
         try:
             seed_list = [int(s) for s in seeds.split(",") if s.strip()]
@@ -256,18 +364,90 @@ def register(app: typer.Typer) -> None:
             console.print(f"[bold red]error:[/] {exc}")
             raise typer.Exit(2) from None
         n = len(points(g, seed_list))
-        with _progress(console, "runs") as progress:
+        failed = []
+        with _progress(console, f"runs ({engine.value})") as progress:
             task = progress.add_task("runs", total=n)
+
+            def planned(to_run: int, skipped: int) -> None:
+                progress.update(task, total=to_run)
+                if skipped:
+                    console.print(f"resuming {out}: {skipped} of {n} points already done, {to_run} to run")
+
+            def finished(row: dict) -> None:
+                if row["status"] != "ok":
+                    failed.append(row)
+                    progress.update(task, description=f"runs, {len(failed)} failed")
+                progress.advance(task)
+
             try:
-                rows = run_sweep(cfg, g, seed_list, cycles, workers=workers, on_done=lambda _k: progress.advance(task))
-            except ValueError as exc:
-                console.print(f"[bold red]error:[/] {exc}")
+                outcome = run(cfg, g, seed_list, cycles, engine=engine.value, workers=workers, address=address,
+                              retries=retries, out=out, resume=resume, keep_dbs=keep_dbs, on_plan=planned,
+                              on_result=finished)
+            except (ValueError, DatasetExists, DatasetMismatch, RuntimeError) as exc:
+                progress.stop()
+                console.print(f"[bold red]error:[/] {escape(str(exc))}")
                 raise typer.Exit(2) from None
-        console.print(trader_table(summarise(rows), f"Sweep: {n} runs x {cycles} cycles (mean over seeds {seeds})"))
-        if csv_out:
+            except KeyboardInterrupt:
+                progress.stop()
+                saved = f"; the finished points are in {out}: run again with --resume to finish" if out else ""
+                console.print(f"[bold yellow]cancelled[/]: {int(progress.tasks[0].completed)} points had finished"
+                              f"{saved}")
+                raise typer.Exit(130) from None
+        rows = outcome.rows
+        if rows:
+            console.print(trader_table(summarise(rows), f"Sweep: {n} runs x {cycles} cycles (mean over seeds "
+                                                        f"{seeds})"))
+        if out is not None:
+            console.print(f"{len(outcome.records)} points in the dataset {out}")
+        if csv_out and rows:
             csv_out.parent.mkdir(parents=True, exist_ok=True)
             with open(csv_out, "w", newline="", encoding="utf-8") as fh:
                 w = csv.DictWriter(fh, fieldnames=list(rows[0]))
                 w.writeheader()
                 w.writerows(rows)
             console.print(f"{len(rows)} rows written to {csv_out}")
+        if outcome.failed:
+            for r in outcome.failed:
+                console.print(f"[red]failed[/] {escape(r['label'])} seed {r['seed']}: {escape(r['error'] or '')}")
+            console.print(f"[bold red]{len(outcome.failed)} of {n} points failed[/] after {retries} retries"
+                          + (f" (recorded in {out}; --resume runs them again)" if out else ""))
+            raise typer.Exit(1)
+
+    @app.command("sweep-report")
+    def sweep_report(
+        dataset: Annotated[Path, typer.Argument(help="A sweep's Parquet dataset directory (sweep --out).")],
+        out: Annotated[Path | None, typer.Option("--out", help="Report file: .html (Plotly) or .png "
+                                                               "(default: DATASET-report.html beside it).")] = None,
+        metric: Annotated[str, typer.Option("--metric", help="Metric to compare and rank by.")] = "return",
+    ) -> None:
+        """Summarise a sweep: a metric by parameter with confidence intervals over seeds, and rank stability."""
+        from rich.markup import escape
+
+        from analysis.sweep_dataset import read_rows
+        from analysis.sweep_report import summarise_dataset, write_report
+
+        console = _console()
+        rows = read_rows(dataset)
+        if not rows:
+            console.print(f"[bold red]error:[/] no sweep rows in {escape(str(dataset))} (make one with "
+                          "`trading-floor sweep --out DIR`)")
+            raise typer.Exit(2)
+        target = out or dataset.with_name(f"{dataset.name}-report.html")
+        try:
+            summary = summarise_dataset(rows, metric)
+            path = write_report(summary, target, title=f"Sweep {dataset.name}")
+        except ValueError as exc:
+            console.print(f"[bold red]error:[/] {escape(str(exc))}")
+            raise typer.Exit(2) from None
+        from rich.table import Table
+
+        table = Table(title=f"Rank by {metric} over {summary.runs} runs (Kendall's W {_num(summary.kendall_w, '{:.3f}')})")
+        for col in ("trader", "mean rank", "sd", "ranked first"):
+            table.add_column(col, justify="left" if col == "trader" else "right")
+        for r in summary.rank_table:
+            table.add_row(r["trader"], _num(r["mean_rank"], "{:.2f}"), _num(r["sd_rank"], "{:.2f}"),
+                          f"{100 * r['first_share']:.0f}%")
+        console.print(table)
+        if summary.failed:
+            console.print(f"{summary.failed} failed points are not counted")
+        console.print(f"report written to {path}")
