@@ -9,7 +9,7 @@ export LANGSMITH_TRACING ?= false
 export LANGGRAPH_CLI_NO_ANALYTICS ?= 1
 export LANGGRAPH_NO_VERSION_CHECK ?= true
 
-.PHONY: install browser run ui test bench lint clean
+.PHONY: install browser postgres run ui test bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(BIN)/python:
 
 ## setup.py compiles market/_book_core.pyx (the fast matching engine) in place: a change to it reinstalls.
 $(STAMP): pyproject.toml constraints.txt setup.py market/_book_core.pyx | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,ray]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -37,8 +37,16 @@ browser:
 	  elif command -v sudo >/dev/null 2>&1; then (sudo apt-get install -y -q chromium || (sudo apt-get update -q && sudo apt-get install -y -q chromium)) >/dev/null; \
 	  else echo "chromium is missing and cannot be installed here: the browser tests will fail"; fi; }
 
+## PostgreSQL 15 (Debian) for the tests of the PostgreSQL backend: each test session starts a throwaway
+## server of its own from these binaries (tests/pg_server.py: initdb in a temp dir, unix socket only).
+postgres:
+	@test -x /usr/lib/postgresql/15/bin/initdb || { \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get install -y -q postgresql-15 || (apt-get update -q && apt-get install -y -q postgresql-15)) >/dev/null; \
+	  elif command -v sudo >/dev/null 2>&1; then (sudo apt-get install -y -q postgresql-15 || (sudo apt-get update -q && sudo apt-get install -y -q postgresql-15)) >/dev/null; \
+	  else echo "PostgreSQL 15 is missing and cannot be installed here: the PostgreSQL tests will fail"; fi; }
+
 ## make test: install everything and run the whole test suite.
-test: $(STAMP) browser
+test: $(STAMP) browser postgres
 	$(BIN)/python -m pytest -q
 
 ## make bench: speed and memory figures, each printed against a baseline measured in the same run.

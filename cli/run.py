@@ -40,6 +40,8 @@ MAX_CYCLE = (1 << 24) - 1
 
 DbOpt = Annotated[Path, typer.Option("--db", help="SQLite file holding ledger, books and checkpoints.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Floor YAML (default: the packaged floor.yaml).")]
+ThreadOpt = Annotated[str | None, typer.Option("--thread", help="Work on this thread (see `trading-floor threads`) "
+                                               "instead of the current one, for this command only.")]
 
 
 def _fail(console: Console, message: str) -> NoReturn:
@@ -72,27 +74,41 @@ def _open(console: Console, db: Path, config: Path | None = None, llm: bool | No
         _fail(console, str(exc))
 
 
-def _open_run(console: Console, db: Path, *, readonly: bool = False) -> FloorSession:
-    """A session on the database's current run, or a clear error when there is none. Readers open the
-    file read-only: they never write, never wait for the run's owner, and see whole cycles only."""
+def _check_thread(console: Console, db: Path, thread: str | None) -> None:
+    """`--thread` names a thread of this database, or the command ends in one line listing its threads."""
+    if thread is None:
+        return
+    from floor.threads import known_thread_ids, unknown_thread_message
+
+    known = known_thread_ids(db)
+    if thread not in known:
+        _fail(console, unknown_thread_message(db, thread, known))
+
+
+def _open_run(console: Console, db: Path, *, readonly: bool = False, thread: str | None = None) -> FloorSession:
+    """A session on the database's current run (or on `thread`), or a clear error when there is none.
+    Readers open the file read-only: they never write, never wait for the run's owner, and see whole
+    cycles only."""
     if readonly and not Path(db).exists():
         _fail(console, f"no database at {db}: start a run with `trading-floor run`")
-    session = _open(console, db, readonly=readonly)
+    _check_thread(console, db, thread)
+    session = _open(console, db, readonly=readonly, thread_id=thread)
     if session.thread is None:
         session.close()
         _fail(console, f"no run in {db}: start one with `trading-floor run`")
     return session
 
 
-def _open_reader(console: Console, db: Path) -> RunReader:
-    """`status` and `history`: the light read-only view of the current run (floor/run_reader.py), or a
-    clear error when there is none."""
+def _open_reader(console: Console, db: Path, thread: str | None = None) -> RunReader:
+    """`status` and `history`: the light read-only view of the current run (or `thread`; floor/run_reader.py),
+    or a clear error when there is none."""
     if not Path(db).exists():
         _fail(console, f"no database at {db}: start a run with `trading-floor run`")
+    _check_thread(console, db, thread)
     from floor.run_reader import RunReader
 
     try:
-        reader = RunReader(db)
+        reader = RunReader(db, thread_id=thread)
     except LookupError as exc:
         _fail(console, str(exc))
     if reader.thread is None:
@@ -118,6 +134,25 @@ def thread_config_with_env(session: FloorSession) -> FloorConfig:
     from floor.config import FloorConfig
 
     return FloorConfig(**session.thread.config)
+
+
+def _llm_status(console: Console, conn, branch_id: int, cycle: int) -> None:
+    """`status`: per trader, decisions by the model, fallbacks by reason, answers, tokens and cost."""
+    from rich.table import Table
+
+    from ledger import llm_spend
+    from traders.llm.tally import per_trader_rows
+
+    rows = per_trader_rows(llm_spend.per_trader(conn, branch_id, upto=cycle))
+    if not rows:
+        return
+    table = Table(title="LLM decisions")
+    for col, justify in (("trader", "left"), ("by the model", "right"), ("fell back", "left"),
+                         ("answers", "right"), ("tokens", "right"), ("cost", "right")):
+        table.add_column(col, justify=justify)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
 
 
 def leaderboard_table(rows: list[dict], title: str = "Leaderboard") -> Table:
@@ -148,6 +183,12 @@ def register(app: typer.Typer) -> None:
         new: Annotated[bool, typer.Option("--new", help="Start a new run even if one exists.")] = False,
         wait: Annotated[bool, typer.Option("--wait", help="If another process is running this database, "
                                            "wait for it to finish instead of giving up.")] = False,
+        thread: ThreadOpt = None,
+        strict_llm: Annotated[bool, typer.Option("--strict-llm", help="Stop before cycle 1 when an LLM trader's "
+                                                 "endpoint has no API key or does not answer (default: report "
+                                                 "it, and those traders fall back to their rules, marked).")]
+        = False,
+        scenario: ScenarioOpt = None,
     ) -> None:
         """Run N trading cycles with a progress bar and a live leaderboard; continue the current run if any."""
         from rich.console import Console
@@ -157,7 +198,10 @@ def register(app: typer.Typer) -> None:
         console = Console()
         if cycles is not None and until is not None:
             _fail(console, "give either --cycles N (N more cycles) or --until CYCLE, not both")
-        session = _open(console, db, config, llm)
+        if thread is not None and new:
+            _fail(console, "--thread continues an existing thread; --new starts a new run: give one of them")
+        _check_thread(console, db, thread)
+        session = _open(console, db, config, llm, thread_id=thread)
         try:
             session.own(wait=float("inf") if wait else 0.0,
                         on_wait=lambda h: console.print(f"waiting: pid {h.pid} (`{h.command}`) is running {db}"),
@@ -165,8 +209,10 @@ def register(app: typer.Typer) -> None:
         except LeaseHeld as exc:
             session.close()
             _busy(console, exc)
+        if scenario is not None:
+            _use_scenario(session, scenario, new)
         try:
-            _run(console, session, cycles, until, seed, new, config, llm)
+            _run(console, session, cycles, until, seed, new, config, llm, strict_llm=strict_llm)
         finally:
             session.close()
 
@@ -193,6 +239,7 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
         label: Annotated[str | None, typer.Option("--label")] = None,
         timeout: TimeoutOpt = 60.0,
+        scenario: ScenarioOpt = None,
     ) -> None:
         """A what-if branch continuing from cycle K on a new thread, with the run's config, FLOOR_*
         overrides on top, or another --config file."""
@@ -211,9 +258,12 @@ def register(app: typer.Typer) -> None:
         cfg_arg = new_cfg.model_dump(mode="json") if changed else None
         args = {"at_cycle": at_cycle, "config": cfg_arg, "label": label, "thread_id": session.thread.thread_id}
         parent = session.thread.thread_id
-        out = _control(console, session, "fork", args, timeout,
-                       lambda: {"thread_id": session.fork(at_cycle, new_cfg if changed else None,
-                                                          label=label).thread_id})
+        if scenario is not None:  # applied here, by this process: the run must be idle
+            out = _fork_with_scenario(console, session, scenario, at_cycle, new_cfg if changed else None, label)
+        else:
+            out = _control(console, session, "fork", args, timeout,
+                           lambda: {"thread_id": session.fork(at_cycle, new_cfg if changed else None,
+                                                              label=label).thread_id})
         what = f" with {', '.join(changed)} changed" if changed else ""
         console.print(f"forked at cycle {at_cycle}{what}: thread [bold]{out['thread_id']}[/] is now current "
                       f"(thread {parent} untouched)")
@@ -240,15 +290,15 @@ def register(app: typer.Typer) -> None:
         console.print(f"paused: the run stopped after cycle {out['cycle']} (thread {out['thread_id']})")
 
     @app.command()
-    def status(db: DbOpt = DEFAULT_DB) -> None:
-        """Where the current run stands: thread, branch, cycle, threads, leaderboard."""
+    def status(db: DbOpt = DEFAULT_DB, thread: ThreadOpt = None) -> None:
+        """Where the current run (or --thread) stands: thread, branch, cycle, threads, leaderboard."""
         from rich.console import Console
         from rich.table import Table
 
         from floor.ownership.lease import live_holder
 
         console = Console()
-        session = _open_reader(console, db)
+        session = _open_reader(console, db, thread)
         try:
             st = session.state()
             console.print(f"thread [bold]{session.thread.thread_id}[/], run {st['run_id']}, "
@@ -263,17 +313,19 @@ def register(app: typer.Typer) -> None:
                                 t.label or "")
             console.print(threads)
             console.print(leaderboard_table(session.leaderboard()))
+            _llm_status(console, session.ledger.conn, st["branch_id"], st["cycle"])
         finally:
             session.close()
 
     @app.command()
-    def history(db: DbOpt = DEFAULT_DB, limit: Annotated[int, typer.Option("--limit")] = 20) -> None:
-        """The current thread's completed cycles, newest first, with their checkpoint ids."""
+    def history(db: DbOpt = DEFAULT_DB, limit: Annotated[int, typer.Option("--limit")] = 20,
+                thread: ThreadOpt = None) -> None:
+        """The current thread's (or --thread's) completed cycles, newest first, with their checkpoint ids."""
         from rich.console import Console
         from rich.table import Table
 
         console = Console()
-        session = _open_reader(console, db)
+        session = _open_reader(console, db, thread)
         table = Table(title=f"History of {session.thread.thread_id}")
         for col in ("cycle", "branch", "trades", "floor trades", "checkpoint"):
             table.add_column(col)
@@ -324,6 +376,47 @@ def register(app: typer.Typer) -> None:
         console.print(f"reset: removed {len(present)} file(s)")
 
 
+ScenarioOpt = Annotated[str | None, typer.Option(
+    "--scenario", help="A scenario file (YAML) or a library scenario's name (crash, drought, halt-component, "
+                       "rumour): news, shocks, halts and endowments on a timeline; see docs/scenarios.md.")]
+
+
+def _use_scenario(session: FloorSession, scenario: str, new: bool) -> None:
+    """`run --scenario`: the scenario of the new run this command starts (stored in its books)."""
+    from floor.scenario_file import ScenarioError, load_scenario
+
+    if session.thread is not None and not new:
+        session.close()
+        fail("--scenario applies to a new run (add --new), or to a what-if line: `trading-floor fork --scenario`")
+    try:
+        session.floor.scenario = load_scenario(scenario)
+    except ScenarioError as exc:
+        session.close()
+        fail(str(exc))
+
+
+def _fork_with_scenario(console: Console, session: FloorSession, scenario: str, at_cycle: int,
+                        config: FloorConfig | None, label: str | None) -> dict:
+    """`fork --scenario`: fork here (not delivered to another process) with the scenario in the new line's books."""
+    from floor.ownership.lease import LeaseHeld
+    from floor.scenario_file import ScenarioError, load_scenario
+    from floor.session import SessionError
+
+    try:
+        session.floor.scenario = load_scenario(scenario)
+        return {"thread_id": session.fork(at_cycle, config, label=label).thread_id}
+    except ScenarioError as exc:
+        fail(str(exc))
+    except ValueError as exc:  # the scenario against the run: a cycle in the past, an unknown symbol
+        fail(f"{scenario}: {exc}")
+    except LeaseHeld as exc:
+        fail(f"fork --scenario needs the database to itself (pause the run first): {one_line(str(exc))}")
+    except SessionError as exc:
+        fail(str(exc))
+    finally:
+        session.close()
+
+
 TimeoutOpt = Annotated[float, typer.Option("--timeout", min=0.0,
                                            help="Seconds to wait for the process running the database.")]
 
@@ -364,7 +457,7 @@ def _control(console: Console, session: FloorSession, kind: str, args: dict, tim
 
 
 def _run(console: Console, session: FloorSession, cycles: int | None, until: int | None, seed: int | None,
-         new: bool, config: Path | None, llm: bool | None) -> None:
+         new: bool, config: Path | None, llm: bool | None, *, strict_llm: bool = False) -> None:
     if session.thread is None or new:
         session.start(seed=seed)
         console.print(f"new run on thread [bold]{session.thread.thread_id}[/] (seed {session.floor.config.seed})")
@@ -381,6 +474,7 @@ def _run(console: Console, session: FloorSession, cycles: int | None, until: int
     if until is not None and at >= until:
         console.print(f"already at cycle {at} (≥ --until {until}): nothing to run")
         return
+    tally = _llm_preflight(console, session, strict_llm)  # None without LLM traders
     from rich.live import Live
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -400,8 +494,10 @@ def _run(console: Console, session: FloorSession, cycles: int | None, until: int
             done += 1
             for k in totals:
                 totals[k] += report.summary.get(k, 0)
-            progress.update(task, completed=done if until is None else report.cycle - at,
-                            info=f"cycle {report.cycle} · trades {totals['trades']:,}")
+            info = f"cycle {report.cycle} · trades {totals['trades']:,}"
+            if tally is not None:
+                info += " · " + _llm_cycle(session, report.cycle, tally).progress()
+            progress.update(task, completed=done if until is None else report.cycle - at, info=info)
             if time.perf_counter() - last_board > 1.0:
                 last_board = time.perf_counter()
                 live.update(_live(progress, session))
@@ -414,6 +510,41 @@ def _run(console: Console, session: FloorSession, cycles: int | None, until: int
     console.print(f"ran to cycle {session.state()['cycle']} in {elapsed:.1f}s: {totals['trades']:,} trades "
                   f"({totals['floor_trades']:,} with floor traders), {totals['orders']:,} floor orders, "
                   f"{totals['rejections']:,} rejected")
+    if tally is not None:
+        console.print(tally.summary(), markup=False)
+
+
+def _llm_preflight(console: Console, session: FloorSession, strict: bool):
+    """Before cycle 1: report LLM traders whose endpoint has no key or does not answer, naming both; stop
+    under --strict-llm. Returns the run's LLM tally (traders/llm/tally.py), or None without LLM traders."""
+    if not session.floor.config.has_llm_traders:
+        return None
+    from traders.llm.preflight import check_endpoints
+    from traders.llm.tally import LLMTally
+
+    problems = check_endpoints(session.floor.config)
+    for p in problems:
+        console.print(f"LLM endpoint problem: {p.sentence()}", markup=False)
+    if problems and strict:
+        _fail(console, f"--strict-llm: {len(problems)} LLM endpoint(s) cannot be used ({problems[0].sentence()}); "
+                       "no cycle was run")
+    if problems:
+        from traders.llm.breaker import breaker_of
+        from traders.llm.preflight import open_circuits
+
+        open_circuits(breaker_of(session.floor), problems, session.state().get("cycle", 0))
+        console.print("those traders decide by their rules until it is fixed; each decision is marked fallback "
+                      "(see `trading-floor status`)", markup=False)
+    return LLMTally()
+
+
+def _llm_cycle(session: FloorSession, cycle: int, tally):
+    """Add one settled cycle's LLM rows (ledger/llm_spend.py) to `tally`."""
+    from ledger import llm_spend
+
+    at = session.floor.at
+    branch = at[1] if at is not None else session.floor.ledger.branch_id
+    return tally.add(llm_spend.cycle_rows(session.floor.ledger.conn, branch, cycle))
 
 
 _STOPPED = {"pause": "paused", "reset": "stopped for a reset"}

@@ -194,6 +194,8 @@ class CheckpointReader:
 
     # ----- reading ------------------------------------------------------------------------------
     def _all(self, sql: str, params) -> list[tuple]:
+        if not isinstance(self.conn, sqlite3.Connection):  # PostgresSaver's layout (blobs apart): LangGraph reads it
+            raise UnsupportedCheckpoint("checkpoints on PostgreSQL are read through LangGraph's PostgresSaver")
         try:
             return self.conn.execute(sql, params).fetchall()
         except sqlite3.OperationalError as exc:

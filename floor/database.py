@@ -1,4 +1,4 @@
-"""The run database: ONE SQLite file holds the ledger, the books' history, the threads, the lease, the
+"""The run database: ONE SQLite file (or one PostgreSQL database, `--db postgresql://...`) holds the ledger, the books' history, the threads, the lease, the
 control commands and LangGraph's checkpoints (tables `checkpoints` and `writes`).
 
 One file means a copy, a move or a backup of `--db runs/floor.db` always carries a ledger with its own
@@ -16,6 +16,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from ledger.dialect import is_url
+
 LEGACY_SUFFIX = ".checkpoints.db"
 DEFAULT_DB = Path("runs/floor.db")  # the command line's run database (`--db`); floor.session names it too
 
@@ -28,8 +30,59 @@ def legacy_checkpoint_path(db_path: str) -> Path:
     return Path(db_path).with_suffix(LEGACY_SUFFIX)
 
 
+def checkpoint_schema(url: str) -> str:
+    """Where LangGraph's PostgresSaver keeps a run's checkpoints: a schema of their own beside the ledger's
+    (`<ledger schema>_checkpoints`, `checkpoints` for a ledger in the default schema), in the same database."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    schema = dict(parse_qsl(urlsplit(url).query)).get("schema")
+    return f"{schema}_checkpoints" if schema else "checkpoints"
+
+
+def connect_pg_checkpoints(url: str):
+    """A psycopg connection as PostgresSaver wants it (autocommit, no prepared statements, dict rows), with
+    its search path on the run's checkpoint schema (created if missing). One sentence on failure."""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from ledger.pg_connection import StorageUnavailable, describe, split_schema
+
+    base, _ = split_schema(url)
+    schema = checkpoint_schema(url)
+    try:
+        conn = psycopg.connect(base, autocommit=True, prepare_threshold=0, row_factory=dict_row, connect_timeout=10)
+    except psycopg.Error as exc:
+        raise StorageUnavailable(describe(exc, url)) from None
+    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    conn.execute(f'SET search_path TO "{schema}"')
+    return conn
+
+
+def make_saver(conn, lock=None, *, readonly: bool = False):
+    """LangGraph's checkpointer on a run database's checkpoint connection: SqliteSaver on SQLite,
+    PostgresSaver on PostgreSQL (langgraph is imported here, when a graph is first compiled)."""
+    if not isinstance(conn, sqlite3.Connection):
+        from langgraph.checkpoint.postgres import PostgresSaver
+
+        saver = PostgresSaver(conn)
+        if not readonly:
+            saver.setup()  # its own migrations table; idempotent
+        return saver
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    saver = SqliteSaver(conn)
+    if lock is not None:
+        saver.lock = lock
+    if readonly:
+        saver.is_setup = True  # its setup creates tables and sets WAL: a reader only reads them
+    return saver
+
+
 def connect_checkpoints(db_path: str, *, readonly: bool = False) -> sqlite3.Connection:
-    """A connection for LangGraph's SqliteSaver on the run database itself."""
+    """A connection for LangGraph's SqliteSaver on the run database itself (PostgreSQL: for PostgresSaver,
+    in the run's checkpoint schema; see `connect_pg_checkpoints`)."""
+    if is_url(db_path):
+        return connect_pg_checkpoints(db_path)
     if db_path == ":memory:":
         return sqlite3.connect(":memory:", check_same_thread=False)
     if readonly:
@@ -57,7 +110,7 @@ def _has_table(path: Path, table: str) -> bool:
 
 def merge_legacy_checkpoints(db_path: str) -> bool:
     """Move a `floor.checkpoints.db` left by an earlier version into the run database (once, atomically)."""
-    if db_path == ":memory:":
+    if db_path == ":memory:" or is_url(db_path):
         return False
     legacy = legacy_checkpoint_path(db_path)
     if not legacy.exists():
@@ -89,6 +142,14 @@ def merge_legacy_checkpoints(db_path: str) -> bool:
 
 
 def has_checkpoints(conn: sqlite3.Connection, thread_id: str) -> bool:
+    if not isinstance(conn, sqlite3.Connection):  # PostgreSQL (PostgresSaver's `checkpoints` table)
+        import psycopg
+
+        try:
+            return conn.execute("SELECT 1 FROM checkpoints WHERE thread_id = %s LIMIT 1", (thread_id,)).fetchone() \
+                is not None
+        except psycopg.errors.UndefinedTable:
+            return False
     try:
         return conn.execute("SELECT 1 FROM checkpoints WHERE thread_id = ? LIMIT 1", (thread_id,)).fetchone() \
             is not None

@@ -28,6 +28,7 @@ from floor.config import FloorConfig
 from floor.cycle_work import CycleWork
 from floor.event_bus import EventBus
 from floor.fork_config import check_fork_config
+from floor.scenario_setup import SCENARIO_ACCOUNT, check_endowment_traders, endowments
 from ledger.errors import LedgerError
 from ledger.market_history import MarketSnapshots
 from ledger.store import Ledger
@@ -35,6 +36,7 @@ from market.background import BackgroundMarket
 from market.exchange import Exchange
 from market.instruments import DEFAULT_UNIVERSE, Instrument
 from market.journal import CycleJournal, ReplayError, restore_at
+from market.scenarios import attach as attach_scenario
 from market.warmup import warm_up
 from tools import market_tools
 
@@ -67,6 +69,7 @@ class Floor:
     db_path: str | None = None  # the run database (MCP tool servers open it in their own processes)
     mcp_sessions: dict[str, object] = field(default_factory=dict)  # trader -> open MCP tool session
     lease: object | None = None  # the run database's single-writer lease while this process owns it
+    scenario: object | None = None  # a market.scenarios.Scenario for the next start_run or fork (then cleared)
 
     def __post_init__(self) -> None:
         self.snapshots = MarketSnapshots(self.ledger.db.conn)
@@ -87,13 +90,21 @@ class Floor:
         """A new run: accounts for the traders and one per background class, the books at cycle 0."""
         seed = self.config.seed if seed is None else seed
         self.ledger.fee_bps = self.config.fee_bps  # the run's (and its main branch's) fee: this config's
+        self._accounts.clear()  # whether `bg:scenario` exists is the run's (account_of)
         ref = self.ledger.start_run(
             config=self.config.model_dump(mode="json"), seed=seed, name=name,
             symbols=[i.symbol for i in self.instruments],
         )
+        scenario, symbols = self.scenario, [i.symbol for i in self.instruments]
+        if scenario is not None:
+            check_endowment_traders(scenario, self.trader_names, symbols)
+        deposits = endowments(scenario, self.config.traders, symbols, seed)
         with self.ledger.transaction():
             for t in self.config.traders:
-                self.ledger.open_account(t.name, theory=t.theory, cash=t.initial_cash)
+                cash, holdings = deposits[t.name]
+                self.ledger.open_account(t.name, theory=t.theory, cash=cash, holdings=holdings)
+            if scenario is not None:
+                self._open_scenario_account()
             for cls_name in ("mm", "noise", "value"):
                 self.ledger.open_account(
                     BACKGROUND_PREFIX + cls_name, theory=f"background {cls_name}", kind="background",
@@ -105,6 +116,9 @@ class Floor:
                                      tape_size=100, id_memory_cycles=1, bar_history=256)
             self.exchange.cycle = 1  # the exchange stamps events with the cycle in progress
             self._warm_up()
+            if scenario is not None:
+                attach_scenario(self.exchange, scenario, start_cycle=0)
+                self.scenario = None
             self.snapshots.save(ref.run_id, ref.branch_id, 0, self.exchange.snapshot())
         self.at = (ref.run_id, ref.branch_id, 0)
         return ref.run_id, ref.branch_id
@@ -144,6 +158,8 @@ class Floor:
         account = self._accounts.get(owner)
         if account is None:
             account = owner if owner in self.trader_names else BACKGROUND_PREFIX + owner.split(":", 1)[0]
+            if account == SCENARIO_ACCOUNT and account not in {a.name for a in self.ledger.accounts(kinds=("background",))}:
+                account = BACKGROUND_PREFIX + "value"  # see _open_scenario_account
             self._accounts[owner] = account
         return account
 
@@ -214,11 +230,15 @@ class Floor:
                                  f"rebuilt from cycle {hist.keyframe_cycle}: {e}") from e
 
     def record_market(self, run_id: int, branch_id: int, cycle: int, journal: CycleJournal) -> None:
-        """Store the end of `cycle`: its journal always, a whole snapshot every KEYFRAME_EVERY cycles.
-        Called inside the settle transaction."""
+        """Store the end of `cycle`: its journal always, a whole snapshot every KEYFRAME_EVERY cycles, and the
+        cycle's LLM spend (ledger/llm_spend.py). Called inside the settle transaction."""
         self.snapshots.save_journal(run_id, branch_id, cycle, journal.encode())
         if cycle % KEYFRAME_EVERY == 0:
             self.snapshots.save(run_id, branch_id, cycle, self.exchange.snapshot())
+        if self.llm_budget is not None:  # the cycle's LLM spend, a history table like the others
+            from ledger import llm_spend
+
+            llm_spend.record(self.ledger.conn, run_id, branch_id, cycle, self.llm_budget.take(cycle))
 
     def fork(self, run_id: int, branch_id: int, at_cycle: int, *, name: str | None = None,
              config: FloorConfig | None = None) -> int:
@@ -238,7 +258,19 @@ class Floor:
         if config is not None and (config.fee_bps != self.ledger.branch_fee_bps or config.market != self.config.market):
             self.exchange = self.exchange_at(run_id, new_branch, at_cycle)
             self._follow_config(config, run_id, new_branch, at_cycle)
+        if self.scenario is not None:  # `fork --scenario`: the what-if line's books carry it from its fork cycle
+            self.exchange = self.exchange_at(run_id, new_branch, at_cycle)
+            attach_scenario(self.exchange, self.scenario, start_cycle=at_cycle)
+            self.snapshots.save(run_id, new_branch, at_cycle, self.exchange.snapshot())
+            self.scenario, self.at = None, None
         return new_branch
+
+    def _open_scenario_account(self) -> None:
+        """The background account the scenario's flash-crash seller (`scenario:flash`) settles to, opened
+        at cycle 0 of a run started with a scenario. A run started without one has no such account (a
+        branch cannot open accounts in its parent's past): there the seller settles to `bg:value`."""
+        self.ledger.open_account(SCENARIO_ACCOUNT, theory="background scenario", kind="background",
+                                 cash=BACKGROUND_CASH, holdings={i.symbol: BACKGROUND_SHARES for i in self.instruments})
 
     def mcp_tools(self, trader: str) -> list:
         """The trader's tools from the MCP market and accounts servers (started once, kept open)."""

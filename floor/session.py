@@ -87,14 +87,10 @@ class FloorSession:
         """The cycle graph compiled with a SqliteSaver on the run database (langgraph is imported here)."""
         with self._graph_lock:  # the UI calls a session from worker threads: compile it once
             if self._graph is None:
-                from langgraph.checkpoint.sqlite import SqliteSaver
-
                 from graphs.cycle_graph import build_graph
 
-                saver = SqliteSaver(self.conn)
-                saver.lock = self._conn_lock
-                if self.readonly:
-                    saver.is_setup = True  # its setup creates tables and sets WAL: a reader only reads them
+                # SqliteSaver on this connection (sharing its lock), or PostgresSaver on PostgreSQL
+                saver = run_database.make_saver(self.conn, self._conn_lock, readonly=self.readonly)
                 self._graph = build_graph().compile(checkpointer=saver)
         return self._graph
 

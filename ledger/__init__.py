@@ -1,7 +1,8 @@
-"""Double-entry ledger on SQLite (sqlite-utils): accounts, journal, FIFO lots, PnL, runs and branches.
+"""Double-entry ledger on SQLite (sqlite-utils), or PostgreSQL (psycopg 3; SQL differences in dialect.py):
+accounts, journal, FIFO lots, PnL, runs and branches.
 
 Pure domain: no LangChain, no Chainlit, no printing. Cash is integer cents, quantities whole shares.
-Entry point: `Ledger.open(path)`. Schema: docs/ledger-schema.md.
+Entry point: `Ledger.open(path or postgresql:// URL)`. Schema: docs/ledger-schema.md.
 """
 from ledger.errors import LedgerError, RejectCode, Rejection
 from ledger.store import Ledger

@@ -24,6 +24,7 @@ import json
 import sqlite3
 
 from ledger import fillkeys
+from ledger.dialect import dialect_of
 from ledger.errors import LedgerError, RejectCode
 from ledger.lots import copy_stream, delete_from
 from ledger.schema import HISTORY_TABLES
@@ -38,9 +39,9 @@ def new_branch(conn: sqlite3.Connection, run_id: int, parent_id: int | None, for
     if fee_bps is None:
         fee_bps = branch_fee(conn, parent_id) if parent_id is not None else conn.execute(
             "SELECT coalesce(fee_bps, 0) FROM runs WHERE run_id=?", (run_id,)).fetchone()[0]
-    cur = conn.execute("INSERT INTO branches(run_id, parent_id, fork_cycle, cycle, name, fee_bps) "
-                       "VALUES (?,?,?,?,?,?)", (run_id, parent_id, fork_cycle, fork_cycle or 0, name, fee_bps))
-    return int(cur.lastrowid)
+    return dialect_of(conn).insert_id(
+        conn, "INSERT INTO branches(run_id, parent_id, fork_cycle, cycle, name, fee_bps) VALUES (?,?,?,?,?,?)",
+        (run_id, parent_id, fork_cycle, fork_cycle or 0, name, fee_bps), "branch_id")
 
 
 def branch_fee(conn: sqlite3.Connection, branch_id: int) -> int:
@@ -158,6 +159,7 @@ def truncate_after(conn: sqlite3.Connection, st: BranchState, k: int) -> tuple[i
     if st.parent_id is not None and k < st.fork_cycle:
         (n,) = conn.execute("SELECT count(*) FROM fills WHERE seq BETWEEN ? AND ?", fillkeys.branch(b)).fetchone()
         _delete_branch_rows(conn, b)
+        dialect_of(conn).rewind_ids(conn, HISTORY_TABLES)
         pst, src = state_at(conn, st.parent_id, k)
         if pst.fee_bps != st.fee_bps:  # the branch keeps its own fee
             rehold_cash(pst, st.fee_bps)
@@ -194,6 +196,7 @@ def truncate_after(conn: sqlite3.Connection, st: BranchState, k: int) -> tuple[i
     conn.execute("DELETE FROM reservations WHERE branch_id=? AND cycle>?", (b, k))
     for t in HISTORY_TABLES:
         conn.execute(f"DELETE FROM {t} WHERE branch_id=? AND cycle>?", (b, k))
+    dialect_of(conn).rewind_ids(conn, HISTORY_TABLES)
     return rep.rows, False
 
 

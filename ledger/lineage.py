@@ -53,4 +53,4 @@ def journal_sql(lin: list[tuple[int, int]]) -> tuple[str, list[int]]:
     params: list[int] = []
     for _, table, _ in JOURNAL_ARMS:
         params += tp if table == "transfers" else fp
-    return "(" + journal_union({"transfers": tw, "fills": fw}) + ")", params
+    return "(" + journal_union({"transfers": tw, "fills": fw}) + ") AS journal_rows", params  # PostgreSQL needs the alias

@@ -18,11 +18,12 @@ from __future__ import annotations
 import sqlite3
 from typing import NamedTuple
 
+from ledger.dialect import dialect_of
 from ledger.lineage import lineage, lineage_sql
 
 TABLES = ("market_snapshots", "market_journal")  # keyframes, journals: the same shape of row
 _SCHEMA = """CREATE TABLE IF NOT EXISTS {table} (
-    run_id TEXT NOT NULL,
+    run_id {run_id_type} NOT NULL,
     branch_id INTEGER NOT NULL,
     cycle INTEGER NOT NULL,
     blob BLOB NOT NULL,
@@ -42,8 +43,13 @@ class MarketHistory(NamedTuple):
 class MarketSnapshots:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        d = dialect_of(conn)
+        self._replace = {t: d.insert_or_replace(t, "run_id, branch_id, cycle, blob", "run_id, branch_id, cycle")
+                         for t in TABLES}
         for table in TABLES:
-            conn.execute(_SCHEMA.format(table=table))
+            # TEXT on SQLite since the first version (its affinity compares it with integers); PostgreSQL
+            # compares strictly, so there it is the integer the ledger's run ids are
+            conn.execute(d.raw_ddl(_SCHEMA.format(table=table, run_id_type="TEXT" if d.name == "sqlite" else "INTEGER")))
 
     def save(self, run_id: int, branch_id: int, cycle: int, blob: bytes) -> None:
         """A keyframe: the whole exchange at the end of `cycle`."""
@@ -54,8 +60,7 @@ class MarketSnapshots:
         self._put("market_journal", run_id, branch_id, cycle, blob)
 
     def _put(self, table: str, run_id: int, branch_id: int, cycle: int, blob: bytes) -> None:
-        self.conn.execute(f"INSERT OR REPLACE INTO {table} (run_id, branch_id, cycle, blob) VALUES (?, ?, ?, ?)",
-                          (run_id, branch_id, cycle, blob))
+        self.conn.execute(self._replace[table], (run_id, branch_id, cycle, blob))
 
     def has_cycle(self, run_id: int, branch_id: int, cycle: int) -> bool:
         """Is the end of `cycle` recorded on the branch's lineage (a journal or a keyframe at that cycle)?"""

@@ -7,7 +7,7 @@ Two kinds of tables:
 * state (one row per thing, updated in place, per branch): `balances`, `positions`, `accounts`,
   and the open part of `reservations`. Reads are O(1)-ish lookups.
 * history (append-only, per branch and cycle): `fills`, `transfers`, `lots`, `releases`, `orders`,
-  `traces`, `messages`, `snapshots`, `marks`. `truncate_after` deletes their rows after a cycle and
+  `traces`, `messages`, `snapshots`, `marks`, `llm_spend`. `truncate_after` deletes their rows after a cycle and
   undoes exactly those rows' effect on the state tables.
 
 Tables are created through sqlite-utils. The two hot tables get raw DDL, which sqlite-utils cannot
@@ -18,7 +18,7 @@ declare: `fills` is a rowid table whose INTEGER PRIMARY KEY `seq` encodes (branc
 """
 from __future__ import annotations
 
-from sqlite_utils import Database
+from ledger.dialect import dialect_of
 
 # Bumped when a file of the older layout cannot be read correctly by this code (create_schema then refuses
 # the file). A nullable column whose NULL means the older behaviour is added in place instead
@@ -83,95 +83,99 @@ def journal_union(conds: dict[str, str] | None = None) -> str:
     return "\nUNION ALL\n".join(arms)
 
 
-JOURNAL_VIEW = "CREATE VIEW IF NOT EXISTS journal AS\n" + journal_union()
+JOURNAL_VIEW = "CREATE VIEW IF NOT EXISTS journal AS\n" + journal_union()  # the SQLite form
 
 
 def check_schema(conn) -> None:
     """For a read-only open: the file must already be a ledger of this schema version."""
     try:
         row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-    except Exception as exc:  # noqa: BLE001 - sqlite3.OperationalError: no such table
+    except Exception as exc:  # noqa: BLE001 - sqlite3.OperationalError / psycopg UndefinedTable: no such table
         raise RuntimeError("not a trading-floor run database (it has no ledger tables)") from exc
     if row is None or int(row[0]) != SCHEMA_VERSION:
         raise RuntimeError(f"ledger database has schema version {row and row[0]}, this code needs "
                            f"{SCHEMA_VERSION}; start a new database file")
 
 
-def add_missing_column(db: Database, table: str, column: str, sql_type: str) -> None:
+def add_missing_column(conn, table: str, column: str, sql_type: str) -> None:
     """An additive change that keeps SCHEMA_VERSION: a nullable column added to a file made before it.
     NULL in it means what the older code did (for `branches.fee_bps`: the run's `runs.fee_bps`)."""
-    if column not in {c.name for c in db[table].columns}:
-        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
+    d = dialect_of(conn)
+    if column not in d.columns(conn, table):
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
 
 
-def create_schema(db: Database) -> None:
-    """Create every table, index and view if missing (idempotent)."""
-    t = db.table
-    t("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
-    db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
-    (version,) = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+# The tables sqlite-utils declares (name, columns, primary key, indexes), in creation order; the raw DDL
+# above comes in where its name is. On PostgreSQL the same spec becomes BIGINT/identity columns (dialect.py).
+TABLES: tuple = (
+    ("runs", {"run_id": int, "name": str, "seed": int, "config": str, "meta": str, "fee_bps": int}, "run_id", ()),
+    ("branches", {"branch_id": int, "run_id": int, "parent_id": int, "fork_cycle": int, "cycle": int, "name": str,
+                  "fee_bps": int}, "branch_id", ()),
+    ("symbols", {"run_id": int, "symbol": str}, ("run_id", "symbol"), ()),
+    ("accounts", {"run_id": int, "branch_id": int, "cycle": int, "name": str, "theory": str, "kind": str,
+                  "initial_cash": int, "initial_holdings": str, "allow_short": int, "short_limit": int,
+                  "credit_limit": int}, ("branch_id", "name"), ()),
+    ("balances", {"run_id": int, "branch_id": int, "cycle": int, "account": str, "asset": str, "amount": int,
+                  "reserved": int}, ("branch_id", "account", "asset"), ()),
+    ("positions", {"run_id": int, "branch_id": int, "cycle": int, "account": str, "symbol": str,
+                   "cost_basis": int, "realized_pnl": int, "fees": int, "long_opened": int, "long_consumed": int,
+                   "short_opened": int, "short_consumed": int}, ("branch_id", "account", "symbol"), ()),
+    ("transfers", {"seq": int, "run_id": int, "branch_id": int, "cycle": int, "transfer_id": str,
+                   "debit_account": str, "credit_account": str, "asset": str, "amount": int, "price": int,
+                   "kind": str}, "seq", ((("branch_id", "transfer_id"), True), (("branch_id", "cycle"), False))),
+    ("fills", FILLS_DDL, None, ()),
+    ("fill_ids", FILL_IDS_DDL, None, ()),
+    ("idx_fill_ids_cycle", "CREATE INDEX IF NOT EXISTS idx_fill_ids_cycle ON fill_ids(branch_id, cycle)", None, ()),
+    ("lots", LOTS_DDL, None, ()),
+    ("reservations", {"run_id": int, "branch_id": int, "cycle": int, "order_id": str, "account": str, "side": str,
+                      "symbol": str, "qty": int, "limit_price": int, "remaining": int}, ("branch_id", "order_id"),
+     ((("branch_id", "cycle"), False),)),
+    ("idx_reservations_open", "CREATE INDEX IF NOT EXISTS idx_reservations_open ON reservations(branch_id, account) "
+     "WHERE remaining > 0", None, ()),
+    ("releases", {"seq": int, "run_id": int, "branch_id": int, "cycle": int, "order_id": str, "qty": int}, "seq",
+     ((("branch_id", "cycle"), False),)),
+    ("orders", {"seq": int, "run_id": int, "branch_id": int, "cycle": int, "tick": int, "order_id": str,
+                "account": str, "side": str, "symbol": str, "order_type": str, "qty": int, "limit_price": int,
+                "status": str, "reason": str, "detail": str, "payload": str}, "seq",
+     ((("branch_id", "cycle"), False), (("branch_id", "order_id"), False))),
+    ("traces", {"seq": int, "run_id": int, "branch_id": int, "cycle": int, "agent": str, "node": str, "kind": str,
+                "payload": str}, "seq", ((("branch_id", "cycle"), False),)),
+    ("messages", {"seq": int, "run_id": int, "branch_id": int, "cycle": int, "round": int, "sender": str,
+                  "recipients": str, "text": str, "sentiment": float, "topic": str}, "seq",
+     ((("branch_id", "cycle"), False),)),
+    ("snapshots", {"run_id": int, "branch_id": int, "cycle": int, "account": str, "cash": int,
+                   "holdings_value": int, "value": int}, ("branch_id", "cycle", "account"), ()),
+    ("marks", {"run_id": int, "branch_id": int, "cycle": int, "symbol": str, "price": int},
+     ("branch_id", "cycle", "symbol"), ()),
+    ("llm_spend", {"run_id": int, "branch_id": int, "cycle": int, "trader": str, "kind": str, "mode": str,
+                   "reason": str, "calls": int, "cached_calls": int, "input_tokens": int, "output_tokens": int,
+                   "cost_micro_usd": int}, ("branch_id", "cycle", "trader", "kind"), ()),  # ledger/llm_spend.py
+)
+
+
+def create_schema(conn) -> None:
+    """Create every table, index and view if missing (idempotent), on SQLite or PostgreSQL."""
+    d = dialect_of(conn)
+    d.create_table(conn, "meta", {"key": str, "value": str}, "key")
+    conn.execute(d.insert_or_ignore("meta", "key, value", "key"), ("schema_version", str(SCHEMA_VERSION)))
+    (version,) = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
     if int(version) != SCHEMA_VERSION:
         raise RuntimeError(f"ledger database has schema version {version}, this code needs {SCHEMA_VERSION}; "
                            "start a new database file")
-    t("runs").create({"run_id": int, "name": str, "seed": int, "config": str, "meta": str,
-                      "fee_bps": int}, pk="run_id", if_not_exists=True)
-    t("branches").create({"branch_id": int, "run_id": int, "parent_id": int, "fork_cycle": int,
-                          "cycle": int, "name": str, "fee_bps": int}, pk="branch_id", if_not_exists=True)
-    add_missing_column(db, "branches", "fee_bps", "INTEGER")
-    t("symbols").create({"run_id": int, "symbol": str}, pk=("run_id", "symbol"), if_not_exists=True)
-    t("accounts").create({"run_id": int, "branch_id": int, "cycle": int, "name": str, "theory": str,
-                          "kind": str, "initial_cash": int, "initial_holdings": str,
-                          "allow_short": int, "short_limit": int, "credit_limit": int},
-                         pk=("branch_id", "name"), if_not_exists=True)
-    t("balances").create({"run_id": int, "branch_id": int, "cycle": int, "account": str, "asset": str,
-                          "amount": int, "reserved": int},
-                         pk=("branch_id", "account", "asset"), if_not_exists=True)
-    t("positions").create({"run_id": int, "branch_id": int, "cycle": int, "account": str, "symbol": str,
-                           "cost_basis": int, "realized_pnl": int, "fees": int,
-                           "long_opened": int, "long_consumed": int,
-                           "short_opened": int, "short_consumed": int},
-                          pk=("branch_id", "account", "symbol"), if_not_exists=True)
-    t("transfers").create({"seq": int, "run_id": int, "branch_id": int, "cycle": int, "transfer_id": str,
-                           "debit_account": str, "credit_account": str, "asset": str, "amount": int,
-                           "price": int, "kind": str}, pk="seq", if_not_exists=True)
-    t("transfers").create_index(["branch_id", "transfer_id"], unique=True, if_not_exists=True)
-    t("transfers").create_index(["branch_id", "cycle"], if_not_exists=True)
-    db.execute(FILLS_DDL)
-    db.execute(FILL_IDS_DDL)
-    db.execute("CREATE INDEX IF NOT EXISTS idx_fill_ids_cycle ON fill_ids(branch_id, cycle)")
-    db.execute(LOTS_DDL)
-    t("reservations").create({"run_id": int, "branch_id": int, "cycle": int, "order_id": str,
-                              "account": str, "side": str, "symbol": str, "qty": int,
-                              "limit_price": int, "remaining": int},
-                             pk=("branch_id", "order_id"), if_not_exists=True)
-    t("reservations").create_index(["branch_id", "cycle"], if_not_exists=True)
-    db.execute("CREATE INDEX IF NOT EXISTS idx_reservations_open ON reservations(branch_id, account) "
-               "WHERE remaining > 0")
-    t("releases").create({"seq": int, "run_id": int, "branch_id": int, "cycle": int, "order_id": str,
-                          "qty": int}, pk="seq", if_not_exists=True)
-    t("releases").create_index(["branch_id", "cycle"], if_not_exists=True)
-    t("orders").create({"seq": int, "run_id": int, "branch_id": int, "cycle": int, "tick": int,
-                        "order_id": str, "account": str, "side": str, "symbol": str, "order_type": str,
-                        "qty": int, "limit_price": int, "status": str, "reason": str, "detail": str,
-                        "payload": str}, pk="seq", if_not_exists=True)
-    t("orders").create_index(["branch_id", "cycle"], if_not_exists=True)
-    t("orders").create_index(["branch_id", "order_id"], if_not_exists=True)
-    t("traces").create({"seq": int, "run_id": int, "branch_id": int, "cycle": int, "agent": str,
-                        "node": str, "kind": str, "payload": str}, pk="seq", if_not_exists=True)
-    t("traces").create_index(["branch_id", "cycle"], if_not_exists=True)
-    t("messages").create({"seq": int, "run_id": int, "branch_id": int, "cycle": int, "round": int,
-                          "sender": str, "recipients": str, "text": str, "sentiment": float,
-                          "topic": str}, pk="seq", if_not_exists=True)
-    t("messages").create_index(["branch_id", "cycle"], if_not_exists=True)
-    t("snapshots").create({"run_id": int, "branch_id": int, "cycle": int, "account": str, "cash": int,
-                           "holdings_value": int, "value": int},
-                          pk=("branch_id", "cycle", "account"), if_not_exists=True)
-    t("marks").create({"run_id": int, "branch_id": int, "cycle": int, "symbol": str, "price": int},
-                      pk=("branch_id", "cycle", "symbol"), if_not_exists=True)
-    db.execute(JOURNAL_VIEW)
+    for name, columns, pk, indexes in TABLES:
+        if isinstance(columns, str):
+            conn.execute(d.raw_ddl(columns))
+            continue
+        d.create_table(conn, name, columns, pk)
+        if name == "branches":
+            add_missing_column(conn, "branches", "fee_bps", "INTEGER")
+        for cols, unique in indexes:
+            d.create_index(conn, name, cols, unique=unique)
+    conn.execute(d.create_view("journal", journal_union()))
 
 
 # Tables with per-cycle history rows, and what `truncate_after` simply deletes after undoing effects.
-HISTORY_TABLES = ("fill_ids", "transfers", "releases", "orders", "traces", "messages", "snapshots", "marks")
+HISTORY_TABLES = ("fill_ids", "transfers", "releases", "orders", "traces", "messages", "snapshots", "marks",
+                  "llm_spend")
 ALL_BRANCH_TABLES = ("accounts", "balances", "positions", "transfers", "fills", "fill_ids", "lots", "reservations",
-                     "releases", "orders", "traces", "messages", "snapshots", "marks")
+                     "releases", "orders", "traces", "messages", "snapshots", "marks", "llm_spend")

@@ -16,11 +16,13 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from sqlite_utils import Database
 
 from ledger import branches
+from ledger.dialect import dialect_of, is_url
 from ledger.errors import LedgerError, RejectCode
 from ledger.market_history import MarketSnapshots
 from ledger.reading import ReadingMixin
@@ -34,12 +36,14 @@ class Ledger(TradingMixin, ReadingMixin):
     def __init__(self, conn: sqlite3.Connection, *, fee_bps: int, allow_short: bool, short_limit: int,
                  credit_limit: int, symbols: Iterable[str] | None, readonly: bool = False):
         self.conn = conn
-        self.db = Database(conn)
+        self.dialect = dialect_of(conn)
+        # callers outside the ledger reach the connection as `ledger.db.conn` (sqlite-utils on SQLite)
+        self.db = Database(conn) if self.dialect.name == "sqlite" else SimpleNamespace(conn=conn)
         self.readonly = readonly
         if readonly:
             check_schema(conn)
         else:
-            create_schema(self.db)
+            create_schema(conn)
         self.fee_bps, self.allow_short, self.short_limit, self.credit_limit = (
             fee_bps, allow_short, short_limit, credit_limit)
         self.default_symbols = tuple(symbols or ())
@@ -63,7 +67,23 @@ class Ledger(TradingMixin, ReadingMixin):
 
         `readonly` opens an existing file for reading only (SQLite `mode=ro`): nothing is created or
         written, not even the active-branch marker, so readers work on a read-only file and never take
-        the write lock from the run's owner."""
+        the write lock from the run's owner.
+
+        `path` may also be a PostgreSQL URL (`postgresql://user@host/db`, optionally `?schema=name`): the
+        same ledger on a psycopg connection from a pool (pg_connection.py, dialect.py). A server that
+        cannot be reached raises `StorageUnavailable` with one sentence."""
+        if is_url(path):
+            from ledger.pg_connection import connect
+
+            conn = connect(str(path))
+            try:
+                if readonly:  # the server refuses any write on this session (reset when pooled again)
+                    conn.execute("SET default_transaction_read_only = on")
+                return cls(conn, fee_bps=fee_bps, allow_short=allow_short, short_limit=short_limit,
+                           credit_limit=credit_limit, symbols=symbols, readonly=readonly)
+            except BaseException:
+                conn.close()
+                raise
         if readonly:
             conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, isolation_level=None,
                                    check_same_thread=False)
@@ -103,7 +123,7 @@ class Ledger(TradingMixin, ReadingMixin):
         name = None
         if outer:
             self._flat, self._doomed = not savepoints, False
-            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute(self.dialect.begin_write)
         elif not self._flat:
             name = f"sp{self._depth}"
             self.conn.execute(f"SAVEPOINT {name}")
@@ -143,7 +163,7 @@ class Ledger(TradingMixin, ReadingMixin):
         if self._depth:
             yield  # already inside a transaction: it is the snapshot
             return
-        self.conn.execute("BEGIN DEFERRED")
+        self.conn.execute(self.dialect.begin_read)
         self._depth += 1
         try:
             self.conn.execute("SELECT count(*) FROM meta").fetchone()  # the snapshot starts at the first read
@@ -159,10 +179,10 @@ class Ledger(TradingMixin, ReadingMixin):
         """Create a run with its main branch and the system accounts; it becomes the active branch."""
         syms = sorted(set(symbols if symbols is not None else self.default_symbols))
         with self.transaction():
-            cur = self.conn.execute("INSERT INTO runs(name, seed, config, meta, fee_bps) VALUES (?,?,?,?,?)",
-                                    (name, seed, json.dumps(config, sort_keys=True, default=str),
-                                     json.dumps(dict(meta or {}), sort_keys=True, default=str), self.fee_bps))
-            run_id = int(cur.lastrowid)
+            run_id = self.dialect.insert_id(
+                self.conn, "INSERT INTO runs(name, seed, config, meta, fee_bps) VALUES (?,?,?,?,?)",
+                (name, seed, json.dumps(config, sort_keys=True, default=str),
+                 json.dumps(dict(meta or {}), sort_keys=True, default=str), self.fee_bps), "run_id")
             b = branches.new_branch(self.conn, run_id, None, None, "main")
             self.conn.executemany("INSERT INTO symbols(run_id, symbol) VALUES (?,?)", [(run_id, s) for s in syms])
             for acct in SYSTEM_ACCOUNTS:
@@ -185,8 +205,8 @@ class Ledger(TradingMixin, ReadingMixin):
 
     def _activate(self, branch_id: int, *, remember: bool = True) -> None:
         if remember and not self.readonly:
-            self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('active_branch', ?)",
-                              (str(branch_id),))
+            self.conn.execute(self.dialect.insert_or_replace("meta", "key, value", "key"),
+                              ("active_branch", str(branch_id)))
         self._st = load_state(self.conn, branch_id)
         self._dv, self._lv = self._data_version(), self._ledger_version()
 
@@ -257,11 +277,12 @@ class Ledger(TradingMixin, ReadingMixin):
                 self.conn.execute(f"DELETE FROM {t}")
             MarketSnapshots(self.conn).delete_all()
             self.conn.execute("DELETE FROM meta WHERE key='active_branch'")
+            self.dialect.rewind_ids(self.conn, (*ALL_BRANCH_TABLES, "branches", "runs"))
         self._st = None
 
     # ------------------------------------------------------------------ internals
     def _data_version(self) -> int:
-        return self.conn.execute("PRAGMA data_version").fetchone()[0]
+        return self.dialect.data_version(self.conn)
 
     def _ledger_version(self) -> int:
         row = self.conn.execute("SELECT value FROM meta WHERE key='ledger_version'").fetchone()
@@ -271,7 +292,7 @@ class Ledger(TradingMixin, ReadingMixin):
         """Inside a write transaction: count it, so other connections know the ledger changed."""
         (value,) = self.conn.execute(
             "INSERT INTO meta(key, value) VALUES ('ledger_version', '1') ON CONFLICT(key) DO UPDATE "
-            "SET value = CAST(value AS INTEGER) + 1 RETURNING value").fetchone()
+            "SET value = CAST(meta.value AS INTEGER) + 1 RETURNING value").fetchone()
         return int(value)
 
     def _reload(self) -> None:

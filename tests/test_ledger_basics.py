@@ -11,8 +11,8 @@ from ledger.types import EXTERNAL, FEES, Fill
 
 
 @pytest.fixture
-def led():
-    led = Ledger.open(":memory:", symbols=["AAA", "BBB"])
+def led(ledger_backend):
+    led = ledger_backend.open(symbols=["AAA", "BBB"])
     led.start_run(config={"k": 1}, seed=42, name="t")
     led.open_account("a", theory="momentum", cash=100_000, holdings={"AAA": 50}, cost={"AAA": 90})
     led.open_account("b", theory="value", cash=100_000, holdings={"AAA": 20, "BBB": 10})
@@ -114,8 +114,8 @@ def test_fifo_realized_and_unrealized(led):
     assert led.unrealized_pnl("a", {"AAA": 100}) == 35 * 100 - 35 * 90
 
 
-def test_shorting_with_a_limit_and_covering():
-    led = Ledger.open(":memory:", allow_short=True, short_limit=8, symbols=["AAA"])
+def test_shorting_with_a_limit_and_covering(ledger_backend):
+    led = ledger_backend.open(allow_short=True, short_limit=8, symbols=["AAA"])
     led.start_run(config={}, seed=1)
     led.open_account("s", cash=10_000)
     led.open_account("m", cash=10**6, holdings={"AAA": 100})
@@ -129,8 +129,8 @@ def test_shorting_with_a_limit_and_covering():
     assert [(lot.side, lot.qty, lot.price) for lot in led.lots("s")] == [(1, 2, 90)]
 
 
-def test_credit_limit_and_per_account_override():
-    led = Ledger.open(":memory:", credit_limit=500, symbols=["AAA"])
+def test_credit_limit_and_per_account_override(ledger_backend):
+    led = ledger_backend.open(credit_limit=500, symbols=["AAA"])
     led.start_run(config={}, seed=1)
     led.open_account("a", cash=1000)
     led.open_account("bg:mm", kind="background", cash=0, holdings={"AAA": 10}, allow_short=True, short_limit=100,
@@ -141,8 +141,8 @@ def test_credit_limit_and_per_account_override():
     assert led.cash("a") == -500 and led.holdings("bg:mm") == {"AAA": -5}
 
 
-def test_fees_go_to_the_fee_account_and_journal_balances():
-    led = Ledger.open(":memory:", fee_bps=25, symbols=["AAA"])
+def test_fees_go_to_the_fee_account_and_journal_balances(ledger_backend):
+    led = ledger_backend.open(fee_bps=25, symbols=["AAA"])
     led.start_run(config={}, seed=1)
     led.open_account("a", cash=100_000)
     led.open_account("b", cash=0, holdings={"AAA": 100})
@@ -184,9 +184,9 @@ def test_open_account_validation(led):
     assert [a.name for a in led.accounts()] == ["a", "b"]
 
 
-def test_accounts_from_range_are_seeded_and_bounded():
+def test_accounts_from_range_are_seeded_and_bounded(ledger_backend):
     def make(seed):
-        led = Ledger.open(":memory:", symbols=["AAA", "BBB"])
+        led = ledger_backend.open(symbols=["AAA", "BBB"])
         led.start_run(config={}, seed=seed)
         out = led.open_accounts_from_range({"x": "momentum", "y": "value"}, seed=seed, cash=(500_00, 2000_00),
                                            stocks=(5, 20))
@@ -198,7 +198,7 @@ def test_accounts_from_range_are_seeded_and_bounded():
     for c, h in o1.values():
         assert 500_00 <= c <= 2000_00 and all(5 <= q <= 20 for q in h.values()) and set(h) == {"AAA", "BBB"}
     assert l1.cash("x") == o1["x"][0] and l1.holdings("y") == o1["y"][1]
-    led = Ledger.open(":memory:", symbols=["AAA"])
+    led = ledger_backend.open(symbols=["AAA"])
     led.start_run(config={}, seed=1)
     assert led.open_accounts_from_range(["p"], seed=1, cash=1000, stocks=3) == {"p": (1000, {"AAA": 3})}
 
@@ -232,9 +232,11 @@ def test_traces_messages_orders_are_filterable(led):
     assert led.last_cycle() == 2
 
 
-def test_runs_branches_reset_and_wal(tmp_path):
-    led = Ledger.open(tmp_path / "x.db", symbols=["AAA"])
-    assert led.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+def test_runs_branches_reset_and_wal(ledger_backend):
+    target = ledger_backend.target()
+    led = Ledger.open(target, symbols=["AAA"])
+    if ledger_backend.name == "sqlite":
+        assert led.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     r1 = led.start_run(config={"a": 1}, seed=1, name="first")
     led.open_account("a", cash=5)
     r2 = led.start_run(config={"a": 2}, seed=2)
@@ -243,12 +245,13 @@ def test_runs_branches_reset_and_wal(tmp_path):
     assert led.cash("a") == 5
     assert [(r.name, r.seed, r.config) for r in led.list_runs()] == [("first", 1, {"a": 1}), (None, 2, {"a": 2})]
     led.close()
-    led = Ledger.open(tmp_path / "x.db")  # reopening resumes the last active branch
+    led = Ledger.open(target)  # reopening resumes the last active branch
     assert led.ref == r1 and led.cash("a") == 5
     led.reset()
     assert led.list_runs() == []
     with pytest.raises(LedgerError):
         led.cash("a")
+    assert led.start_run(config={}, seed=3) == r1  # after a reset, ids start again from 1 (on both backends)
     led.close()
 
 
@@ -263,12 +266,13 @@ def test_fill_ids_follow_the_branch_lineage(led):
     assert [f["fill_id"] for f in led.fills()] == ["p1", "p2"]
 
 
-def test_a_second_connection_sees_committed_writes(tmp_path):
-    writer = Ledger.open(tmp_path / "s.db", symbols=["AAA"])
+def test_a_second_connection_sees_committed_writes(ledger_backend):
+    target = ledger_backend.target()
+    writer = Ledger.open(target, symbols=["AAA"])
     writer.start_run(config={}, seed=1)
     writer.open_account("a", cash=1000)
     writer.open_account("b", cash=0, holdings={"AAA": 5})
-    reader = Ledger.open(tmp_path / "s.db")
+    reader = Ledger.open(target)
     assert reader.cash("a") == 1000
     with writer.transaction():
         writer.settle(1, [F(1, 1, "AAA", 100, 2, "a", "b")])

@@ -1,6 +1,7 @@
 """Crash safety: a writer process killed with SIGKILL in the middle of a settlement batch.
 
-After reopening, every batch (one cycle, 500 fills) is wholly present or wholly absent, the balances
+On both backends (a SQLite file; a schema of the test PostgreSQL server, whose server process lives
+on while the client dies). After reopening, every batch (one cycle, 500 fills) is wholly present or wholly absent, the balances
 agree with the fills that are present, and retrying the interrupted batch completes it exactly once.
 """
 from __future__ import annotations
@@ -55,7 +56,7 @@ def batch(c: int) -> list[Fill]:
     return [Fill(f"F{c}-{i}", c, i, "AAA", 100 + c % 7, 1 + i % 3, "a", "b") for i in range(N)]
 
 
-def run_and_kill(path: Path, pause_at: int, kill_after_done: int | None, delay: float) -> None:
+def run_and_kill(path: Path | str, pause_at: int, kill_after_done: int | None, delay: float) -> None:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.Popen([sys.executable, "-c", CHILD, str(path), str(pause_at), str(N)], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, text=True)
@@ -70,10 +71,10 @@ def run_and_kill(path: Path, pause_at: int, kill_after_done: int | None, delay: 
     assert proc.returncode == -signal.SIGKILL
 
 
-def verify(path: Path) -> int:
+def verify(path: Path | str) -> int:
     """Check all-or-nothing batches and balances; return the number of complete cycles."""
     led = Ledger.open(path)
-    rows = led.conn.execute("SELECT cycle, count(*), sum(price * qty), sum(qty) FROM fills GROUP BY cycle").fetchall()
+    rows = led.conn.execute("SELECT cycle, count(*), sum(price * qty), sum(qty) FROM fills GROUP BY cycle ORDER BY cycle").fetchall()
     cycles = [r[0] for r in rows]
     assert cycles == list(range(1, len(cycles) + 1))
     assert all(r[1] == N for r in rows), rows
@@ -89,14 +90,14 @@ def verify(path: Path) -> int:
     return len(cycles)
 
 
-def test_kill_inside_uncommitted_batch(tmp_path):
-    path = tmp_path / "crash.db"
+def test_kill_inside_uncommitted_batch(ledger_backend):
+    path = ledger_backend.target()  # a file, or a schema on the test server
     run_and_kill(path, pause_at=4, kill_after_done=None, delay=0.05)
     assert verify(path) == 3  # the batch of cycle 4 was fully written but never committed: absent
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.004, 0.011])
-def test_kill_at_random_points_while_settling(tmp_path, delay):
-    path = tmp_path / "crash.db"
+def test_kill_at_random_points_while_settling(ledger_backend, delay):
+    path = ledger_backend.target()
     run_and_kill(path, pause_at=-1, kill_after_done=2, delay=delay)
     assert verify(path) >= 2

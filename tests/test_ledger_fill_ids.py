@@ -15,13 +15,12 @@ from hypothesis import strategies as st
 from ledger import fillkeys
 from ledger.errors import RejectCode
 from ledger.fillids import split, summarize
-from ledger.store import Ledger
 from ledger.types import Fill
 
 
 @pytest.fixture
-def led():
-    led = Ledger.open(":memory:", symbols=["AAA"])
+def led(ledger_backend):
+    led = ledger_backend.open(symbols=["AAA"])
     led.start_run(config={}, seed=1)
     led.open_account("a", cash=10**9)
     led.open_account("b", cash=10**9, holdings={"AAA": 10**6})

@@ -16,6 +16,7 @@ from collections import defaultdict, deque
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ledger_backends import Backend
 
 from ledger.store import Ledger
 from ledger.types import EXTERNAL, FEES, Fill
@@ -168,8 +169,9 @@ ops = st.one_of(
 )
 
 
-def run_stream(stream, bps: int, allow_short: bool, short_limit: int) -> None:
-    led = Ledger.open(":memory:", fee_bps=bps, allow_short=allow_short, short_limit=short_limit, symbols=SYMS)
+def run_stream(stream, bps: int, allow_short: bool, short_limit: int, backend: Backend | None = None) -> None:
+    """One random stream against the model, on `backend` (SQLite in memory by default)."""
+    led = (backend or Backend("sqlite")).open(fee_bps=bps, allow_short=allow_short, short_limit=short_limit, symbols=SYMS)
     led.start_run(config={}, seed=0)
     m = Model(bps, allow_short, short_limit)
     init = {"a": (50000, {"AAA": 40, "BBB": 5}), "b": (30000, {"AAA": 0, "BBB": 35}), "c": (4000, {"AAA": 17})}
@@ -267,16 +269,18 @@ def run_stream(stream, bps: int, allow_short: bool, short_limit: int) -> None:
     led.close()
 
 
-SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# The backend fixture holds no per-example state (each example opens its own fresh ledger).
+SETTINGS = settings(max_examples=100, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
 @SETTINGS
 @given(st.lists(ops, min_size=10, max_size=60), st.sampled_from([0, 30]))
-def test_random_streams_long_only(stream, bps):
-    run_stream(stream, bps, allow_short=False, short_limit=0)
+def test_random_streams_long_only(ledger_backend, stream, bps):
+    run_stream(stream, bps, allow_short=False, short_limit=0, backend=ledger_backend)
 
 
 @SETTINGS
 @given(st.lists(ops, min_size=10, max_size=60), st.sampled_from([0, 30]))
-def test_random_streams_with_shorting(stream, bps):
-    run_stream(stream, bps, allow_short=True, short_limit=12)
+def test_random_streams_with_shorting(ledger_backend, stream, bps):
+    run_stream(stream, bps, allow_short=True, short_limit=12, backend=ledger_backend)

@@ -34,8 +34,8 @@ action = st.one_of(
 script = st.lists(st.lists(action, min_size=1, max_size=6), min_size=3, max_size=10)
 
 
-def new_ledger(path=":memory:") -> Ledger:
-    led = Ledger.open(path, fee_bps=20, allow_short=True, short_limit=10, symbols=SYMS)
+def new_ledger(backend, target=None) -> Ledger:
+    led = backend.open(target, fee_bps=20, allow_short=True, short_limit=10, symbols=SYMS)
     led.start_run(config={"test": 1}, seed=3)
     for i, a in enumerate(ACCTS):
         led.open_account(a, theory=f"t{i}", cash=20_000 + 1000 * i, holdings={"AAA": 10 + i, "BBB": 5}, cost={"AAA": 100})
@@ -109,13 +109,14 @@ def observe(led: Ledger) -> dict:
     }
 
 
-SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=50, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
 @SETTINGS
 @given(script, st.data())
-def test_truncate_after_restores_exact_state_and_replay_is_identical(cycles, data):
-    led = new_ledger()
+def test_truncate_after_restores_exact_state_and_replay_is_identical(ledger_backend, cycles, data):
+    led = new_ledger(ledger_backend)
     seen = {0: (observe(led), own_rows(led))}
     for c, acts in enumerate(cycles, 1):
         run_cycle(led, c, acts)
@@ -132,8 +133,8 @@ def test_truncate_after_restores_exact_state_and_replay_is_identical(cycles, dat
 
 @SETTINGS
 @given(script, script, st.data())
-def test_fork_sees_the_past_exactly_and_leaves_the_source_untouched(cycles, other, data):
-    led = new_ledger()
+def test_fork_sees_the_past_exactly_and_leaves_the_source_untouched(ledger_backend, cycles, other, data):
+    led = new_ledger(ledger_backend)
     main = led.ref
     seen = {0: observe(led)}
     for c, acts in enumerate(cycles, 1):
@@ -166,8 +167,8 @@ def test_fork_sees_the_past_exactly_and_leaves_the_source_untouched(cycles, othe
     led.close()
 
 
-def test_fork_rejects_writes_into_inherited_past():
-    led = new_ledger()
+def test_fork_rejects_writes_into_inherited_past(ledger_backend):
+    led = new_ledger(ledger_backend)
     for c in (1, 2, 3):
         run_cycle(led, c, [("deposit", "a", 10)])
     led.fork(2)
@@ -181,9 +182,9 @@ def test_fork_rejects_writes_into_inherited_past():
     assert res.rejection.code == "inherited_past"
 
 
-def test_truncate_persists_across_reopen(tmp_path):
-    path = tmp_path / "l.db"
-    led = new_ledger(path)
+def test_truncate_persists_across_reopen(ledger_backend):
+    path = ledger_backend.target()
+    led = new_ledger(ledger_backend, path)
     acts = [("reserve", "a", "buy", "AAA", 5, 110), ("reserve", "b", "sell", "AAA", 5, 90),
             ("match", 0, 1, 3, 4), ("free", "c", "a", "BBB", 95, 2)]
     seen = {}

@@ -14,11 +14,19 @@ surface sees it: the command line, the chat UI, `langgraph dev` and the event se
   transaction, that the row still carries our token (`assert_held`), so a writer that lost its lease can
   never commit a cycle over its successor's.
 
+On PostgreSQL (`--db postgresql://...`) the lock itself is a session-level advisory lock, taken by the
+lease's own connection and held for as long as that connection lives: the server frees it the moment the
+holder's process dies (kill -9, a dropped socket), with no pid or heartbeat guessing. The `floor_lease`
+row is still written, in the same schema as the run's ledger, so every surface can name the holder, and
+fencing (`assert_held`) works unchanged. The heartbeat connection is the lock's connection; if it breaks
+(the server restarted), the lock is gone, so the lease counts as lost.
+
 Inside one process the lease is shared: sessions of one process on one database (two chat tabs, a test
 with two sessions) hold it together, counted, and serialise among themselves as they always have.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import sqlite3
@@ -29,8 +37,11 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from ledger.dialect import dialect_of, is_url
+
 HEARTBEAT_S = 5.0
 STALE_AFTER_S = 30.0  # a holder on another host whose heartbeat is older than this is presumed dead
+_PG_LOCK_CLASS = 0x7466  # "tf": the first key of trading-floor's advisory locks
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS floor_lease (
@@ -124,7 +135,12 @@ def command_line() -> str:
 
 def _connect(db_path: str) -> sqlite3.Connection:
     """A connection of the lease's own to an existing run database (never creates one: a `reset` that
-    deleted the file must not see it come back when the lease is released)."""
+    deleted the file must not see it come back when the lease is released). On PostgreSQL: a connection
+    of its own (not pooled: it holds the advisory lock for the lease's whole life)."""
+    if is_url(db_path):
+        from ledger.pg_connection import connect
+
+        return connect(db_path, pooled=False)
     conn = sqlite3.connect(f"file:{Path(db_path).resolve()}?mode=rw", uri=True, isolation_level=None,
                            check_same_thread=False, timeout=30)
     conn.execute("PRAGMA busy_timeout=30000")
@@ -132,7 +148,24 @@ def _connect(db_path: str) -> sqlite3.Connection:
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
-    conn.execute(SCHEMA)
+    conn.execute(dialect_of(conn).raw_ddl(SCHEMA))
+
+
+def _pg_lock_key(conn) -> tuple[int, int]:
+    """The advisory lock of this run database: (a constant for trading-floor, a hash of the schema the
+    run's tables live in), so floors in other schemas of the same database never contend."""
+    (schema,) = conn.execute("SELECT current_schema()").fetchone()
+    digest = hashlib.blake2b(str(schema).encode(), digest_size=4).digest()
+    return _PG_LOCK_CLASS, int.from_bytes(digest, "big", signed=True)
+
+
+def _pg_lock_held(conn) -> bool:
+    """Does any session hold this run database's advisory lock (its holder is then alive)?"""
+    k1, k2 = _pg_lock_key(conn)
+    return conn.execute("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid::bigint = ? "
+                        "AND objid::bigint = ? AND objsubid = 2 AND granted AND database = "
+                        "(SELECT oid FROM pg_database WHERE datname = current_database())",
+                        (k1 & 0xFFFFFFFF, k2 & 0xFFFFFFFF)).fetchone() is not None
 
 
 def read_holder(conn: sqlite3.Connection) -> Holder | None:
@@ -143,24 +176,32 @@ def read_holder(conn: sqlite3.Connection) -> Holder | None:
         if "no such table" in str(exc):
             return None
         raise
+    except dialect_of(conn).errors as exc:  # PostgreSQL: no such table
+        if "does not exist" in str(exc):
+            return None
+        raise
     return None if row is None else Holder(*row[:6], bool(row[6]), *row[7:])
 
 
 def live_holder(conn: sqlite3.Connection) -> Holder | None:
     """The current holder if it is alive, else None (a dead holder's row may still be there)."""
     holder = read_holder(conn)
+    if holder is not None and dialect_of(conn).name == "postgresql":
+        return holder if _pg_lock_held(conn) else None
     return holder if holder is not None and holder.alive() else None
 
 
 class Lease:
     """This process's hold on one run database. Use `acquire_lease(db_path)`; release when done."""
 
-    def __init__(self, db_path: str, key: str, holder: Holder) -> None:
+    def __init__(self, db_path: str, key: str, holder: Holder, conn=None) -> None:
         self.db_path, self.key, self.holder = db_path, key, holder
         self.users = 1
         self.lost: str | None = None
         self._stop = threading.Event()
-        self._conn = _connect(db_path)  # the heartbeat's own connection, opened before anything can go
+        self._pg = conn is not None  # PostgreSQL: `conn` holds the advisory lock and beats the heart
+        self._conn_lock = threading.Lock()
+        self._conn = conn or _connect(db_path)  # the heartbeat's own connection, opened before anything can go
         self._thread = threading.Thread(target=self._beat, name="floor-lease-heartbeat", daemon=True)
         self._thread.start()
 
@@ -173,15 +214,22 @@ class Lease:
         try:
             while not self._stop.wait(HEARTBEAT_S):
                 try:
-                    n = conn.execute("UPDATE floor_lease SET heartbeat = ? WHERE id = 1 AND token = ?",
-                                     (time.time(), self.token)).rowcount
+                    with self._conn_lock:
+                        n = conn.execute("UPDATE floor_lease SET heartbeat = ? WHERE id = 1 AND token = ?",
+                                         (time.time(), self.token)).rowcount
                 except sqlite3.Error:  # a busy or vanished file: try again at the next beat
                     continue
+                except Exception:  # noqa: BLE001 - PostgreSQL: the lock's connection broke, the lock is gone
+                    if self._pg:
+                        self.lost = "the connection holding this run's PostgreSQL lock broke"
+                        return
+                    raise
                 if n == 0:
                     self.lost = "another process took over this run database's lease"
                     return
         finally:
-            conn.close()
+            if not self._pg:
+                conn.close()
 
     def assert_held(self, conn: sqlite3.Connection) -> None:
         """Inside the caller's write transaction: raise LeaseLost unless the row still carries our token."""
@@ -198,6 +246,9 @@ class Lease:
             _REGISTRY.pop(self.key, None)
         self._stop.set()
         self._thread.join(timeout=HEARTBEAT_S + 1)
+        if self._pg:
+            self._release_pg()
+            return
         try:
             conn = _connect(self.db_path)
         except sqlite3.Error:
@@ -206,6 +257,17 @@ class Lease:
             conn.execute("DELETE FROM floor_lease WHERE id = 1 AND token = ?", (self.token,))
         except sqlite3.Error:
             pass  # cannot be written now: the row names this pid, and a dead pid frees the lease anyway
+        finally:
+            conn.close()
+
+
+    def _release_pg(self) -> None:
+        conn = self._conn
+        try:
+            conn.execute("DELETE FROM floor_lease WHERE id = 1 AND token = ?", (self.token,))
+            conn.execute("SELECT pg_advisory_unlock(?, ?)", _pg_lock_key(conn))
+        except Exception:  # noqa: BLE001 - a broken connection: the server already dropped the lock
+            pass
         finally:
             conn.close()
 
@@ -227,7 +289,7 @@ _REGISTRY_LOCK = threading.Lock()
 
 
 def _key(db_path: str) -> str:
-    return str(Path(db_path).resolve())
+    return db_path if is_url(db_path) else str(Path(db_path).resolve())
 
 
 def held_here(db_path: str) -> Lease | None:
@@ -256,6 +318,8 @@ def acquire_lease(db_path: str, *, command: str | None = None, accepts_commands:
     deadline = time.monotonic() + wait
     told = False
     conn = _connect(db_path)
+    if dialect_of(conn).name == "postgresql":
+        return _acquire_pg(conn, db_path, key, command or command_line(), accepts_commands, deadline, poll, on_wait)
     try:
         ensure_schema(conn)
         while True:
@@ -273,6 +337,45 @@ def acquire_lease(db_path: str, *, command: str | None = None, accepts_commands:
     finally:
         conn.close()
     lease = Lease(db_path, key, holder)
+    with _REGISTRY_LOCK:
+        _REGISTRY[key] = lease
+    return lease
+
+
+def _acquire_pg(conn, db_path: str, key: str, command: str, accepts_commands: bool, deadline: float,
+                poll: float, on_wait) -> Lease:
+    """The PostgreSQL lease: the advisory lock, then our holder row (written while we hold the lock)."""
+    told = False
+    try:
+        ensure_schema(conn)
+        k1, k2 = _pg_lock_key(conn)
+        while not conn.execute("SELECT pg_try_advisory_lock(?, ?)", (k1, k2)).fetchone()[0]:
+            holder = read_holder(conn) or Holder("?", 0, 0, None, "?", "another process", False, 0.0, 0.0)
+            if time.monotonic() >= deadline:
+                raise LeaseHeld(holder, db_path)
+            if on_wait is not None and not told:
+                on_wait(holder)
+                told = True
+            time.sleep(poll)
+        d = dialect_of(conn)
+        conn.execute(d.begin_write)
+        try:
+            current = read_holder(conn)
+            now, pid = time.time(), os.getpid()
+            holder = Holder(uuid.uuid4().hex, (current.epoch if current else 0) + 1, pid, _proc_start(pid),
+                            socket.gethostname(), command, accepts_commands, now, now)
+            conn.execute(d.insert_or_replace("floor_lease", "id, token, epoch, pid, proc_start, host, command, "
+                                             "accepts_commands, since, heartbeat", "id"),
+                         (1, holder.token, holder.epoch, holder.pid, holder.proc_start, holder.host, holder.command,
+                          int(holder.accepts_commands), holder.since, holder.heartbeat))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.close()  # closing the session frees the advisory lock, if it was taken
+        raise
+    lease = Lease(db_path, key, holder, conn)
     with _REGISTRY_LOCK:
         _REGISTRY[key] = lease
     return lease
