@@ -85,7 +85,8 @@ _SENTENCES = (("ledger.errors", "LedgerError", EXIT_REFUSED), ("floor.session", 
               ("floor.database", "RunDatabaseError", EXIT_REFUSED),
               ("floor.ownership.commands", "ControlRefused", EXIT_REFUSED),
               ("floor.ownership.lease", "LeaseHeld", EXIT_BUSY),
-              ("analysis.backtest", "PriceFileError", EXIT_REFUSED))
+              ("analysis.backtest", "PriceFileError", EXIT_REFUSED),
+              ("ledger.pg_connection", "StorageUnavailable", EXIT_FAILURE))
 
 
 def _sqlite_code(exc: sqlite3.Error) -> int | None:
@@ -243,6 +244,10 @@ def _one(exc: BaseException, db: str | os.PathLike | None) -> tuple[str, int] | 
     if isinstance(exc, OSError):
         text = _os_sentence(exc, db)
         return (text, EXIT_FAILURE) if text else None
+    pg = sys.modules.get("psycopg")  # PostgreSQL (`--db postgresql://...`), not imported here
+    if pg is not None and isinstance(exc, pg.OperationalError | pg.InterfaceError):
+        return (f"the PostgreSQL server went away or failed ({one_line(str(exc))[:200]}): every complete cycle is "
+                "kept; run the command again once the server is back", EXIT_FAILURE)
     if isinstance(exc, MemoryError):
         return ("out of memory: lower the sizes in the config (background population counts, "
                 "ticks_per_cycle)", EXIT_FAILURE)

@@ -1,7 +1,7 @@
 """Scripted cycle runs: `trading-floor run | rollback | fork | pause | status | history | reset`.
 
-Every command works on one SQLite file (`--db`, default runs/floor.db) that holds the ledger, the books'
-snapshots and LangGraph's checkpoints. `run` continues the current thread when there is one.
+Every command works on one SQLite file (`--db`, default runs/floor.db; or a `postgresql://` URL, also from
+TRADING_FLOOR_DB) that holds the ledger, the books' snapshots and LangGraph's checkpoints. `run` continues the current thread when there is one.
 
 One process at a time advances a run (floor/ownership/lease.py): a second `run` is refused with the
 holder's name (exit code 3), or queues behind it with `--wait`. `rollback`, `fork`, `pause` and `reset`
@@ -38,7 +38,30 @@ if TYPE_CHECKING:
 # and `--until` does not import the ledger (tests/test_startup_imports.py checks that the two agree)
 MAX_CYCLE = (1 << 24) - 1
 
-DbOpt = Annotated[Path, typer.Option("--db", help="SQLite file holding ledger, books and checkpoints.")]
+def db_target(value: str | Path) -> Path | str:
+    """`--db`: a SQLite path (a Path, as always), or a PostgreSQL URL kept as text (a Path would fold its `//`)."""
+    text = str(value)
+    return text if text.startswith(("postgresql://", "postgres://")) else Path(text)
+
+
+def db_exists(db: Path | str) -> bool:
+    """A SQLite file is there; on PostgreSQL, the URL's database (and `?schema=`) holds a ledger. A server
+    that cannot be reached raises StorageUnavailable, which the command reports in one line."""
+    if not (isinstance(db, str) and db.startswith(("postgresql://", "postgres://"))):
+        return Path(db).exists()
+    from ledger.dialect import postgres
+    from ledger.pg_connection import connect
+
+    conn = connect(db)
+    try:
+        return postgres().has_table(conn, "runs")
+    finally:
+        conn.close()
+
+
+DbOpt = Annotated[Path, typer.Option("--db", parser=db_target, envvar="TRADING_FLOOR_DB",
+                                     help="SQLite file, or postgresql://user@host/dbname URL, holding ledger, books "
+                                          "and checkpoints.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Floor YAML (default: the packaged floor.yaml).")]
 ThreadOpt = Annotated[str | None, typer.Option("--thread", help="Work on this thread (see `trading-floor threads`) "
                                                "instead of the current one, for this command only.")]
@@ -89,7 +112,7 @@ def _open_run(console: Console, db: Path, *, readonly: bool = False, thread: str
     """A session on the database's current run (or on `thread`), or a clear error when there is none.
     Readers open the file read-only: they never write, never wait for the run's owner, and see whole
     cycles only."""
-    if readonly and not Path(db).exists():
+    if readonly and not db_exists(db):
         _fail(console, f"no database at {db}: start a run with `trading-floor run`")
     _check_thread(console, db, thread)
     session = _open(console, db, readonly=readonly, thread_id=thread)
@@ -102,7 +125,7 @@ def _open_run(console: Console, db: Path, *, readonly: bool = False, thread: str
 def _open_reader(console: Console, db: Path, thread: str | None = None) -> RunReader:
     """`status` and `history`: the light read-only view of the current run (or `thread`; floor/run_reader.py),
     or a clear error when there is none."""
-    if not Path(db).exists():
+    if not db_exists(db):
         _fail(console, f"no database at {db}: start a run with `trading-floor run`")
     _check_thread(console, db, thread)
     from floor.run_reader import RunReader
@@ -277,7 +300,7 @@ def register(app: typer.Typer) -> None:
         from floor.ownership.lease import Lease
 
         console = Console()
-        if not Path(db).exists():
+        if not db_exists(db):
             _fail(console, f"no database at {db}")
         try:
             out = own_or_deliver(str(db), "pause", {}, timeout=timeout)
@@ -351,6 +374,9 @@ def register(app: typer.Typer) -> None:
         from floor.ownership.lease import Lease
 
         console = Console()
+        if db_exists(db) and not isinstance(db, Path):
+            _fail(console, f"reset deletes a SQLite file; on PostgreSQL drop the run's schemas instead "
+                           f"(`DROP SCHEMA name CASCADE`, see docs/scale.md), or use a new `?schema=` for {db}")
         files = []
         for base in (Path(db), Path(db).with_suffix(".llm-cache.db"), run_database.legacy_checkpoint_path(str(db))):
             files += [Path(str(base) + suffix) for suffix in ("", "-wal", "-shm")]

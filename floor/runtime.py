@@ -81,7 +81,7 @@ class Floor:
     # ----- opening -------------------------------------------------------------------------------
     @classmethod
     def open(cls, db_path: str | Path, config: FloorConfig, **kwargs) -> Floor:
-        if str(db_path) != ":memory:":
+        if str(db_path) != ":memory:" and not str(db_path).startswith(("postgresql://", "postgres://")):
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
         ledger = Ledger.open(db_path, fee_bps=config.fee_bps, symbols=[i.symbol for i in DEFAULT_UNIVERSE])
         return cls(config=config, ledger=ledger, db_path=str(db_path), **kwargs)

@@ -55,7 +55,7 @@ class FloorSession:
         self.readonly = readonly
         self.lease: Lease | None = None
         self.stopped_by: dict | None = None  # set when a pause or reset command ended `iter_cycles`
-        if self.db_path != ":memory:" and not readonly:
+        if self.db_path != ":memory:" and not readonly and not run_database.is_url(self.db_path):
             Path(self.db_path).parent.mkdir(parents=True, exist_ok=True)
             run_database.merge_legacy_checkpoints(self.db_path)
         from floor.config import load_config

@@ -40,6 +40,11 @@ class MarketHistory(NamedTuple):
     journals: list[bytes]  # cycles keyframe_cycle + 1 .. cycle, in order
 
 
+def _read_only(conn) -> bool:
+    """A PostgreSQL reader's session (a reader before the run's first keyframe finds no tables to read)."""
+    return conn.execute("SHOW default_transaction_read_only").fetchone()[0] == "on"
+
+
 class MarketSnapshots:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -47,6 +52,8 @@ class MarketSnapshots:
         self._replace = {t: d.insert_or_replace(t, "run_id, branch_id, cycle, blob", "run_id, branch_id, cycle")
                          for t in TABLES}
         for table in TABLES:
+            if d.name != "sqlite" and (d.has_table(conn, table) or _read_only(conn)):
+                continue  # PostgreSQL refuses even CREATE TABLE IF NOT EXISTS on a read-only session
             # TEXT on SQLite since the first version (its affinity compares it with integers); PostgreSQL
             # compares strictly, so there it is the integer the ledger's run ids are
             conn.execute(d.raw_ddl(_SCHEMA.format(table=table, run_id_type="TEXT" if d.name == "sqlite" else "INTEGER")))

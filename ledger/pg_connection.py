@@ -16,6 +16,7 @@ missing database, bad credentials, a malformed URL.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import threading
 from collections.abc import Iterable, Sequence
@@ -27,6 +28,9 @@ from ledger.dialect import postgres
 COPY_MIN_ROWS = 8
 _INSERT = re.compile(r"\s*INSERT\s+INTO\s+(\w+)\s*(\(([^)]*)\))?\s*VALUES\s*\(([^)]*)\)\s*$", re.I | re.S)
 _pools: dict[str, Any] = {}
+# psycopg and its pool report a lost server as warnings too; without a logging setup they would reach stderr beside
+# the one sentence the caller gets (an application that configures logging still sees them)
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
 _pools_lock = threading.Lock()
 
 

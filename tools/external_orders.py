@@ -24,9 +24,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
+from ledger.dialect import dialect_of
 from tools.order_intents import ProposedOrder
 
 _SCHEMA = """
@@ -58,8 +60,24 @@ class Intent:
     cancel_order_id: str | None
 
 
+# PostgreSQL connections known to have the table: a failed query would abort the cycle's transaction there,
+# so `take` asks the catalog first, once per connection
+_HAS_TABLE: weakref.WeakSet = weakref.WeakSet()
+
+
 def ensure_schema(conn: sqlite3.Connection) -> None:
-    conn.executescript(_SCHEMA)
+    conn.executescript(dialect_of(conn).raw_ddl(_SCHEMA))
+
+
+def _table_missing(conn: Any) -> bool:
+    """PostgreSQL only (SQLite answers a query on a missing table with an error that changes nothing)."""
+    dialect = dialect_of(conn)
+    if dialect.name == "sqlite" or conn in _HAS_TABLE:
+        return False
+    if dialect.has_table(conn, "external_orders"):
+        _HAS_TABLE.add(conn)
+        return False
+    return True
 
 
 def _submit(conn: sqlite3.Connection, run_id: int, trader: str, kind: str, payload: dict) -> int:
@@ -69,11 +87,12 @@ def _submit(conn: sqlite3.Connection, run_id: int, trader: str, kind: str, paylo
     if pending >= MAX_PENDING_PER_TRADER:
         raise ValueError(f"{trader} already has {pending} pending intents (limit {MAX_PENDING_PER_TRADER}); "
                          "wait for the next cycle")
-    cur = conn.execute("INSERT INTO external_orders (run_id, trader, kind, payload, submitted_wall) VALUES (?,?,?,?,?)",
-                       (run_id, trader, kind, json.dumps(payload, sort_keys=True), time.time()))
-    if conn.in_transaction and conn.isolation_level is not None:
+    intent_id = dialect_of(conn).insert_id(
+        conn, "INSERT INTO external_orders (run_id, trader, kind, payload, submitted_wall) VALUES (?,?,?,?,?)",
+        (run_id, trader, kind, json.dumps(payload, sort_keys=True), time.time()), "intent_id")
+    if conn.in_transaction and getattr(conn, "isolation_level", None) is not None:
         conn.commit()
-    return int(cur.lastrowid)
+    return intent_id
 
 
 def submit_order(conn: sqlite3.Connection, run_id: int, trader: str, order: ProposedOrder) -> int:
@@ -109,6 +128,8 @@ def take(conn: sqlite3.Connection, run_id: int, branch_id: int, trader: str, cyc
     cond = ("run_id=? AND trader=? AND (status='pending' OR (status IN ('taken', 'accepted', 'rejected') "
             "AND taken_cycle=? AND taken_branch=?))")
     args = (run_id, trader, cycle, branch_id)
+    if _table_missing(conn):
+        return []
     try:
         rows = conn.execute(f"SELECT intent_id, trader, kind, payload FROM external_orders WHERE {cond} "
                             "ORDER BY intent_id", args).fetchall()
@@ -158,10 +179,13 @@ def _set(conn: sqlite3.Connection, intent_id: int, status: str, reason: str | No
 
 def intents(conn: sqlite3.Connection, run_id: int, trader: str | None = None, limit: int = 50) -> list[dict]:
     """The latest intents (newest first) with their status, for the accounts server."""
+    if _table_missing(conn):
+        return []
     try:
         rows = conn.execute(
             "SELECT intent_id, trader, kind, payload, status, taken_cycle, taken_branch, reason, message "
-            "FROM external_orders WHERE run_id=? AND (? IS NULL OR trader=?) ORDER BY intent_id DESC LIMIT ?",
+            "FROM external_orders WHERE run_id=? AND (CAST(? AS TEXT) IS NULL OR trader=?) "
+            "ORDER BY intent_id DESC LIMIT ?",
             (run_id, trader, trader, limit)).fetchall()
     except sqlite3.OperationalError:
         return []

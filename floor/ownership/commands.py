@@ -26,6 +26,7 @@ from floor.ownership.lease import (
     command_line,
     read_holder,
 )
+from ledger.dialect import dialect_of
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS floor_commands (
@@ -56,16 +57,21 @@ class Command:
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
-    conn.execute(SCHEMA)
+    conn.execute(dialect_of(conn).raw_ddl(SCHEMA))  # PostgreSQL: an identity key, BIGINT, DOUBLE PRECISION
 
 
 def pending(conn: sqlite3.Connection) -> list[Command]:
     """Commands waiting for the owner, oldest first (cheap: called at every cycle boundary)."""
+    dialect = dialect_of(conn)
     try:
         rows = conn.execute("SELECT id, kind, args, requested_by FROM floor_commands WHERE status = 'pending' "
                             "ORDER BY id").fetchall()
     except sqlite3.OperationalError as exc:
         if "no such table" in str(exc):
+            return []
+        raise
+    except dialect.errors:  # PostgreSQL: no table yet (an autocommit connection: nothing to roll back)
+        if not dialect.has_table(conn, "floor_commands"):
             return []
         raise
     return [Command(i, k, json.loads(a), r) for i, k, a, r in rows]
@@ -103,9 +109,9 @@ def serve(conn: sqlite3.Connection, apply: Callable[[Command], dict]) -> None:
 
 
 def _post(conn: sqlite3.Connection, kind: str, args: dict) -> int:
-    cur = conn.execute("INSERT INTO floor_commands (kind, args, requested_by, requested_at) VALUES (?, ?, ?, ?)",
-                       (kind, json.dumps(args, sort_keys=True), command_line(), time.time()))
-    return cur.lastrowid
+    return dialect_of(conn).insert_id(
+        conn, "INSERT INTO floor_commands (kind, args, requested_by, requested_at) VALUES (?, ?, ?, ?)",
+        (kind, json.dumps(args, sort_keys=True), command_line(), time.time()), "id")
 
 
 def _withdraw(conn: sqlite3.Connection, command_id: int) -> bool:
