@@ -7,7 +7,7 @@ Two kinds of tables:
 * state (one row per thing, updated in place, per branch): `balances`, `positions`, `accounts`,
   and the open part of `reservations`. Reads are O(1)-ish lookups.
 * history (append-only, per branch and cycle): `fills`, `transfers`, `lots`, `releases`, `orders`,
-  `traces`, `messages`, `snapshots`, `marks`, `llm_spend`. `truncate_after` deletes their rows after a cycle and
+  `traces`, `messages`, `snapshots`, `marks`, `llm_spend`, `memories`, `memory_outcomes`. `truncate_after` deletes their rows after a cycle and
   undoes exactly those rows' effect on the state tables.
 
 Tables are created through sqlite-utils. The two hot tables get raw DDL, which sqlite-utils cannot
@@ -150,6 +150,14 @@ TABLES: tuple = (
     ("llm_spend", {"run_id": int, "branch_id": int, "cycle": int, "trader": str, "kind": str, "mode": str,
                    "reason": str, "calls": int, "cached_calls": int, "input_tokens": int, "output_tokens": int,
                    "cost_micro_usd": int}, ("branch_id", "cycle", "trader", "kind"), ()),  # ledger/llm_spend.py
+    # traders' episodic memory (ledger/memory_store.py): the situation seen at a decision, and its outcome,
+    # which is a row of its own at the cycle it became known, so a rollback forgets exactly that
+    ("memories", {"run_id": int, "branch_id": int, "cycle": int, "trader": str, "symbol": str, "fmt": int,
+                  "dim": int, "vec": bytes, "arm": str, "decision": str}, ("branch_id", "cycle", "trader", "symbol"),
+     ((("branch_id", "trader"), False),)),
+    ("memory_outcomes", {"run_id": int, "branch_id": int, "cycle": int, "trader": str, "symbol": str,
+                         "decided_cycle": int, "markout_bp": float, "realized_pnl": int},
+     ("branch_id", "cycle", "trader", "symbol", "decided_cycle"), ()),
 )
 
 
@@ -176,6 +184,7 @@ def create_schema(conn) -> None:
 
 # Tables with per-cycle history rows, and what `truncate_after` simply deletes after undoing effects.
 HISTORY_TABLES = ("fill_ids", "transfers", "releases", "orders", "traces", "messages", "snapshots", "marks",
-                  "llm_spend")
+                  "llm_spend", "memories", "memory_outcomes")
 ALL_BRANCH_TABLES = ("accounts", "balances", "positions", "transfers", "fills", "fill_ids", "lots", "reservations",
-                     "releases", "orders", "traces", "messages", "snapshots", "marks", "llm_spend")
+                     "releases", "orders", "traces", "messages", "snapshots", "marks", "llm_spend",
+                     "memories", "memory_outcomes")

@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from traders.registry import get_theory
 
@@ -39,6 +48,18 @@ class RiskSettings(BaseModel):
     expected_return: float = Field(default=0.001, ge=0)
 
 
+class LearningSettings(BaseModel):
+    """Rule-mode learning (traders/memory/): the learner picks `param` among `grid` each cycle from the
+    markouts (after `horizon` cycles) of the trader's `neighbours` most similar past situations."""
+
+    model_config = _FROZEN
+
+    param: str
+    grid: tuple[float, ...] = Field(min_length=2, max_length=8)
+    horizon: int = Field(default=5, ge=1, le=100)
+    neighbours: int = Field(default=40, ge=1, le=1000)
+
+
 class TraderConfig(BaseModel):
     model_config = _FROZEN
 
@@ -50,6 +71,7 @@ class TraderConfig(BaseModel):
     initial_cash: int = Field(default=10_000_000, gt=0, le=MAX_CASH)  # cents ($100,000)
     params: dict[str, Any] = Field(default_factory=dict)
     risk: RiskSettings = RiskSettings()
+    learning: LearningSettings | None = None  # off by default: the trader's parameters stay fixed
 
     @field_validator("theory")
     @classmethod
@@ -67,3 +89,20 @@ class TraderConfig(BaseModel):
         if theory is None:  # the theory itself failed validation; that error is reported
             return value
         return get_theory(theory).Params.model_validate(value).model_dump()
+
+    @model_validator(mode="after")
+    def _valid_learning(self) -> TraderConfig:
+        if self.learning is not None:
+            params = get_theory(self.theory).Params
+            if self.learning.param not in params.model_fields:
+                raise ValueError(f"learning.param {self.learning.param!r} is not a parameter of theory {self.theory}")
+            for value in self.learning.grid:
+                params.model_validate(self.params | {self.learning.param: value})
+        return self
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out = handler(self)
+        if out.get("learning", 0) is None:  # a config without learning dumps as before learning existed
+            del out["learning"]
+        return out

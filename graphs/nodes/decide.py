@@ -33,6 +33,11 @@ def decide(payload: DecideInput, runtime: Runtime) -> dict:
     view = floor.work.views[name]
     if cfg.mode == "llm":
         decision = _llm_decision(floor, cfg, view)
+    elif cfg.learning is not None:  # rule-mode learning (traders/memory/): the tuned parameter comes from memory
+        from traders.memory.cycle_hook import learned_config, with_learning_signal
+        learned, note = learned_config(floor.ledger, floor.lock, floor.config.seed or 0, cfg, view)
+        decision = with_learning_signal(rule_decision(view, learned), note)
+        floor.work.trace(name, "decide", "learning", note)
     else:
         decision = rule_decision_after_chat(view, cfg, floor.work.pre_chat_decisions.get(name))
     floor.work.trace(name, "decide", "decision", decision.model_dump(mode="json"))

@@ -74,6 +74,9 @@ def settle(state: CycleState, runtime: Runtime) -> dict:
                                            for m in work.transcript.messages])
         traces += work.traces
         ledger.record_traces(cycle, traces)
+        if any(t.learning is not None for t in floor.config.traders):  # traders' memory (traders/memory/)
+            from traders.memory.cycle_hook import record_cycle
+            record_cycle(ledger, floor.config, cycle, work.traces, marks)
         ledger.record_snapshot(cycle, marks)
         floor.record_market(run_id, branch_id, cycle, work.journal)
     floor.at = (run_id, branch_id, cycle)

@@ -1,0 +1,59 @@
+"""`trading-floor memory TRADER`: a learning trader's memories and what it has learned (issue 19).
+
+Read-only, like `explain`: the memories visible on the current thread's branch, with their outcomes, each
+tuned value's mean markout, and the learner's last choices with their reasons (traders/memory/).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from floor.database import DEFAULT_DB
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("memory")
+    def memory(
+        trader: Annotated[str, typer.Argument(help="The trader's name.")],
+        db: Annotated[Path, typer.Option("--db", help="SQLite file holding ledger, books and checkpoints.")]
+        = DEFAULT_DB,
+        thread: Annotated[str | None, typer.Option("--thread", help="Read this thread instead of the current one.")]
+        = None,
+        limit: Annotated[int, typer.Option("--limit", min=1, help="How many memories to list (newest).")] = 20,
+    ) -> None:
+        """TRADER's memories (situation, decision, outcome) and what it has learned from them."""
+        from cli.errors import fail
+        from floor.run_reader import RunReader
+        from ledger.memory_store import MemoryFormatError, load_memories
+        from traders.memory.memory_text import render_memory
+
+        if not Path(db).exists():
+            fail(f"no database at {db}: start a run with `trading-floor run`")
+        try:
+            reader = RunReader(db, thread_id=thread)
+        except LookupError as exc:
+            fail(str(exc))
+        try:
+            if reader.thread is None:
+                fail(f"no run in {db}: start one with `trading-floor run`" if thread is None
+                     else f"no thread {thread!r} in {db}")
+            st = reader.state()
+            names = [t.get("name") for t in reader.thread.config.get("traders", [])]
+            if trader not in names:
+                fail(f"no trader named {trader!r} in this run; its traders are: {', '.join(names)}")
+            ledger = reader.ledger
+            with ledger.read_snapshot():
+                ledger.use(st["run_id"], st["branch_id"], remember=False)
+                try:
+                    mems = load_memories(ledger.conn, ledger.branch_id, trader)
+                except MemoryFormatError as exc:
+                    fail(f"cannot read {trader}'s memory: {exc}")
+                rows = ledger.traces(agent=trader, kind="learning", limit=None)
+            if not mems and not rows:
+                typer.echo(f"{trader} has no memory: learning is off for it (add `learning:` to its config)")
+                return
+            typer.echo(render_memory(trader, mems, [(r["cycle"], r["payload"]) for r in rows], limit=limit), nl=False)
+        finally:
+            reader.close()
