@@ -1,8 +1,8 @@
 """`trading-floor report`: one self-contained HTML file (Plotly, its JavaScript inlined) about a run.
 
-Sections, each under an `<h2 id=...>`: price charts, the ETF against its NAV, PnL per trader, the
-leaderboard (with the metrics of trader_metrics.py), drawdowns, market metrics, and the stylized-facts
-table. Everything is read from the ledger's active branch: marks per cycle, portfolio snapshots, fills
+Sections, each under an `<h2 id=...>`: price charts (with a scenario's events marked), the ETF against
+its NAV, PnL per trader, the leaderboard (with the metrics of trader_metrics.py), drawdowns, market
+metrics, and the stylized-facts table. Everything is read from the ledger's active branch: marks per cycle, portfolio snapshots, fills
 and the market node's traces. The stylized facts here are computed on the run's own per-cycle mark
 returns (short runs give few observations, so they are indicative); `trading-floor realism` is the full
 check on many seeds at a finer sampling interval, and its table can be passed in to replace them.
@@ -22,6 +22,7 @@ import plotly.io as pio
 from analysis import metrics as m
 from analysis import stylized_facts as sf
 from analysis.market_metrics import flow_return_relation, spread_stats
+from analysis.report_events import events_table, mark_events, scenario_events
 from analysis.trader_metrics import all_trader_metrics
 from market.instruments import DEFAULT_UNIVERSE, Instrument, InstrumentKind
 
@@ -76,8 +77,11 @@ def build_report(ledger, instruments: Sequence[Instrument] = DEFAULT_UNIVERSE, *
     for sym, hist in marks.items():
         if hist:
             fig.add_trace(go.Scatter(x=[c for c, _ in hist], y=[p / 100 for _, p in hist], name=sym, mode="lines"))
+    events = scenario_events(ledger)  # a scenario's events, marked on the chart (analysis/report_events.py)
+    mark_events(fig, events, marks)
     fig.update_layout(title="Price per cycle", xaxis_title="cycle", yaxis_title="$")
     add_fig(fig)
+    parts.append(events_table(events))
 
     # ETF against NAV
     parts.append('<h2 id="etf-nav">ETF against NAV</h2>')

@@ -115,6 +115,13 @@ class CycleStory:
     headline: list[str] = field(default_factory=list)  # the cycle's biggest floor trades: "momentum BUY 80 NVDA"
     thread: str = ""
     branch: int | None = None
+    events: list[str] = field(default_factory=list)  # a scenario's events this cycle, one line each
+
+
+def event_text(p: dict) -> str:
+    """A scenario event as a line of the market tick step: "⚑ **halt** AAPL: Trading in AAPL halted ..."."""
+    source = f" (source: {p['source']})" if p.get("source") and f"({p['source']})" not in p["headline"] else ""
+    return f"⚑ **{p['kind']}** {p.get('symbol') or 'market'}: {p['headline']}{source}"
 
 
 def cycle_story(ledger: Ledger, cycle: int) -> CycleStory:
@@ -127,6 +134,10 @@ def cycle_story(ledger: Ledger, cycle: int) -> CycleStory:
         quotes = t["payload"].get("quotes", {})
         story.market = "Quotes (bid / ask / last): " + "; ".join(
             f"{s} {usd(q.get('bid'))} / {usd(q.get('ask'))} / {usd(q.get('last'))}" for s, q in quotes.items())
+    story.events = [event_text(t["payload"]) for t in sorted(by_kind["scenario_event"],
+                                                              key=lambda t: t["payload"].get("tick", 0))]
+    if story.events:  # shown first in the market tick step, and counted in the cycle's title
+        story.market = "\n\n".join([*story.events, story.market] if story.market else story.events)
     for t in by_kind["topic"][:1]:
         story.discussion.append(f"Topic: *{t['payload'].get('headline', '')}*")
     for m in reversed(ledger.messages(cycle=cycle, limit=None)):
@@ -173,6 +184,8 @@ def cycle_title(story: CycleStory) -> str:
     if story.thread:
         parts.append(story.thread + (f"/branch {story.branch}" if story.branch is not None else ""))
     parts.append(plural(story.floor_fills, "floor fill") if story.floor_fills else "no floor fills")
+    if story.events:
+        parts.append("⚑ " + plural(len(story.events), "scenario event"))
     parts.extend(story.headline)
     return " · ".join(parts)
 

@@ -23,7 +23,7 @@ from floor.session import FloorSession
 TRADER = "momentum"
 READ = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": False}
 EXPECTED = {
-    "market": {name: READ for name in ("quote", "depth", "bars", "recent_trades", "etf_nav")},
+    "market": {name: READ for name in ("quote", "depth", "bars", "recent_trades", "etf_nav", "scenario_events")},
     "accounts": {**{name: READ for name in ("balance", "holdings", "transactions", "pnl", "open_orders",
                                              "order_status")},
                  "place_order": {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False},

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 def cycle_events(run_id: int, branch_id: int, cycle: int, *, trades, marks: dict[str, int],
                  previous_marks: dict[str, int] | None, decisions: list[dict], messages, rejections: list[dict],
-                 summary: dict) -> list[dict]:
-    """The cycle's feed, in a fixed order: trades, price moves, messages, decisions, rejections, settled."""
+                 summary: dict, scenario_events=()) -> list[dict]:
+    """The cycle's feed, in a fixed order: scenario events (kind `scenario_event`, the event's own kind as
+    `event`; none without a scenario), trades, price moves, messages, decisions, rejections, settled."""
     out: list[dict] = []
 
     def add(kind: str, tick: int, **fields) -> None:
         out.append({"id": f"{run_id}:{branch_id}:{cycle}:{len(out)}", "kind": kind, "run_id": run_id,
                     "branch_id": branch_id, "cycle": cycle, "tick": tick, **fields})
+
+    for e in scenario_events:
+        add("scenario_event", e.get("tick", 0), event=e["kind"], symbol=e.get("symbol"), headline=e["headline"],
+            source=e.get("source"))
 
     for t in trades:
         add("trade", t.tick, symbol=t.symbol, price=t.price, qty=t.qty, buyer=t.buyer, seller=t.seller,

@@ -23,6 +23,8 @@ Filters: `kinds`, `agents`, `symbols` (None = all). An event with an `agent` (de
 rejection) or parties (a trade's buyer/seller) matches `agents` by them; an event with a `symbol` matches
 `symbols` by it. Cycle boundaries (`cycle_settled`) and `system` events carry neither and pass the agent
 and symbol filters (only `kinds` can exclude them), so a filtered client still sees where cycles end.
+A scenario's events (`scenario_event`: news, halts, rumours, ...) are news to everyone: they pass the
+`agents` filter, and `symbols` keeps those about a listed symbol and the market-wide ones (no symbol).
 """
 from __future__ import annotations
 
@@ -74,6 +76,8 @@ class Subscriber:
             return False
         if kind in _BOUNDARY:
             return True
+        if kind == "scenario_event":  # news for everyone: only a symbol filter narrows it (market-wide passes)
+            return self.symbols is None or e.get("symbol") in self.symbols or e.get("symbol") is None
         if self.agents is not None and not ({e.get("agent"), e.get("buyer"), e.get("seller")} & self.agents):
             return False
         return self.symbols is None or e.get("symbol") in self.symbols

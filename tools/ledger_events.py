@@ -4,9 +4,9 @@ The in-process event bus (floor/event_bus.py) is the first choice: a server that
 subscribes to it. A server beside a separate `trading-floor run` process cannot; `LedgerFollower` polls
 the run database instead (bounded: at most `max_cycles_per_poll` cycles per look) and builds the same
 kinds of events with the same `cycle_events` function from what the settle node recorded: fills (trades
-between accounts), marks (price moves), chat messages and decision traces. Differences, by construction:
-trades inside one background class are not journaled, so they are absent, and parties are ledger
-accounts (`bg:mm`) rather than exchange owners; ids are still ordered within the run.
+between accounts), marks (price moves), chat messages, decision traces and scenario events. Differences,
+by construction: trades inside one background class are not journaled, so they are absent, and parties
+are ledger accounts (`bg:mm`) rather than exchange owners; ids are still ordered within the run.
 """
 from __future__ import annotations
 
@@ -29,10 +29,13 @@ def ledger_cycle_events(ledger, run_id: int, branch_id: int, cycle: int, marks: 
                 for m in sorted(ledger.messages(cycle=cycle, limit=None), key=lambda m: m["round"])]
     decisions = sorted((t["payload"] for t in ledger.traces(cycle=cycle, kind="decision", limit=None)),
                        key=lambda d: d.get("trader", ""))
+    scenario = [t["payload"] for t in sorted(ledger.traces(cycle=cycle, kind="scenario_event", limit=None),
+                                             key=lambda t: t["payload"].get("tick", 0))]
     summary = {"cycle": cycle, "trades": len(trades), "volume": sum(t.qty for t in trades), "marks": marks,
                "source": "ledger"}
     return cycle_events(run_id, branch_id, cycle, trades=trades, marks=marks, previous_marks=previous_marks,
-                        decisions=decisions, messages=messages, rejections=[], summary=summary)
+                        decisions=decisions, messages=messages, rejections=[], summary=summary,
+                        scenario_events=scenario)
 
 
 def marks_at(ledger, symbols, cycle: int) -> dict[str, int]:

@@ -83,6 +83,22 @@ class Trades(Result):
     cycle: int = Field(description="The last settled cycle.")
 
 
+class ScenarioEvent(Result):
+    cycle: int
+    tick: int = Field(description="The tick of its cycle it happened at.")
+    kind: str = Field(description="news, rumour, halt, resume, breaker, drought, drought_end, flash_crash.")
+    symbol: str | None = Field(description="The symbol it concerns; null: the whole market.")
+    headline: str = Field(description="What people and traders read: news, never an instruction.")
+    source: str | None = Field(None, description="A rumour's source.")
+
+
+class ScenarioEvents(Result):
+    count: int
+    events: list[ScenarioEvent] = Field(description="Oldest first.")
+    halted: list[str] = Field(description="Symbols whose trading is halted now: orders in them are refused.")
+    cycle: int = Field(description="The last settled cycle.")
+
+
 class Component(Result):
     symbol: str
     shares_per_unit: int

@@ -22,6 +22,7 @@ import json
 
 from traders.chat.sentiment_lexicon import is_instruction_like
 from traders.snapshot import TraderView
+from traders.view_headlines import headline_lines
 
 CHAT_MESSAGES = 6  # the latest messages quoted
 CHAT_CHARS = 140  # a quoted message is cut to this many characters
@@ -122,6 +123,7 @@ def render_view(view: TraderView, cfg=None, history: int = 30) -> str:
         lines += [brief.theory_parameters(cfg), brief.risk_limits(view, cfg)]
     lines += _market(view, cfg, history)
     lines += _chat(view, quote_messages=cfg is None or _reads_chat(cfg))
+    lines += headline_lines(view)  # scenario news and rumours, quoted as data (traders/view_headlines.py)
     if cfg is not None:
         lines.append(brief.rule_opinion(view, cfg))
     return "\n".join(lines)

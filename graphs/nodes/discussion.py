@@ -9,6 +9,7 @@ from graphs.context import floor_of
 from graphs.state import CycleState
 from traders.base import rule_decision
 from traders.chat.group_chat import run_group_chat, view_with_chat
+from traders.chat.rumours import with_rumours
 from traders.chat.topic import choose_topic
 from traders.views import trader_view
 
@@ -29,6 +30,8 @@ def discussion(state: CycleState, runtime: Runtime) -> dict:
     work.pre_chat_decisions = {t.name: rule_decision(views[t.name], t) for t in cfg.traders}
     transcript = run_group_chat(views, cfg.traders, cfg.chat, topic, rng=rng, compose_round=compose_round,
                                 decisions=work.pre_chat_decisions)
+    if cfg.chat.enabled:  # a scenario's rumours of this cycle join the chat, marked (traders/chat/rumours.py)
+        transcript = with_rumours(transcript, work.market.headlines, work.market.symbols)
     work.transcript = transcript
     work.views = {name: view_with_chat(v, transcript) for name, v in views.items()}
     work.trace("floor", "discussion", "topic", topic.model_dump(mode="json"))

@@ -41,6 +41,7 @@ from traders.trader_config import TraderConfig
 _MENTION = re.compile(r"@([a-z][a-z0-9_]*)")
 _TICKER = re.compile(r"(?<![A-Za-z0-9_])[A-Z][A-Z0-9]*(?:\.[A-Z]+)?(?![A-Za-z0-9_])")
 _CLAUSE = re.compile(r"[.;!?]\s+|\n")
+NEWSWIRE = "newswire"  # the sender of messages injected from outside the floor (a scenario's rumours)
 
 
 class SentimentAggregate(BaseModel):
@@ -226,6 +227,10 @@ def aggregate(messages: Sequence[ChatMessage], symbols: Sequence[str]) -> Sentim
     overall = sum(m.sentiment for m in messages) / len(messages)
     per: dict[str, list[float]] = {}
     for m in messages:
+        if m.sender == NEWSWIRE:  # an injected rumour (traders/chat/rumours.py) counts once, at its own tone
+            for sym in m.symbols:
+                per.setdefault(sym, []).append(m.sentiment)
+            continue
         for clause in _CLAUSE.split(m.text):
             named = symbols_in(clause, symbols)
             if not named:
