@@ -31,20 +31,14 @@ def register(app: typer.Typer) -> None:
         markdown: Annotated[bool, typer.Option("--markdown", help="Markdown instead of plain text.")] = False,
     ) -> None:
         """How TRADER decided in CYCLE: decision, prompts, model answers, tool calls and results, risk, fills."""
+        from rich.console import Console
+
         from cli.errors import fail
-        from floor.run_reader import RunReader
+        from cli.run import _open_reader
         from traders.llm.trace_text import render_decision
 
-        if not Path(db).exists():
-            fail(f"no database at {db}: start a run with `trading-floor run`")
+        reader = _open_reader(Console(stderr=True), db, thread)  # the checks status and history make
         try:
-            reader = RunReader(db, thread_id=thread)
-        except LookupError as exc:
-            fail(str(exc))
-        try:
-            if reader.thread is None:
-                fail(f"no run in {db}: start one with `trading-floor run`" if thread is None
-                     else f"no thread {thread!r} in {db}")
             st = reader.state()
             if cycle > st.get("cycle", 0):
                 fail(f"cycle {cycle} has not happened on thread {reader.thread.thread_id}: it is at cycle "

@@ -24,21 +24,15 @@ def register(app: typer.Typer) -> None:
         limit: Annotated[int, typer.Option("--limit", min=1, help="How many memories to list (newest).")] = 20,
     ) -> None:
         """TRADER's memories (situation, decision, outcome) and what it has learned from them."""
+        from rich.console import Console
+
         from cli.errors import fail
-        from floor.run_reader import RunReader
+        from cli.run import _open_reader
         from ledger.memory_store import MemoryFormatError, load_memories
         from traders.memory.memory_text import render_memory
 
-        if not Path(db).exists():
-            fail(f"no database at {db}: start a run with `trading-floor run`")
+        reader = _open_reader(Console(stderr=True), db, thread)  # the checks status and history make
         try:
-            reader = RunReader(db, thread_id=thread)
-        except LookupError as exc:
-            fail(str(exc))
-        try:
-            if reader.thread is None:
-                fail(f"no run in {db}: start one with `trading-floor run`" if thread is None
-                     else f"no thread {thread!r} in {db}")
             st = reader.state()
             names = [t.get("name") for t in reader.thread.config.get("traders", [])]
             if trader not in names:
