@@ -19,8 +19,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from sqlite_utils import Database
-
 from ledger import branches
 from ledger.dialect import dialect_of, is_url
 from ledger.errors import LedgerError, RejectCode
@@ -37,8 +35,9 @@ class Ledger(TradingMixin, ReadingMixin):
                  credit_limit: int, symbols: Iterable[str] | None, readonly: bool = False):
         self.conn = conn
         self.dialect = dialect_of(conn)
-        # callers outside the ledger reach the connection as `ledger.db.conn` (sqlite-utils on SQLite)
-        self.db = Database(conn) if self.dialect.name == "sqlite" else SimpleNamespace(conn=conn)
+        # callers outside the ledger reach the connection as `ledger.db.conn`. sqlite-utils creates the
+        # SQLite schema (dialect.py) and is imported only then: a reader (status, history) starts without it
+        self.db = SimpleNamespace(conn=conn)
         self.readonly = readonly
         if readonly:
             check_schema(conn)

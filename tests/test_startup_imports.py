@@ -55,12 +55,14 @@ def test_light_commands_do_not_import_langgraph_langchain_langsmith_or_chainlit(
 @pytest.mark.parametrize("command", ["status", "history"])
 def test_status_and_history_read_without_the_config_the_market_or_the_books(small_run, command):
     """They read the checkpoint and the ledger only: not the floor's config (pydantic-settings, YAML), the
-    market models or the runtime that rebuilds the books (floor/run_reader.py)."""
+    market models or the runtime that rebuilds the books (floor/run_reader.py), nor sqlite-utils and numpy
+    (about 80 ms: sqlite-utils imports numpy when it is installed; the ledger needs it only to create a schema)."""
     modules, proc = imported_modules(command, "--db", "run.db", cwd=small_run)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
     assert "floor.run_reader" in modules
     unneeded = sorted(m for m in modules if m in ("floor.config", "floor.runtime", "floor.session", "yaml",
-                                                  "pydantic_settings", "market.exchange"))
+                                                  "pydantic_settings", "market.exchange",
+                                                  "sqlite_utils", "numpy"))
     assert not unneeded, f"`trading-floor {command}` imported {unneeded}"
 
 
