@@ -1,4 +1,4 @@
-"""A fork's config is honoured on the fork's branch only: fees, risk limits and the background market; what a
+"""A fork's config is honoured on the fork's branch only: fees, risk limits, the group chat and the background market; what a
 fork cannot change is refused with a reason; a fork with an unchanged config repeats the original line.
 
 Every whole-floor test compares the original thread, continued after the fork, with a straight run of the
@@ -125,6 +125,29 @@ def test_a_fork_with_a_smaller_order_limit_respects_it_and_the_original_does_not
         _continue_original(s, original, 28)
         original_orders = [dict(o) for o in trader_orders(s, range(19, 29))]
         assert any(o["qty"] > 5 and o["status"] == "submitted" for o in original_orders), "the limit must matter"
+        assert ledger_fills(s, range(1, 29)) == expected_fills
+        assert s.floor.ledger.dump_state() == expected_state
+    finally:
+        s.close()
+
+
+# ----- the group chat --------------------------------------------------------------------------------------
+def test_a_fork_with_the_chat_off_is_silent_and_the_original_keeps_talking(tmp_path):
+    expected_fills, expected_state = _straight(tmp_path, 28)
+    s = _session(tmp_path / "floor.db")
+    try:
+        s.run(24)
+        original = s.thread.thread_id
+        said_before = s.floor.ledger.messages(limit=None)
+        assert any(m["cycle"] > 18 for m in said_before), "the traders should talk in the cycles the fork re-runs"
+        s.fork(18, _with(s.floor.config, chat=s.floor.config.chat.model_copy(update={"enabled": False})))
+        s.run(6)
+        on_fork = s.floor.ledger.messages(limit=None)
+        assert on_fork and all(m["cycle"] <= 18 for m in on_fork)  # the inherited past stays, nothing new is said
+        assert on_fork == [m for m in said_before if m["cycle"] <= 18]
+
+        _continue_original(s, original, 28)
+        assert any(m["cycle"] > 24 for m in s.floor.ledger.messages(limit=None)), "the original goes on talking"
         assert ledger_fills(s, range(1, 29)) == expected_fills
         assert s.floor.ledger.dump_state() == expected_state
     finally:
