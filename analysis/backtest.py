@@ -156,22 +156,16 @@ def run_backtests(prices: str | Path, db_path: str | Path, seeds: list[int], *, 
                   retries: int = 2, on_done: Callable[[int], None] | None = None) -> list[BacktestResult]:
     """The same backtest once per seed on `engine` (local processes or one Ray task per seed, see
     analysis/sweep_engines.py), each in its own new database (seed_db_path, replaced if it exists). Results
-    in seed order; a seed that
-    still fails after its retries raises RuntimeError naming it."""
-    from analysis.sweep_engines import run_tasks
+    in seed order; a seed that still fails after its retries raises RuntimeError naming it."""
+    from analysis.sweep_engines import run_per_seed
     from floor.config import load_config
 
     load_closes(prices)  # a bad file is refused here, before any worker starts
     cfg = config or load_config()
     shared = (Path(prices).read_text(encoding="utf-8"), Path(prices).name, cfg.model_dump_json())
     jobs = [(seed, str(seed_db_path(db_path, seed)), cycles) for seed in seeds]
-    outcomes = run_tasks(_backtest_task, shared, jobs, engine=engine, workers=workers, retries=retries,
-                         address=address, on_result=(lambda o: on_done(jobs[o.index][0])) if on_done else None)
-    failed = [(jobs[o.index][0], o.error) for o in outcomes if not o.ok]
-    if failed:
-        raise RuntimeError(f"{len(failed)} of {len(seeds)} backtests failed after {retries} retries; seed "
-                           f"{failed[0][0]}: {failed[0][1]}")
-    return [o.value for o in outcomes]
+    return run_per_seed(_backtest_task, shared, jobs, what="backtests", on_done=on_done, retries=retries,
+                        engine=engine, workers=workers, address=address)
 
 
 def make_example_csv(path: str | Path = EXAMPLE_CSV, *, days: int = 90, seed: int = 2026) -> Path:

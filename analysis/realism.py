@@ -123,17 +123,13 @@ def run_realism(runs: int = 4, cycles: int = 300, *, interval: int = 5, config: 
     """Seeds first_seed .. first_seed+runs-1 on `engine` (local processes or one Ray task per seed, see
     analysis/sweep_engines.py); a seed that still fails after its retries stops the check (RuntimeError:
     the facts need every series)."""
-    from analysis.sweep_engines import run_tasks
+    from analysis.sweep_engines import run_per_seed
 
     cfg_json = config.model_dump_json() if config is not None else None
     jobs = [(first_seed + k, cycles, interval) for k in range(runs)]
-    outcomes = run_tasks(_seed_task, cfg_json, jobs, engine=engine, workers=workers, retries=retries,
-                         address=address, on_result=(lambda o: on_done(jobs[o.index][0])) if on_done else None)
-    failed = [(jobs[o.index][0], o.error) for o in outcomes if not o.ok]
-    if failed:
-        raise RuntimeError(f"{len(failed)} of {runs} seeds failed after {retries} retries; seed {failed[0][0]}: "
-                           f"{failed[0][1]}")
-    per_seed = [o.value for o in outcomes]  # seed order: the result does not depend on timing or engine
+    # seed order: the result does not depend on timing or engine
+    per_seed = run_per_seed(_seed_task, cfg_json, jobs, what="seeds", on_done=on_done, retries=retries,
+                            engine=engine, workers=workers, address=address)
     return analyse(per_seed, runs, cycles, interval)
 
 

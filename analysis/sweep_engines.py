@@ -85,6 +85,20 @@ def run_tasks(fn: Callable[[Any, Any], Any], shared: Any, items: Sequence[Any], 
     return [outcomes[k] for k in range(len(items))]
 
 
+def run_per_seed(fn: Callable[[Any, Any], Any], shared: Any, jobs: Sequence[tuple], *, what: str,
+                 on_done: Callable[[int], None] | None = None, retries: int = 2, **engine: Any) -> list[Any]:
+    """`run_tasks` over jobs whose first element is a seed: the values in job (seed) order, whatever the
+    engine or the timing; `on_done(seed)` as each finishes. A seed that still fails after its retries raises
+    RuntimeError naming it ("2 of 8 `what` failed after 2 retries; seed 5: ...")."""
+    outcomes = run_tasks(fn, shared, jobs, retries=retries, **engine,
+                         on_result=(lambda o: on_done(jobs[o.index][0])) if on_done else None)
+    failed = [(jobs[o.index][0], o.error) for o in outcomes if not o.ok]
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(jobs)} {what} failed after {retries} retries; seed "
+                           f"{failed[0][0]}: {failed[0][1]}")
+    return [o.value for o in outcomes]
+
+
 # -- local ----------------------------------------------------------------------------------------------
 
 def _run_inline(fn, shared, items, retries, deliver) -> None:

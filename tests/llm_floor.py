@@ -1,9 +1,18 @@
 """Builders for whole-floor LLM tests: a fast floor whose chosen traders run in LLM mode against a URL."""
 from __future__ import annotations
 
+import pytest
 from floor_helpers import fast_config
+from support.stub_process import StubProcess
 
 from floor.config import FloorConfig
+
+
+@pytest.fixture(scope="module")
+def openai_stub(tmp_path_factory):
+    """The OpenAI-compatible stub server in its own process, one per test module (a conftest fixture)."""
+    with StubProcess(tmp_path_factory.mktemp("stub")) as server:
+        yield server
 
 
 def llm_floor_config(base_url: str, llm_traders=("momentum",), *, chat: bool = False, streaming: bool = False,

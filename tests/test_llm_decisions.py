@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from llm_floor import llm_floor_config, offer_write_tools
-from support.stub_process import StubProcess, calls, submit
+from support.stub_process import calls, submit
 
 from floor.session import FloorSession
 
@@ -13,9 +13,8 @@ BUY_AMZN = {"symbol": "AMZN", "side": "buy", "qty": 20, "order_type": "market", 
 
 
 @pytest.fixture(scope="module")
-def stub(tmp_path_factory):
-    with StubProcess(tmp_path_factory.mktemp("stub")) as server:
-        yield server
+def stub(openai_stub):
+    return openai_stub
 
 
 @pytest.fixture(autouse=True)

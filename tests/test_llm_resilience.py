@@ -8,7 +8,7 @@ import time
 import pytest
 from langchain_core.tools import tool
 from llm_floor import llm_floor_config
-from support.stub_process import StubProcess, submit
+from support.stub_process import submit
 
 from floor.session import FloorSession
 from traders.decision import Decision
@@ -17,9 +17,8 @@ from traders.llm.trader import llm_decide_detailed
 
 
 @pytest.fixture(scope="module")
-def stub(tmp_path_factory):
-    with StubProcess(tmp_path_factory.mktemp("stub")) as server:
-        yield server
+def stub(openai_stub):
+    return openai_stub
 
 
 @pytest.fixture(autouse=True)
