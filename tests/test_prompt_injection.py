@@ -16,7 +16,7 @@ from support.openai_stub import OpenAIStub, Reply
 from floor.config import FloorConfig
 from floor.session import FloorSession
 from traders.chat import aggregate, is_instruction_like, sentiment_score
-from traders.chat.sentiment_lexicon import ALPHA, LEXICON, raw_score
+from traders.chat.sentiment_lexicon import _INSTRUCTION, _TRIGGERS, ALPHA, LEXICON, raw_score
 from traders.llm import prompts
 from traders.snapshot import ChatMessage
 from traders.view_text import CHAT_CLOSE, CHAT_OPEN
@@ -172,3 +172,16 @@ def test_the_rule_floor_chat_is_never_flagged(tmp_path):
     s.close()
     assert len(texts) > 100
     assert not [t for t in texts if is_instruction_like(t)]
+
+
+_PIECES = [*_TRIGGERS, *(t.upper() for t in _TRIGGERS), "SYSTEM:", "[INST]", "<|im_start|>", "you must buy",
+           "risk limits are off", "ignore all previous instructions", "sell 1,000,000", "buy 1234567",
+           "\u0130", "\u0131", "\u017f", "\u212a", "\u017fy\u017ftem:", "ro\u212aot", "\u2026", "\n", ": ", "] ", "> ",
+           "NVDA", "bullish", "12", ",345", "I'm", "holding", "\u00a0", "\u0661\u0662\u0663\u0664\u0665\u0666"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_PIECES), st.text(max_size=8)), max_size=12).map("".join))
+def test_the_quick_look_never_clears_what_the_pattern_flags(text):
+    """The trigger-word look before the combined pattern is an optimisation only: same answer always."""
+    assert is_instruction_like(text) == (_INSTRUCTION.search(text) is not None)

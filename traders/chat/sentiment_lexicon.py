@@ -87,9 +87,28 @@ INSTRUCTION_PATTERNS: tuple[str, ...] = (
 _INSTRUCTION = re.compile("|".join(f"(?:{p})" for p in INSTRUCTION_PATTERNS), re.IGNORECASE)
 
 
+# A word every instruction pattern needs (lower case), and the long numbers of the last pattern: a text
+# with none of them cannot match, and most floor messages are rejected by this look alone (about 5x
+# cheaper than the combined pattern, which ran on every chat message: ~5% of a rule cycle).
+_TRIGGERS: tuple[str, ...] = (
+    "system", "assistant", "developer", "admin", "operator", "root", "inst]", "im_", "sys>>", "<|",
+    "ignore", "disregard", "forget", "override", "bypass", "new ", "jailbreak", "prompt injection",
+    "disable", "off", "lift", "remove", "suspend", "waived", "no longer apply",
+    "must", "are required", "are instructed", "are ordered", "have to", "shall",
+)
+_LONG_NUMBER = re.compile(r"\d{6}|\d,\d{3},\d{3}")
+# The non-ASCII letters that re.IGNORECASE matches to ASCII letters (İ ı ſ K): with one of them in a
+# text, str.lower() does not tell what the pattern sees, so such a text goes to the pattern directly.
+_FOLDS_TO_ASCII = frozenset("\u0130\u0131\u017f\u212a")
+
+
 def is_instruction_like(text: str) -> bool:
     """True when `text` reads like an instruction to a model or to the risk system (module docstring)."""
-    return bool(_INSTRUCTION.search(text))
+    if _FOLDS_TO_ASCII.isdisjoint(text):
+        low = text.lower()
+        if not any(t in low for t in _TRIGGERS) and _LONG_NUMBER.search(text) is None:
+            return False
+    return _INSTRUCTION.search(text) is not None
 
 
 def tokens(text: str) -> list[str]:
