@@ -1,6 +1,7 @@
 """The trading cycle as a LangGraph state machine: one invocation per cycle, on the run's thread.
 
-    START -> market_tick -> discussion -> decide (one Send per trader, in parallel) -> risk -> execution
+    START -> market_tick -> discussion -> decide (one Send per trader, in parallel, when some trader calls
+          a model; one Send for all when every trader is rule-based: graphs/nodes/fan_out.py) -> risk -> execution
           -> settle -> END
 
 `build_graph()` returns the uncompiled builder; callers compile it with their checkpointer
@@ -13,9 +14,10 @@ from __future__ import annotations
 from langgraph.graph import END, START
 
 from graphs.context import FloorContext
-from graphs.nodes.decide import decide, fan_out
+from graphs.nodes.decide import decide
 from graphs.nodes.discussion import discussion
 from graphs.nodes.execution import execution
+from graphs.nodes.fan_out import decide_each, fan_out
 from graphs.nodes.market_tick import market_tick
 from graphs.nodes.risk import risk
 from graphs.nodes.settle import settle
@@ -29,7 +31,7 @@ def build_graph() -> CycleGraphBuilder:
     g = CycleGraphBuilder(CycleState, context_schema=FloorContext)
     g.add_node("market_tick", market_tick)
     g.add_node("discussion", discussion)
-    g.add_node("decide", traced_decide(decide))
+    g.add_node("decide", decide_each(traced_decide(decide)))
     g.add_node("risk", risk)
     g.add_node("execution", execution)
     g.add_node("settle", settle)

@@ -36,3 +36,9 @@ class CycleState(TypedDict, total=False):
 class DecideInput(TypedDict):
     trader: str
     cycle: int
+
+
+class DecideBatch(TypedDict):
+    """Every trader's decision in one task (rule-mode floors: graphs/nodes/fan_out.py)."""
+    traders: list[str]
+    cycle: int

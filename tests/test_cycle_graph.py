@@ -17,12 +17,14 @@ def session(tmp_path):
 
 
 def test_a_cycle_runs_every_node_and_settles_into_the_ledger(session):
-    seen = []
+    seen, decided = [], []
     for chunk in session.graph.stream({}, session.thread.config_dict, context=session.context,
                                       stream_mode="updates"):
         seen.extend(chunk.keys())
+        decided += [[d["trader"] for d in chunk["decide"]["decisions"]]] if "decide" in chunk else []
     assert [n for n in NODES if n in seen] == list(NODES)
-    assert seen.count("decide") == len(session.floor.config.traders)
+    # every trader is rule-based: one decide task for all of them, in config order (graphs/nodes/fan_out.py)
+    assert decided == [[t.name for t in session.floor.config.traders]]
     state = session.state()
     assert state["cycle"] == 1
     assert {d["trader"] for d in state["decisions"]} == {t.name for t in session.floor.config.traders}
@@ -84,3 +86,19 @@ def test_checkpoint_size_stays_flat_as_the_run_grows(tmp_path):
     # this cycle's data (decisions, orders, quotes) varies a little; nothing may grow with the run
     assert at_500 <= at_10 * 1.25 + 2048, (at_10, at_500)
     s.close()
+
+
+def test_a_floor_with_an_llm_trader_decides_in_one_task_per_trader(tmp_path, openai_stub):
+    """Their model requests then run in parallel (one LangGraph task each), whatever the rule traders do."""
+    from llm_floor import llm_floor_config
+
+    s = FloorSession(tmp_path / "llm.db", llm_floor_config(openai_stub.base_url))
+    s.start()
+    try:
+        decided = []
+        for chunk in s.graph.stream({}, s.thread.config_dict, context=s.context, stream_mode="updates"):
+            decided += [[d["trader"] for d in chunk["decide"]["decisions"]]] if "decide" in chunk else []
+        assert sorted(decided) == sorted([t.name] for t in s.floor.config.traders)
+        assert "momentum" in {d["trader"] for d in s.state()["decisions"] if d["mode"] != "rule"}
+    finally:
+        s.close()

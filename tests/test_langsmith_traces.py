@@ -91,7 +91,7 @@ def test_three_cycles_are_three_traces_with_metadata_nodes_and_a_named_decision_
         assert root["session_name"] == "trading-floor-test"
         trace = {k: r for k, r in runs.items() if r["trace_id"] == root["id"]}
         top = [r["name"] for r in trace.values() if r.get("parent_run_id") == root["id"]]
-        assert set(top) == NODES and top.count("decide") == len(TRADERS)
+        assert set(top) == NODES and top.count("decide") == 1  # a rule floor decides in one task (fan_out.py)
         decisions = {r["name"].removeprefix("decision "): r for r in trace.values()
                      if r["name"].startswith("decision ")}
         assert set(decisions) == set(TRADERS)
