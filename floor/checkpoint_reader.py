@@ -38,6 +38,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from floor.checkpoint_serde import unwrap
+
 # The cycle graph's nodes in the order LangGraph lists them (START's node, then graphs/cycle_graph.py's
 # `add_node` order): `next` lists triggered nodes in this order. A test checks it against the graph.
 NODE_ORDER = ("__start__", "market_tick", "discussion", "decide", "risk", "execution", "settle")
@@ -104,7 +106,9 @@ class Snapshot:
 
 
 def decode(type_: str | None, blob: bytes | None, *, what: str = "a checkpoint") -> Any:
-    """A value serialized by LangGraph's JsonPlusSerializer (`dumps_typed`), or UnsupportedCheckpoint."""
+    """A value serialized by LangGraph's JsonPlusSerializer (`dumps_typed`), compressed or not
+    (floor/checkpoint_serde.py), or UnsupportedCheckpoint."""
+    type_, blob = unwrap(type_, blob)
     if type_ == "null":
         return None
     if type_ == "bytes":

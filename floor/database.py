@@ -60,17 +60,20 @@ def connect_pg_checkpoints(url: str):
 
 def make_saver(conn, lock=None, *, readonly: bool = False):
     """LangGraph's checkpointer on a run database's checkpoint connection: SqliteSaver on SQLite,
-    PostgresSaver on PostgreSQL (langgraph is imported here, when a graph is first compiled)."""
+    PostgresSaver on PostgreSQL (langgraph is imported here, when a graph is first compiled); values are
+    compressed (floor/checkpoint_serde.py)."""
+    from floor.checkpoint_serde import CompressedSerializer
+
     if not isinstance(conn, sqlite3.Connection):
         from langgraph.checkpoint.postgres import PostgresSaver
 
-        saver = PostgresSaver(conn)
+        saver = PostgresSaver(conn, serde=CompressedSerializer())
         if not readonly:
             saver.setup()  # its own migrations table; idempotent
         return saver
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    saver = SqliteSaver(conn)
+    saver = SqliteSaver(conn, serde=CompressedSerializer())
     if lock is not None:
         saver.lock = lock
     if readonly:

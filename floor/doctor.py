@@ -129,14 +129,10 @@ def _open_readonly(db_path: str) -> sqlite3.Connection:
 
 
 def _graph(conn: sqlite3.Connection, *, readonly: bool):
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
+    from floor.database import make_saver
     from graphs.cycle_graph import build_graph
 
-    saver = SqliteSaver(conn)
-    if readonly:
-        saver.is_setup = True  # its setup creates tables: a reader only reads them
-    return build_graph().compile(checkpointer=saver)
+    return build_graph().compile(checkpointer=make_saver(conn, readonly=readonly))
 
 
 # ---- checking ------------------------------------------------------------------------------------------

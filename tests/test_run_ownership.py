@@ -11,7 +11,7 @@ import os
 import re
 import signal
 import sqlite3
-import time
+import threading
 
 import pytest
 from cli_processes import lease_pid, settled_cycle, tf, tf_bg, wait_for_cycle
@@ -86,12 +86,24 @@ def test_wait_queues_behind_the_owner_and_continues_where_it_stopped(floor_files
     first = _start_owner(owners, db, cfg)
     queued = tf_bg("run", "--cycles", "4", "--db", str(db), "--wait")
     owners.append(queued)
-    time.sleep(1.0)
+    # its first line says whom it waits for (read before pausing: a slow start-up must not skip the wait)
+    first_line = _first_line(queued)
+    assert first_line.startswith(f"waiting: pid {first.pid}"), first_line
     assert queued.poll() is None  # still waiting
     stopped_at = int(re.search(r"after cycle (\d+)", tf("pause", "--db", str(db)).stdout).group(1))
     _finish(first)
     out = " ".join(_finish(queued).split())
-    assert f"waiting: pid {first.pid}" in out and f"ran to cycle {stopped_at + 4}" in out, out
+    assert f"ran to cycle {stopped_at + 4}" in out, out
+
+
+def _first_line(proc, timeout: float = 60) -> str:
+    """The first line a background command prints, or a failure after `timeout` seconds."""
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.append(proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    assert lines, f"no line from the command in {timeout} s"
+    return lines[0]
 
 
 def test_a_rollback_during_a_run_is_delivered_acknowledged_and_kept(floor_files, owners):
