@@ -93,7 +93,7 @@ class MarketMakers:
         self.picked_off = 0  # IOC orders sent to take stale orders through the centre
         self._init_arrays()
 
-    _DERIVED = ("_recipe", "_plan", "_owners", "_consts")  # rebuilt from the config and instruments on load
+    _DERIVED = ("_recipe", "_plan", "_owners", "_consts", "_k", "_edge")  # rebuilt from the config and instruments on load
 
     def _init_arrays(self) -> None:
         """Per (maker, symbol) state of the every-tick check, and how each instrument's estimate is made
@@ -122,6 +122,13 @@ class MarketMakers:
             for inst in self.instruments
         ]
         self._owners = [f"mm:{m}" for m in range(count)]
+        # the config's settings read in `_look` and below, once (a pydantic attribute read per use added up):
+        # skew_bps * 1e-4 is the first product of `1.0 - skew_bps * 1e-4 * inv / limit`, so folding it
+        # changes no bit; the other bps settings are used as they are, in the original order of operations
+        self._k = (cfg.skew_bps * 1e-4, cfg.half_spread_bps, cfg.min_level_spacing_ticks, cfg.level_spacing_bps,
+                   (cfg.track_move_steps - 1), cfg.max_quote_age_ticks, cfg.pick_off_bps is not None, cfg.levels,
+                   cfg.levels + cfg.ladder_slack_levels, cfg.levels - cfg.ladder_slack_levels)
+        self._edge = None if cfg.pick_off_bps is None else cfg.pick_off_bps * 1e-4  # as `_pick_off` computed it
         self._skew = [[1.0] * n for _ in range(count)]  # 1 - skew * inventory / limit, as of the last look
         self._lo = [[math.inf] * n for _ in range(count)]  # centres in [lo, hi] keep the best quotes
         self._hi = [[-math.inf] * n for _ in range(count)]  # (inf, -inf: look at the first tick)
@@ -185,16 +192,20 @@ class MarketMakers:
         if cfg.count == 0:
             return []
         phi = cfg.estimate_persistence
-        self.error = phi * self.error + math.sqrt(1.0 - phi * phi) * cfg.estimate_noise_bps * 1e-4 * (
-            rng.standard_normal(self.error.shape)
-        )
+        # the AR(1) step of the estimate errors, phi * error + k * z element by element: the same IEEE
+        # products and sums the array expression `phi * error + k * z` makes (so the same bits), on Python
+        # floats, which for a maker or two cost a fraction of the four numpy calls
+        k = math.sqrt(1.0 - phi * phi) * cfg.estimate_noise_bps * 1e-4
+        errors = [[phi * e + k * z for e, z in zip(row, zs, strict=True)]
+                  for row, zs in zip(self.error.tolist(), rng.standard_normal(self.error.shape).tolist(), strict=True)]
+        self.error = np.array(errors, dtype=float).reshape(self.error.shape)
         interval = cfg.quote_interval_ticks
         track = cfg.track_move_steps > 0
         stock_fair = list(map(fair.__getitem__, self.stocks))
         plan = self._plan
         events: list = []
         halts = getattr(exchange, "halts", None)  # symbols a scenario halted: makers leave their quotes there as they are
-        for m, err in enumerate(self.error.tolist()):  # maker by maker, symbol by symbol: a fixed order
+        for m, err in enumerate(errors):  # maker by maker, symbol by symbol: a fixed order
             est = list(map(_mul, stock_fair, map(_one_plus, err)))  # as in `estimates`
             due = (-(tick + m)) % interval  # (tick + m + j) % interval == 0  <=>  j % interval == due
             # (a look at symbol j rewrites only entry j of these lists, after zip has read it)
@@ -209,26 +220,31 @@ class MarketMakers:
     def _look(self, exchange, m: int, j: int, est: float, tick: int) -> list:
         """Place the ladder around this maker's centre for symbol j; requote it if it is not where it
         should be (see the module docstring), else only pick off stale orders."""
-        cfg = self.config
         sym, lot, tick_size, limit, size, min_half, inv_move = self._consts[j]
+        skew_k, half_bps, min_spacing, spacing_bps, extra_steps, max_age, pick_off, levels, _, _ = self._k
         owner = self._owners[m]
         q = self.quotes[m][j]
         inv = exchange.position(owner, sym)
-        skew = 1.0 - cfg.skew_bps * 1e-4 * inv / limit
+        skew = 1.0 - skew_k * inv / limit
         centre = est * skew
         # target prices on a grid of `step` so small moves keep levels, and the range [lo, hi] of centres
         # for which the best bid and best ask stay where they are
-        half = max(min_half, centre * cfg.half_spread_bps * 1e-4)
-        step = max(cfg.min_level_spacing_ticks, round(centre * cfg.level_spacing_bps * 1e-4 / tick_size)) * tick_size
+        # (`b if b > a else a` is max(a, b) and `b if b < a else a` is min(a, b), without the call)
+        half = centre * half_bps * 1e-4
+        if not half > min_half:
+            half = min_half
+        step = round(centre * spacing_bps * 1e-4 / tick_size)
+        step = (step if step > min_spacing else min_spacing) * tick_size
         best_bid = math.floor((centre - half) / step) * step
         best_ask = math.ceil((centre + half) / step) * step
         # floor((c - half) / step) stays for c in [bid + half, bid + step + half); ceil((c + half) / step)
         # for c in (ask - step - half, ask - half]. (half moves with c by a negligible 2e-4 of its move.)
-        extra = (cfg.track_move_steps - 1) * step  # look early only when the best would move this many steps
-        self._lo[m][j] = max(best_bid + half, best_ask - step - half) - extra
-        self._hi[m][j] = min(best_bid + step + half, best_ask - half) + extra
+        extra = extra_steps * step  # look early only when the best would move track_move_steps steps
+        a, b = best_bid + half, best_ask - step - half
+        self._lo[m][j] = (b if b > a else a) - extra
+        a, b = best_bid + step + half, best_ask - half
+        self._hi[m][j] = (b if b < a else a) + extra
         self._skew[m][j] = skew
-        pick_off = cfg.pick_off_bps is not None
         qb, qa = q.bids, q.asks
         if (
             qb
@@ -237,18 +253,18 @@ class MarketMakers:
             and qb[0][0] == best_bid
             and qa[0][0] == best_ask
             and abs(inv - q.inventory) < inv_move
-            and tick - q.tick < cfg.max_quote_age_ticks
+            and tick - q.tick < max_age
             and exchange.open_qty(qb[0][1]) is not None
             and exchange.open_qty(qa[0][1]) is not None
         ):  # the ladder is where it should be
             return self._pick_off(exchange, owner, j, centre, inv, limit, qb, qa) if pick_off else []
         # requote: move the best quotes to their targets; keep deeper orders still on the grid (and their
         # time priority); refill a ladder that got thin; take stale orders through the centre in between
-        levels = cfg.levels
-        target_bids = list(range(best_bid, max(best_bid - levels * step, 0), -step))  # the positive ones
+        low = best_bid - levels * step
+        target_bids = list(range(best_bid, low if low > 0 else 0, -step))  # the positive ones
         target_asks = list(range(best_ask, best_ask + levels * step, step))
         events: list = []
-        refresh = tick - q.tick >= cfg.max_quote_age_ticks
+        refresh = tick - q.tick >= max_age
         bids = self._trim(exchange, owner, qb, target_bids, True, refresh, size, events) if qb else qb
         asks = self._trim(exchange, owner, qa, target_asks, False, refresh, size, events) if qa else qa
         if pick_off:
@@ -270,12 +286,11 @@ class MarketMakers:
         cancel = exchange.cancel
         cancels = 0
         if target and not refresh:
-            cfg = self.config
             top = target[0]
             step = top - target[1] if len(target) > 1 else 0
             if not is_bid:
                 step = -step
-            room = cfg.levels + cfg.ladder_slack_levels
+            room = self._k[8]  # levels + ladder_slack_levels
             depth = (room - 1) * step
             last = None
             for entry in side:
@@ -312,8 +327,7 @@ class MarketMakers:
             return kept
         top = target[0]
         has_top = bool(kept) and kept[0][0] == top
-        cfg = self.config
-        if len(kept) + (not has_top) >= cfg.levels - cfg.ladder_slack_levels:
+        if len(kept) + (not has_top) >= self._k[9]:  # levels - ladder_slack_levels
             if has_top:
                 return kept
             wanted = target[:1]
@@ -326,7 +340,7 @@ class MarketMakers:
         next_id = self.next_id
         added = []
         for price in wanted:
-            qty = min(size, room)
+            qty = room if room < size else size  # min(size, room)
             qty -= qty % lot
             if qty <= 0:
                 break
@@ -349,8 +363,8 @@ class MarketMakers:
                   bids: list, asks: list) -> list:
         """Take other traders' orders that are through the centre by more than `pick_off_bps`, within the
         inventory limit (counting what rests on our own side as if it all filled), with IOC orders."""
-        sym, lot, tick_size, _, size = self._consts[j][:5]
-        edge = self.config.pick_off_bps * 1e-4
+        sym, lot, tick_size, _, size, _, _ = self._consts[j]
+        edge = self._edge
         events: list = []
         ask = exchange.best_ask(sym)
         if ask is not None and ask < centre * (1.0 - edge):

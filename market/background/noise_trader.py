@@ -98,14 +98,24 @@ class NoiseTraders:
         last_trader = count - 1
         log1p = math.log1p
         next_id = self.next_id
+        # (`k if k < cap else cap` below is min(k, cap) without the call: a few hundred thousand per run)
         for who, us, uside, ukind, uoff, usize in zip(u, u, u, u, u, u, strict=True):  # six at a time, in draw order
-            sym, lot, tick_size = symbols[min(int(us * n_sym), last_sym)] if cum is None else symbols[bisect_right(cum, us)]
+            if cum is None:
+                k = int(us * n_sym)
+                sym, lot, tick_size = symbols[k if k < last_sym else last_sym]
+            else:
+                sym, lot, tick_size = symbols[bisect_right(cum, us)]
             buy = uside < 0.5
             side = _BUY if buy else _SELL
-            qty = (1 if log_q == 0.0 else min(1 + int(log1p(-usize) / log_q), max_lots)) * lot
+            if log_q == 0.0:
+                qty = lot
+            else:
+                k = 1 + int(log1p(-usize) / log_q)
+                qty = (k if k < max_lots else max_lots) * lot
             oid = f"bg-n{next_id}"
             next_id += 1
-            owner = owners[min(int(who * count), last_trader)]
+            k = int(who * count)
+            owner = owners[k if k < last_trader else last_trader]
             if ukind < p_market:
                 events += submit(_tuple_new(SubmitOrder, (oid, owner, sym, side, qty, _MARKET, None, None, _IOC)))
                 continue

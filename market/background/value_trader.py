@@ -92,11 +92,14 @@ class ValueTraders:
         stock_pos = self._stock_pos
         bias = self.bias
         stock_fair = None
+        instruments = self.instruments
+        best_bid, best_ask, position = exchange.best_bid, exchange.best_ask, exchange.position
+        max_position_lots = cfg.max_position_lots
+        next_id = self.next_id
 
         events: list = []
-        sent = 0
         for k in range(n):
-            inst = self.instruments[sym_idx[k]]
+            inst = instruments[sym_idx[k]]
             sym = inst.symbol
             i = who[k]
             if inst.kind is _ETF:
@@ -110,8 +113,8 @@ class ValueTraders:
                 bias[i, j] = b
                 view = fair[sym] * (1.0 + b)
             view *= 1.0 + noise[k]
-            bid = exchange.best_bid(sym)
-            ask = exchange.best_ask(sym)
+            bid = best_bid(sym)
+            ask = best_ask(sym)
             if bid is not None and ask is not None:
                 ref = (bid + ask) * 0.5
             else:
@@ -119,11 +122,11 @@ class ValueTraders:
                 ref = float(last) if last is not None else fair[sym]
             gap = view / ref - 1.0
             lot = inst.lot_size
-            cap = cfg.max_position_lots * lot
+            cap = max_position_lots * lot
             excess = abs(gap) - threshold
             target = 0 if excess <= 0.0 else int(min(1.0, excess * slope) * cap) * (1 if gap > 0 else -1)
             owner = f"value:{i}"
-            want = target - exchange.position(owner, sym)
+            want = target - position(owner, sym)
             qty = min(lots[k] * lot, abs(want))
             qty -= qty % lot
             if qty <= 0:
@@ -132,9 +135,9 @@ class ValueTraders:
                 side, price = _BUY, inst.round_to_tick(view * (1.0 - edge))
             else:
                 side, price = _SELL, inst.round_to_tick(view * (1.0 + edge))
-            oid = f"bg-v{self.next_id}"
-            self.next_id += 1
-            sent += 1
+            oid = f"bg-v{next_id}"
+            next_id += 1
             events += exchange.submit(_tuple_new(SubmitOrder, (oid, owner, sym, side, qty, _LIMIT, price, None, _DAY)))
-        self.orders_sent += sent
+        self.orders_sent += next_id - self.next_id
+        self.next_id = next_id
         return events
