@@ -4,7 +4,9 @@ Pure over the ledger and the floor's marks, so it is tested without Chainlit. Ev
 here from integer cents (tidy numbers); chart series are dollars (floats, the display edge) against
 integer cycles, thinned to at most `MAX_POINTS` points so a long run costs the browser the same as a
 short one. The tape carries both the floor traders' trades and the background traffic, flagged, so the
-element can show background traffic as a toggle without asking the server again.
+element can show background traffic as a toggle without asking the server again. A scenario's events
+(the ledger's `scenario_event` traces) become markers on the price charts: a vertical line at the event's
+cycle, its headline on hover.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Any
 from chat_ui.numbers import pct, signed_usd, usd
 
 MAX_POINTS = 120
+MAX_EVENT_MARKERS = 40  # per price chart: a scenario's events, newest kept
 TAPE_ROWS = 15
 
 
@@ -83,6 +86,19 @@ def tape_rows(floor_fills: Sequence[dict], background_fills: Sequence[dict], tra
     return out
 
 
+def event_markers(events: Sequence[dict], symbol: str, first_cycle: int | None,
+                  limit: int = MAX_EVENT_MARKERS) -> list[dict[str, Any]]:
+    """A price chart's scenario-event markers: the events about `symbol` and the market-wide ones (no
+    symbol), at cycles the chart shows (from `first_cycle` on), the newest `limit`, oldest first; one
+    marker per cycle, its headlines joined (the hover text)."""
+    by_cycle: dict[int, list[dict]] = {}
+    for e in events:
+        if e.get("symbol") in (None, symbol) and first_cycle is not None and e["cycle"] >= first_cycle:
+            by_cycle.setdefault(int(e["cycle"]), []).append(e)
+    return [{"cycle": c, "kinds": [e["kind"] for e in es], "headline": " · ".join(e["headline"] for e in es)}
+            for c, es in sorted(by_cycle.items())[-limit:]]
+
+
 def build(floor: Any, *, cycle: int, thread: str | None, branch: int | None, status: str) -> dict[str, Any]:
     """The Dashboard element's props at the floor's current (aligned) cycle."""
     ledger = floor.ledger
@@ -92,10 +108,13 @@ def build(floor: Any, *, cycle: int, thread: str | None, branch: int | None, sta
     positions = {t: ledger.positions(t, marks) for t in traders}
     cash = [{"trader": t, "cash": usd(ledger.cash(t)), "available": usd(ledger.available_cash(t))} for t in traders]
     marks_hist = {i.symbol: ledger.marks_history(i.symbol) for i in floor.instruments}
+    events = [{**t["payload"], "cycle": t["cycle"]} for t in ledger.traces(kind="scenario_event", limit=None)]
     prices = []
     for inst in floor.instruments:
         hist = marks_hist[inst.symbol]
         item = {"symbol": inst.symbol, "last": usd(hist[-1][1]) if hist else "n/a", "series": _series(hist)}
+        if events:  # a scenario's events on the chart (a run without one: the props are as before)
+            item["events"] = event_markers(events, inst.symbol, hist[0][0] if hist else None)
         if inst.basket:
             nav = nav_history(inst.basket, inst.units, marks_hist)
             item["nav"] = _series(nav)

@@ -11,10 +11,11 @@ Choices:
   after at_cycle). History rows (fills, transfers, orders, traces, messages, snapshots) are not
   copied; the new branch reads its parent's rows with cycle <= at_cycle through its lineage.
   The source branch is only read.
-* Fees are per branch (`branches.fee_bps`): a fork inherits the fee of the branch it forks unless given
-  another, so a what-if fork may charge other fees while its parent keeps its own. A fee can change
-  only while the branch has settled nothing of its own (`set_fee`), because undoing a fill or a release
-  re-holds cash at the branch's fee. When a fork's fee differs from the state it copies, the cash held
+* Fees are per branch and cycle (`branches.fee_bps` is a branch's opening fee, `fee_changes` its changes:
+  ledger/fee_schedule.py): a fork inherits the fee in force on the branch it forks at its fork cycle unless
+  given another, so a what-if fork may charge other fees while its parent keeps its own. The opening fee
+  can change only while the branch has settled nothing of its own (`set_fee`); later, a change is a
+  `fee_changes` row at its cycle (`Ledger.change_fee`), which a rollback across it undoes. When a fork's fee differs from the state it copies, the cash held
   for open buy orders is re-held at the new fee (`rehold_cash`): reservations stay linear in their
   remaining quantity, so fills and releases on the fork give back exactly what the fork holds.
 """
@@ -26,6 +27,7 @@ import sqlite3
 from ledger import fillkeys
 from ledger.dialect import dialect_of
 from ledger.errors import LedgerError, RejectCode
+from ledger.fee_schedule import fee_in_force, insert_change, rehold_cash
 from ledger.lots import copy_stream, delete_from
 from ledger.schema import HISTORY_TABLES
 from ledger.state import BranchState, branch_row, fee_for, load_state
@@ -49,20 +51,6 @@ def branch_fee(conn: sqlite3.Connection, branch_id: int) -> int:
     return branch_row(conn, branch_id)[3]
 
 
-def rehold_cash(st: BranchState, fee_bps: int) -> None:
-    """Switch the in-memory state `st` to `fee_bps`: every account's reserved cash becomes what its open buy
-    reservations hold at that fee (`remaining * (limit + fee cap)`); changed balances are marked dirty."""
-    st.fee_bps = fee_bps
-    held = dict.fromkeys(st.rcash, 0)
-    for r in st.res.values():
-        if r.side == "buy":
-            held[r.account] = held.get(r.account, 0) + st.res_cash(r)
-    for acct, amount in held.items():
-        if st.rcash.get(acct, 0) != amount:
-            st.rcash[acct] = amount
-            st.dirty_cash.add(acct)
-
-
 def unaffordable_at(st: BranchState, fee_bps: int) -> tuple[str, int, int] | None:
     """The first account (by name) whose open buy orders would hold more cash at `fee_bps` than it may
     spend (its cash plus its credit limit): (account, cents needed, cents it may spend), else None."""
@@ -81,7 +69,9 @@ def set_fee(conn: sqlite3.Connection, st: BranchState, fee_bps: int) -> None:
     """Store the active branch's new fee and re-hold its reserved cash at it (inside the caller's
     transaction; the caller checked that the branch has settled nothing of its own)."""
     conn.execute("UPDATE branches SET fee_bps=? WHERE branch_id=?", (fee_bps, st.branch_id))
+    conn.execute("DELETE FROM fee_changes WHERE branch_id=?", (st.branch_id,))  # at most a fork's inherited one
     rehold_cash(st, fee_bps)
+    st.opening_fee_bps, st.fee_since = fee_bps, None
     st.flush(conn, st.fork_cycle or 0)
 
 
@@ -133,13 +123,21 @@ def write_full_state(conn: sqlite3.Connection, st: BranchState, source_branch: i
 def fork(conn: sqlite3.Connection, branch_id: int, at_cycle: int, name: str | None,
          fee_bps: int | None = None) -> int:
     """Create a branch seeing `branch_id` exactly as at the end of `at_cycle`; returns its id.
-    It charges `fee_bps`, by default the fee of `branch_id`."""
+    It charges `fee_bps` (its opening fee), by default what `branch_id` charges at `at_cycle`: its opening
+    fee, and, when a fee change of `branch_id` at or before `at_cycle` is in force there, a change row of
+    the new branch at `at_cycle` carrying that fee (so the opening fee stays the config's)."""
     st, src = state_at(conn, branch_id, at_cycle)
-    fee = branch_fee(conn, branch_id) if fee_bps is None else fee_bps
+    opening = branch_fee(conn, branch_id)
+    if fee_bps is None:  # the fee in force on `branch_id` at the fork cycle, carried over exactly
+        fee = fee_in_force(conn, branch_id, at_cycle, opening)
+    else:
+        fee = opening = fee_bps
     if fee != st.fee_bps:
         rehold_cash(st, fee)
-    new_id = new_branch(conn, st.run_id, src, at_cycle, name, fee)
+    new_id = new_branch(conn, st.run_id, src, at_cycle, name, opening)
     write_full_state(conn, st, src, new_id, at_cycle)
+    if fee != opening:  # a fee change of the source before the fork: the fork's own row, at its fork cycle
+        insert_change(conn, st.run_id, new_id, at_cycle, fee)
     return new_id
 
 
@@ -161,9 +159,16 @@ def truncate_after(conn: sqlite3.Connection, st: BranchState, k: int) -> tuple[i
         _delete_branch_rows(conn, b)
         dialect_of(conn).rewind_ids(conn, HISTORY_TABLES)
         pst, src = state_at(conn, st.parent_id, k)
-        if pst.fee_bps != st.fee_bps:  # the branch keeps its own fee
-            rehold_cash(pst, st.fee_bps)
+        opening = st.fee_bps if st.opening_fee_bps is None else st.opening_fee_bps
+        # a branch that inherited its parent's opening fee takes the parent's fee in force at k, as a fork
+        # would; one with a fee of its own keeps it
+        fee = fee_in_force(conn, st.parent_id, k, branch_fee(conn, st.parent_id)) \
+            if opening == branch_fee(conn, st.parent_id) else opening
+        if pst.fee_bps != fee:
+            rehold_cash(pst, fee)
         write_full_state(conn, pst, src, b, k)
+        if fee != opening:
+            insert_change(conn, st.run_id, b, k, fee)
         conn.execute("UPDATE branches SET parent_id=?, fork_cycle=?, cycle=? WHERE branch_id=?", (src, k, k, b))
         return n, True
     rep = undo_after(conn, st, k)

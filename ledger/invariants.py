@@ -99,6 +99,9 @@ def check_ledger(conn: sqlite3.Connection) -> list[Violation]:
 def _read_branches(conn: sqlite3.Connection) -> dict[int, _Branch]:
     cols = {r[1] for r in conn.execute("PRAGMA table_info(branches)")}
     fee = "coalesce(b.fee_bps, r.fee_bps, 0)" if "fee_bps" in cols else "coalesce(r.fee_bps, 0)"
+    if {r[1] for r in conn.execute("PRAGMA table_info(fee_changes)")}:  # the fee in force now (fee_schedule.py)
+        fee = (f"coalesce((SELECT f.fee_bps FROM fee_changes f WHERE f.branch_id = b.branch_id "
+               f"ORDER BY f.cycle DESC LIMIT 1), {fee})")
     return {b: _Branch(b, run, parent, fork, bps) for b, run, parent, fork, bps in conn.execute(
         f"SELECT b.branch_id, b.run_id, b.parent_id, b.fork_cycle, {fee} FROM branches b "
         "LEFT JOIN runs r ON r.run_id = b.run_id ORDER BY b.branch_id")}

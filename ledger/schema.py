@@ -7,8 +7,8 @@ Two kinds of tables:
 * state (one row per thing, updated in place, per branch): `balances`, `positions`, `accounts`,
   and the open part of `reservations`. Reads are O(1)-ish lookups.
 * history (append-only, per branch and cycle): `fills`, `transfers`, `lots`, `releases`, `orders`,
-  `traces`, `messages`, `snapshots`, `marks`, `llm_spend`, `memories`, `memory_outcomes`. `truncate_after` deletes their rows after a cycle and
-  undoes exactly those rows' effect on the state tables.
+  `traces`, `messages`, `snapshots`, `marks`, `llm_spend`, `memories`, `memory_outcomes`, `lessons`, `fee_changes`.
+  `truncate_after` deletes their rows after a cycle and undoes exactly those rows' effect on the state tables.
 
 Tables are created through sqlite-utils. The two hot tables get raw DDL, which sqlite-utils cannot
 declare: `fills` is a rowid table whose INTEGER PRIMARY KEY `seq` encodes (branch, cycle, position)
@@ -158,6 +158,12 @@ TABLES: tuple = (
     ("memory_outcomes", {"run_id": int, "branch_id": int, "cycle": int, "trader": str, "symbol": str,
                          "decided_cycle": int, "markout_bp": float, "realized_pnl": int},
      ("branch_id", "cycle", "trader", "symbol", "decided_cycle"), ()),
+    # an LLM trader's lessons (its own reflection on its outcomes), with the text's vector and which embedder
+    # made it (`openai:<model>` or `lexical`): history rows too, so a rollback forgets them
+    ("lessons", {"run_id": int, "branch_id": int, "cycle": int, "trader": str, "text": str, "embedder": str,
+                 "fmt": int, "dim": int, "vec": bytes}, ("branch_id", "cycle", "trader"), ()),
+    # the fee in force changes from `cycle` on, on this branch (a scenario's fee_change; ledger/fee_schedule.py)
+    ("fee_changes", {"run_id": int, "branch_id": int, "cycle": int, "fee_bps": int}, ("branch_id", "cycle"), ()),
 )
 
 
@@ -184,7 +190,7 @@ def create_schema(conn) -> None:
 
 # Tables with per-cycle history rows, and what `truncate_after` simply deletes after undoing effects.
 HISTORY_TABLES = ("fill_ids", "transfers", "releases", "orders", "traces", "messages", "snapshots", "marks",
-                  "llm_spend", "memories", "memory_outcomes")
+                  "llm_spend", "memories", "memory_outcomes", "lessons", "fee_changes")
 ALL_BRANCH_TABLES = ("accounts", "balances", "positions", "transfers", "fills", "fill_ids", "lots", "reservations",
                      "releases", "orders", "traces", "messages", "snapshots", "marks", "llm_spend",
-                     "memories", "memory_outcomes")
+                     "memories", "memory_outcomes", "lessons", "fee_changes")

@@ -205,7 +205,10 @@ def _reservation(st: BranchState, oid: str, side: str, who: str, sym: str, fid: 
 
 def apply(conn: sqlite3.Connection, st: BranchState, cycle: int, fills: list[tuple]) -> None:
     """Apply validated new fill rows to the mirror and write them (inside the caller's transaction)."""
-    run_id, br, bps = st.run_id, st.branch_id, st.fee_bps
+    run_id, br, bps = st.run_id, st.branch_id, st.fee_bps  # the fee in force (ledger/fee_schedule.py)
+    if st.fee_since is not None and cycle < st.fee_since:
+        raise _reject(RejectCode.CYCLE_MISMATCH, f"fills of cycle {cycle} come before the fee change of "
+                                                 f"cycle {st.fee_since}")
     i0 = st.next_seq if st.last_fill_cycle == cycle else 0
     if i0 + len(fills) > fillkeys.PER_CYCLE or br > fillkeys.MAX_BRANCH:
         raise _reject(RejectCode.CYCLE_MISMATCH, f"at most {fillkeys.PER_CYCLE} fills per cycle and "

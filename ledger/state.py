@@ -81,7 +81,9 @@ class BranchState:
     branch_id: int
     parent_id: int | None
     fork_cycle: int | None
-    fee_bps: int
+    fee_bps: int  # the fee in force now (ledger/fee_schedule.py): what fills settled now are charged
+    opening_fee_bps: int | None = None  # the branch's own `branches.fee_bps` (None: same as fee_bps)
+    fee_since: int | None = None  # the cycle of the fee change in force (None: the opening fee)
     symbols: set[str] = field(default_factory=set)
     accounts: dict[str, AccountCfg] = field(default_factory=dict)
     cash: dict[str, int] = field(default_factory=dict)
@@ -169,8 +171,13 @@ def branch_row(conn: sqlite3.Connection, branch_id: int) -> tuple[int, int | Non
 
 
 def load_state(conn: sqlite3.Connection, branch_id: int) -> BranchState:
+    from ledger.fee_schedule import own_change_at
+
     run_id, parent_id, fork_cycle, fee_bps = branch_row(conn, branch_id)
-    st = BranchState(run_id, branch_id, parent_id, fork_cycle, fee_bps or 0)
+    st = BranchState(run_id, branch_id, parent_id, fork_cycle, fee_bps or 0, fee_bps or 0)
+    change = own_change_at(conn, branch_id)
+    if change is not None:
+        st.fee_since, st.fee_bps = change
     st.symbols = {s for (s,) in conn.execute("SELECT symbol FROM symbols WHERE run_id=?", (run_id,))}
     for name, theory, kind, cyc, icash, ihold, ash, sl, cl in conn.execute(
             "SELECT name, theory, kind, cycle, initial_cash, initial_holdings, allow_short, short_limit, "

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from ledger import branches
+from ledger import branches, fee_schedule
 from ledger.dialect import dialect_of, is_url
 from ledger.errors import LedgerError, RejectCode
 from ledger.market_history import MarketSnapshots
@@ -257,7 +257,8 @@ class Ledger(TradingMixin, ReadingMixin):
         best = None
         if st.last_fill_cycle is not None:
             best = st.last_fill_cycle
-        for t in ("transfers", "releases", "reservations", "orders", "traces", "messages", "snapshots"):
+        tables = ("transfers", "releases", "reservations", "orders", "traces", "messages", "snapshots")
+        for t in tables + (("fee_changes",) if fee_schedule.has_table(self.conn) else ()):
             (c,) = self.conn.execute(f"SELECT max(cycle) FROM {t} WHERE branch_id=?", (st.branch_id,)).fetchone()
             if c is not None and (best is None or c > best):
                 best = c

@@ -5,7 +5,7 @@ import json
 import random
 from collections.abc import Iterable, Mapping, Sequence
 
-from ledger import branches, journal, reservations, settlement
+from ledger import branches, fee_schedule, journal, reservations, settlement
 from ledger.branches import check_writable
 from ledger.errors import LedgerError, RejectCode, Rejection
 from ledger.state import AccountCfg
@@ -25,8 +25,52 @@ class TradingMixin:
 
     @property
     def branch_fee_bps(self) -> int:
-        """The fee (basis points per side, on each fill's notional) the active branch charges."""
+        """The active branch's opening fee (basis points per side, on each fill's notional): its config's
+        `fee_bps`. A scenario's fee change makes another fee be in force from its cycle on (`fee_bps_now`)."""
+        st = self._state()
+        return st.fee_bps if st.opening_fee_bps is None else st.opening_fee_bps
+
+    @property
+    def fee_bps_now(self) -> int:
+        """The fee in force on the active branch now: what the next settled fills are charged."""
         return self._state().fee_bps
+
+    def fee_at(self, cycle: int) -> int:
+        """The fee in force on the active branch at `cycle` (its parent's fee below its fork cycle)."""
+        return fee_schedule.fee_at(self.conn, self._state().branch_id, cycle)
+
+    def fee_changes(self) -> list[tuple[int, int]]:
+        """The active branch's own fee changes: [(cycle, fee_bps), ...], oldest first."""
+        return fee_schedule.changes(self.conn, self._state().branch_id)
+
+    def orders_over_budget(self, fee_bps: int) -> list[tuple[str, str]]:
+        """The open buy orders, (order id, account), to cancel before the fee can become `fee_bps`
+        (fee_schedule.over_budget)."""
+        return fee_schedule.over_budget(self._state(), fee_bps)
+
+    def change_fee(self, cycle: int, fee_bps: int) -> None:
+        """From `cycle` on, the active branch charges `fee_bps` (a scenario's fee change): a `fee_changes` row,
+        and the cash held for open buy orders re-held at the new fee. Refused (LedgerError, writes nothing)
+        for a bad fee, a cycle whose fills are already settled or an earlier change's, and when an account's
+        open buys cannot afford the new fee (cancel `orders_over_budget(fee_bps)` first)."""
+        st = self._state()
+        check_writable(st, cycle)
+        if not isinstance(fee_bps, int) or isinstance(fee_bps, bool) or not 0 <= fee_bps <= fee_schedule.MAX_FEE_BPS:
+            raise LedgerError(RejectCode.NON_POSITIVE_AMOUNT,
+                              f"a fee must be 0 to {fee_schedule.MAX_FEE_BPS} basis points, not {fee_bps!r}")
+        late = [c for c in (st.last_fill_cycle, st.fee_since) if c is not None and c >= cycle]
+        if late:
+            raise LedgerError(RejectCode.FEE_FIXED,
+                              f"branch {st.branch_id} has settled fills or a fee change at cycle {max(late)}: "
+                              f"a fee change at cycle {cycle} would come after them")
+        short = branches.unaffordable_at(st, fee_bps)
+        if short:
+            acct, need, has = short
+            raise LedgerError(RejectCode.INSUFFICIENT_CASH,
+                              f"at {fee_bps} bps, {acct}'s open buy orders would hold {need:,} cents, more than the "
+                              f"{has:,} it may spend: cancel them before the fee changes")
+        with self.transaction():
+            fee_schedule.record_change(self.conn, st, cycle, fee_bps)
 
     def set_fee(self, fee_bps: int) -> None:
         """Make the active branch charge `fee_bps` (a fork's own config). Allowed only while the branch has
@@ -35,7 +79,7 @@ class TradingMixin:
         st = self._state()
         if not isinstance(fee_bps, int) or fee_bps < 0:
             raise LedgerError(RejectCode.NON_POSITIVE_AMOUNT, f"a fee must be >= 0 basis points, not {fee_bps!r}")
-        if fee_bps == st.fee_bps:
+        if fee_bps == st.fee_bps == self.branch_fee_bps:
             return
         last, start = self.last_cycle() or 0, st.fork_cycle or 0
         if last > start:

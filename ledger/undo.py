@@ -8,6 +8,7 @@ source untouched). The work is proportional to the rows undone plus the state th
 * releases: give their quantity back to the reservations;
 * transfers: reverse them (share deposits also pull their lot back);
 * reservations created after the cycle, and accounts opened after it, disappear;
+* fee changes after the cycle: the fee in force at the cycle comes back, and reserved cash is re-held at it;
 * the open-lot queues of the touched (account, symbol) pairs are reread from `lots`, bounded by the
   restored counters (lots opened after the cycle lie above `opened` and are ignored or deleted).
 """
@@ -18,6 +19,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
 from ledger import fillkeys, lots
+from ledger.fee_schedule import own_change_at, rehold_cash
 from ledger.lots import load_window, read_lots
 from ledger.state import BranchState, Res, set_fill_cursor
 from ledger.types import CASH, FEES
@@ -98,6 +100,7 @@ def undo_after(conn: sqlite3.Connection, st: BranchState, k: int, lots_branch: i
     for (name,) in conn.execute("SELECT name FROM accounts WHERE branch_id=? AND cycle>?", (b, k)):
         rep.dropped_accounts.add(name)
     _drop_accounts(st, rep.dropped_accounts)
+    _fee_back(conn, st, k)
     src = st.branch_id if lots_branch is None else lots_branch
     for key in rep.touched_positions:
         p = st.pos.get(key)
@@ -131,6 +134,15 @@ def _restore_queue(conn: sqlite3.Connection, src: int, key: tuple[str, str], sid
     elif not dq and consumed < opened:  # everything it held was undone: the lots from `consumed` on
         _, end = load_window(conn, src, key[0], key[1], side, consumed, opened, dq)
     return end if dq else opened
+
+
+def _fee_back(conn: sqlite3.Connection, st: BranchState, k: int) -> None:
+    """The fee in force at cycle k (a change after k is undone): reserved cash re-held at it."""
+    change = own_change_at(conn, st.branch_id, k)
+    fee = (st.fee_bps if st.opening_fee_bps is None else st.opening_fee_bps) if change is None else change[1]
+    st.fee_since = None if change is None else change[0]
+    if fee != st.fee_bps:
+        rehold_cash(st, fee)
 
 
 def refresh_fill_cursor(conn: sqlite3.Connection, st: BranchState, k: int) -> None:

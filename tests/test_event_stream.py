@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-from floor_helpers import fast_config, free_port, write_config
+from events_server import events_server_process
+from floor_helpers import fast_config, write_config
 
-ROOT = Path(__file__).resolve().parents[1]
 CYCLES = 100
 SUBSCRIBERS = 200
 QUEUE_BATCHES = 64
@@ -36,32 +33,10 @@ DEADLINE = 120.0
 def events_server(tmp_path: Path, name: str, wait_subscribers: int, token: str | None = None, cycles: int = CYCLES):
     cfg = tmp_path / "fast.yaml"
     write_config(cfg, fast_config())
-    port = free_port()
-    cmd = [sys.executable, "-m", "cli.app", "serve", "events", "--db", str(tmp_path / f"{name}.db"),
-           "--port", str(port), "--run-cycles", str(cycles), "--config", str(cfg), "--seed", "7",
-           "--wait-subscribers", str(wait_subscribers), "--wait-timeout", "60", "--queue-batches", str(QUEUE_BATCHES)]
-    env = dict(os.environ) | ({"TRADING_FLOOR_TOKEN": token} if token else {})
-    auth = {"Authorization": f"Bearer {token}"} if token else {}
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, proc.stderr.read().decode()
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/health", headers=auth, timeout=1).status_code == 200:
-                    break
-            time.sleep(0.1)
-        else:
-            pytest.fail("the event stream did not start in time")
+    with events_server_process(tmp_path / f"{name}.db", "--run-cycles", str(cycles), "--config", str(cfg),
+                               "--seed", "7", "--wait-subscribers", str(wait_subscribers), "--wait-timeout", "60",
+                               "--queue-batches", str(QUEUE_BATCHES), token=token) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def wait_run(base: str) -> dict:

@@ -43,4 +43,4 @@ def test_a_bad_scenario_file_is_one_line(tmp_path):
     out = tf("run", "--cycles", "1", "--db", str(tmp_path / "f.db"), "--scenario", str(bad))
     assert out.returncode == 2
     assert out.stdout.strip() == f"error: {bad}: events[0]: unknown event kind 'meteor' (known: news, drought, " \
-                                 "flash_crash, halt, rumour)"
+                                 "flash_crash, halt, rumour, fee_change)"

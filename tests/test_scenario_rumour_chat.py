@@ -2,7 +2,9 @@
 messages, read by the sentiment trader, and never more than data."""
 from __future__ import annotations
 
+import pytest
 from floor_helpers import fast_config
+from pydantic import ValidationError
 
 from floor.config import load_config
 from floor.scenario_file import parse
@@ -79,3 +81,10 @@ def test_the_rumour_is_stored_with_the_cycles_messages_and_rerun_identically(tmp
         assert {c: s.floor.ledger.messages(cycle=c, limit=None) for c in (1, 2, 3)} == rows
     finally:
         s.close()
+
+
+def test_no_trader_may_take_the_newswires_name():
+    with pytest.raises(ValidationError, match=rf"the name '{NEWSWIRE}' is reserved: a scenario's rumours are "
+                                              r"posted in the group chat under it; choose another trader name"):
+        load_config(traders=[{"name": NEWSWIRE, "theory": "momentum"}])
+    assert load_config(traders=[{"name": "newswire2", "theory": "momentum"}]).traders[0].name == "newswire2"

@@ -3,20 +3,20 @@ stdio) and the SSE event stream following a run database (a real `trading-floor 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import subprocess
-import sys
 import time
 
 import httpx
 import jsonschema
 import pytest
-from floor_helpers import fast_config, free_port
-from test_mcp_servers import ROOT, TIMEOUT, stdio_session
+from events_server import events_server_process
+from floor_helpers import fast_config, write_config
+from test_mcp_servers import TIMEOUT, stdio_session
 
 from floor.scenario_file import parse
 from floor.session import FloorSession
+from ledger.store import Ledger
+from tools.ledger_events import ledger_cycle_events
 
 SCENARIO = {"events": [
     {"kind": "news", "at": 2, "move_pct": -4, "headline": "Bad news for everyone"},
@@ -63,32 +63,6 @@ def test_the_mcp_market_server_lists_the_scenario_events_and_the_halts(tmp_path)
     asyncio.run(main())
 
 
-@contextlib.contextmanager
-def _follow_server(db):
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "cli.app", "serve", "events", "--db", str(db), "--port", str(port)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, proc.stderr.read().decode()
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.1)
-        else:
-            pytest.fail("the event stream did not start in time")
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
 def _until_cycle(resp, cycle: int) -> list[dict]:
     events, deadline = [], time.monotonic() + 60
     for line in resp.iter_lines():
@@ -105,7 +79,7 @@ def test_the_event_stream_publishes_scenario_events_to_a_symbol_filtered_client(
     s = _session(db)
     try:
         s.run(1)
-        with _follow_server(db) as base, httpx.Client(timeout=httpx.Timeout(TIMEOUT)) as client, \
+        with events_server_process(db) as base, httpx.Client(timeout=httpx.Timeout(TIMEOUT)) as client, \
                 client.stream("GET", f"{base}/events", params={"symbol": "AMZN"}) as resp, \
                 client.stream("GET", f"{base}/events", params={"kind": "message,cycle_settled"}) as chat:
             assert resp.status_code == 200 and chat.status_code == 200
@@ -119,6 +93,39 @@ def test_the_event_stream_publishes_scenario_events_to_a_symbol_filtered_client(
     assert scenario[0][3] == "Bad news for everyone"
     rumour = [e for e in events if e["kind"] == "message" and e["agent"] == "newswire"]
     assert [e["cycle"] for e in rumour] == [3] and "source: a chat room" in rumour[0]["text"]
+
+
+def test_the_in_process_bus_publishes_scenario_events_as_the_follower_does(tmp_path):
+    """`serve events --run-cycles` continues a run started with a scenario: its cycles' scenario events
+    come first in their cycle's feed, as the stream following the database builds them."""
+    db, cfg = tmp_path / "floor.db", write_config(tmp_path / "fast.yaml")
+    s = _session(db)
+    s.run(1)
+    s.close()
+    with events_server_process(db, "--run-cycles", "3", "--config", str(cfg), "--wait-subscribers", "1",
+                               "--wait-timeout", "60") as base, \
+            httpx.Client(timeout=httpx.Timeout(TIMEOUT)) as client, client.stream("GET", f"{base}/events") as resp:
+        assert resp.status_code == 200
+        live = _until_cycle(resp, 4)
+
+    def scenario_of(events):
+        return [(e["cycle"], e["tick"], e["event"], e["symbol"], e["headline"], e["source"])
+                for e in events if e["kind"] == "scenario_event"]
+
+    run_id, branch_id = live[-1]["run_id"], live[-1]["branch_id"]
+    led = Ledger.open(str(db))  # the follower's events, rebuilt from the same database
+    try:
+        led.use(run_id, branch_id, remember=False)
+        followed = [e for c in (2, 3, 4) for e in ledger_cycle_events(led, run_id, branch_id, c, {}, None)]
+    finally:
+        led.close()
+    assert [x[:4] for x in scenario_of(live)] == [(2, 1, "news", None), (3, 1, "halt", "AAPL"),
+                                                  (3, 1, "rumour", "AMZN")]
+    assert scenario_of(live) == scenario_of(followed)
+    for cycle in (2, 3):  # first in their cycle's feed, as the follower puts them
+        feed = [e["kind"] for e in live if e["kind"] != "run_started" and e.get("cycle") == cycle]
+        n = sum(1 for e in scenario_of(live) if e[0] == cycle)
+        assert feed[:n] == ["scenario_event"] * n and "scenario_event" not in feed[n:]
 
 
 def test_hub_filters_treat_scenario_events_as_news_for_everyone():

@@ -23,6 +23,8 @@ from traders.registry import get_theory
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 _NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"  # usable as an @mention
 MAX_CASH = 10**15  # cents: the ledger's 64-bit sums cannot overflow
+# Names no trader may take (traders/chat/group_chat.py NEWSWIRE), with the reason the error gives.
+RESERVED_NAMES = {"newswire": "a scenario's rumours are posted in the group chat under it"}
 
 
 class RiskSettings(BaseModel):
@@ -58,6 +60,12 @@ class LearningSettings(BaseModel):
     grid: tuple[float, ...] = Field(min_length=2, max_length=8)
     horizon: int = Field(default=5, ge=1, le=100)
     neighbours: int = Field(default=40, ge=1, le=1000)
+    # LLM mode (traders/memory/llm_memory.py): the most similar memories shown in the prompt, a reflection
+    # every `reflect_every` cycles (0: never), lessons embedded by an OpenAI-compatible endpoint if set
+    prompt_memories: int = Field(default=5, ge=0, le=10)
+    reflect_every: int = Field(default=0, ge=0, le=10_000)
+    embeddings_base_url: str | None = None
+    embeddings_model: str = "text-embedding-3-small"
 
 
 class TraderConfig(BaseModel):
@@ -72,6 +80,13 @@ class TraderConfig(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     risk: RiskSettings = RiskSettings()
     learning: LearningSettings | None = None  # off by default: the trader's parameters stay fixed
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value in RESERVED_NAMES:
+            raise ValueError(f"the name {value!r} is reserved: {RESERVED_NAMES[value]}; choose another trader name")
+        return value
 
     @field_validator("theory")
     @classmethod

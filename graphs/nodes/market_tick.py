@@ -4,6 +4,7 @@ from __future__ import annotations
 from langgraph.runtime import Runtime
 
 from floor.cycle_work import CycleWork
+from floor.scenario_fees import apply_fee_change
 from floor.scenario_setup import fired_events, headlines
 from graphs.context import floor_of
 from graphs.state import CycleState
@@ -21,6 +22,7 @@ def market_tick(state: CycleState, runtime: Runtime) -> dict:
     cycle = state["cycle"] + 1
     ex = floor.exchange
     work = floor.work = CycleWork(cycle=cycle)
+    apply_fee_change(floor, work, cycle)  # a scenario's fee change, before the first tick (floor/scenario_fees.py)
     work.events.extend(work.journal.advance(ex, floor.config.market.ticks_per_cycle))
     fired = fired_events(ex, cycle)  # a scenario's events of this cycle (floor/scenario_setup.py)
     work.market = market_snapshot(

@@ -95,6 +95,7 @@ def settle(state: CycleState, runtime: Runtime) -> dict:
             decisions=[d for d in state.get("decisions", []) if d["cycle"] == cycle],
             messages=work.transcript.messages if work.transcript is not None else (),
             rejections=state.get("rejections", []), summary=summary,
+            scenario_events=[p for _, _, kind, p in work.traces if kind == "scenario_event"],
         ))
     floor.last_marks = marks
     return {"cycle": cycle, "summary": summary}

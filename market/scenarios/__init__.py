@@ -6,7 +6,7 @@ then on the events happen as the exchange advances, and ride along in its snapsh
 from __future__ import annotations
 
 from market.scenarios.driver import FLASH_OWNER, EventFired, ScenarioDriver
-from market.scenarios.spec import EVENT_KINDS, Endowment, Endowments, Scenario
+from market.scenarios.spec import EVENT_KINDS, MAX_FEE_BPS, Endowment, Endowments, FeeChange, Scenario
 
 
 def attach(exchange, scenario: Scenario, *, start_cycle: int) -> ScenarioDriver:
@@ -27,5 +27,5 @@ def driver_of(exchange) -> ScenarioDriver | None:
     return getattr(bg, "scenario", None) if bg is not None else None
 
 
-__all__ = ["EVENT_KINDS", "FLASH_OWNER", "Endowment", "Endowments", "EventFired", "Scenario", "ScenarioDriver",
-           "attach", "driver_of"]
+__all__ = ["EVENT_KINDS", "FLASH_OWNER", "MAX_FEE_BPS", "Endowment", "Endowments", "EventFired", "FeeChange",
+           "Scenario", "ScenarioDriver", "attach", "driver_of"]

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from market.orders import OrderType, Side, SubmitOrder, TimeInForce
-from market.scenarios.spec import Drought, FlashCrash, Halt, NewsShock, Rumour, Scenario
+from market.scenarios.spec import Drought, FeeChange, FlashCrash, Halt, NewsShock, Rumour, Scenario
 
 FLASH_OWNER = "scenario:flash"  # the flash-crash seller (the floor settles it to the `bg:scenario` account)
 _RESTORE_STREAM = 0x5343454E  # names the stream makers coming back after a drought draw their errors from
@@ -31,15 +31,19 @@ class EventFired(NamedTuple):
 
     cycle: int
     tick: int
-    kind: str  # news, drought, drought_end, flash_crash, halt, resume, breaker, rumour
+    kind: str  # news, drought, drought_end, flash_crash, halt, resume, breaker, rumour, fee_change
     symbol: str | None
     headline: str
     source: str | None = None  # a rumour's source
     move_pct: float | None = None  # a news shock's size (percent of the fundamental)
     tone: float | None = None  # a rumour's tone in [-1, 1] when the file gives one
+    fee_bps: int | None = None  # a fee change's new fee (basis points per side)
 
     def as_dict(self) -> dict:
-        return self._asdict()
+        d = self._asdict()
+        if d["fee_bps"] is None:  # only a fee change has it (the other events' records stay as they were)
+            del d["fee_bps"]
+        return d
 
 
 class ScenarioDriver:
@@ -63,6 +67,13 @@ class ScenarioDriver:
 
     def halted(self) -> dict[str, int]:
         return dict(self.halt_until)
+
+    def fee_change_due(self, cycle: int) -> int | None:
+        """The fee (bps) a fee change not fired yet sets at `cycle`, else None. The floor asks before the
+        cycle's first tick, so the ledger charges it to every fill of the cycle."""
+        due = [self.scenario.events[i] for i in self.pending
+               if isinstance(self.scenario.events[i], FeeChange) and self.scenario.events[i].at <= cycle]
+        return due[-1].fee_bps if due else None
 
     # -- the tick -------------------------------------------------------------------------------------
     def before_tick(self, bg, ex) -> list:
@@ -150,8 +161,8 @@ class ScenarioDriver:
 
     # -- effects -------------------------------------------------------------------------------------------
     def _note(self, cycle: int, tick: int, kind: str, symbol, headline: str, source=None, move_pct=None,
-              tone=None) -> None:
-        self.fired.append(EventFired(cycle, tick, kind, symbol, headline, source, move_pct, tone))
+              tone=None, fee_bps=None) -> None:
+        self.fired.append(EventFired(cycle, tick, kind, symbol, headline, source, move_pct, tone, fee_bps))
 
     def _fire(self, i: int, bg, ex) -> list:
         e = self.scenario.events[i]
@@ -172,10 +183,10 @@ class ScenarioDriver:
             self.selling.append([e.symbol, [q for q in slices if q > 0]])
         elif isinstance(e, Halt):
             self._halt(ex, e.symbol, cycle + e.cycles, e.reason)
-        elif isinstance(e, Rumour):
-            pass  # a message for the group chat: no effect on the books
+        elif isinstance(e, Rumour | FeeChange):
+            pass  # a message for the group chat, or the ledger's fee (the floor applies it): not the books
         self._note(cycle, tick, e.kind, getattr(e, "symbol", None), headline, getattr(e, "source", None),
-                   getattr(e, "move_pct", None), getattr(e, "tone", None))
+                   getattr(e, "move_pct", None), getattr(e, "tone", None), getattr(e, "fee_bps", None))
         return events
 
     def _halt(self, ex, sym: str, until: int, reason: str) -> None:

@@ -14,7 +14,9 @@ Kinds (the `kind` key):
 - `halt`: trading in `symbol` stops for `cycles` cycles: new orders and modifies are refused with the
   reason `trading_halted`; cancels are accepted. The book reopens by the stated rule: continuous trading
   resumes at the first tick of the resume cycle, with the orders that rested through the halt;
-- `rumour`: a message for the group chat, `text` attributed to `source`; no effect on the books.
+- `rumour`: a message for the group chat, `text` attributed to `source`; no effect on the books;
+- `fee_change`: from cycle `at` on, the floor's ledger charges `fee_bps` per side (0 to 1000); no effect on
+  the books (the floor applies it before the cycle's first tick: floor/scenario_fees.py).
 A market-wide circuit breaker (`breaker`) halts every symbol for `halt_cycles` cycles when the equally
 weighted index of the stocks' last prices has fallen `levels_pct[i]` percent from its level when the
 scenario started; each level trips once, in order.
@@ -27,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MAX_CYCLE = 10**9
 MAX_QTY = 10**9
+MAX_FEE_BPS = 1000  # a fee change's cap, as the floor config's `fee_bps` (10 % per side)
 
 
 class _Frozen(BaseModel):
@@ -121,8 +124,23 @@ class Rumour(_Event):
         return f"Rumour ({self.source}): {self.text}"
 
 
-ScenarioEvent = Annotated[NewsShock | Drought | FlashCrash | Halt | Rumour, Field(discriminator="kind")]
-EVENT_KINDS = ("news", "drought", "flash_crash", "halt", "rumour")
+class FeeChange(_Event):
+    kind: Literal["fee_change"]
+    fee_bps: int = Field(ge=0, le=MAX_FEE_BPS, strict=True)  # per side, on each fill's notional, from cycle `at` on
+
+    @model_validator(mode="after")
+    def _at_a_cycle(self) -> FeeChange:
+        if self.when is not None or self.at is None:
+            raise ValueError("a fee change happens at a cycle: give `at`, not `when` (the ledger charges one fee "
+                             "per cycle)")
+        return self
+
+    def default_headline(self) -> str:
+        return f"Fee change: the exchange now charges {self.fee_bps} bps per side"
+
+
+ScenarioEvent = Annotated[NewsShock | Drought | FlashCrash | Halt | Rumour | FeeChange, Field(discriminator="kind")]
+EVENT_KINDS = ("news", "drought", "flash_crash", "halt", "rumour", "fee_change")
 
 
 class CircuitBreaker(_Frozen):
@@ -190,6 +208,20 @@ class Scenario(_Frozen):
                     raise ValueError(f"halts of {sym} overlap: the one from cycle {a0} lasts until cycle {a1}, "
                                      f"another starts at cycle {b0}")
         return self
+
+    @model_validator(mode="after")
+    def _one_fee_per_cycle(self) -> Scenario:
+        seen: set[int] = set()
+        for e in self.events:
+            if isinstance(e, FeeChange):
+                if e.at in seen:
+                    raise ValueError(f"two fee changes at cycle {e.at}: give one fee per cycle")
+                seen.add(e.at)
+        return self
+
+    def fee_change_at(self, cycle: int) -> FeeChange | None:
+        """The fee change timed for `cycle`, if any."""
+        return next((e for e in self.events if isinstance(e, FeeChange) and e.at == cycle), None)
 
     @property
     def empty(self) -> bool:

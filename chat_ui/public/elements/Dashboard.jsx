@@ -1,7 +1,9 @@
-// The floor's live dashboard in Chainlit's element sidebar. The server replaces this element's props
-// after each cycle (chat_ui/dashboard.py builds them); nothing here is sent as a chat message.
+// The floor's live dashboard in Chainlit's element sidebar. The server sends this element once per page;
+// while it is open it fetches the newest props (chat_ui/dashboard.py builds them, chat_ui/dashboard_feed.py
+// numbers them) about twice a second, and renders them as a transition React may interrupt for typing.
+// Nothing is re-sent as a chat message or as an element: the sidebar stays as the person left it.
 // Colours come from the page's theme (CSS variables), so it reads in dark and light mode alike.
-import { useState } from "react";
+import { startTransition, useEffect, useRef, useState } from "react";
 
 const FG = "hsl(var(--foreground))";
 const MUTED = "hsl(var(--muted-foreground))";
@@ -62,7 +64,21 @@ function ticks(lo, hi, n, integer) {
   return out;
 }
 
-function Chart({ series, height = 120, zero = false }) {
+// A scenario's events on a price chart: a dashed vertical line at the event's cycle, the headline on hover
+// (an SVG <title>: text, never markup).
+function EventMarkers({ events, sx, x0, x1, top, bottom }) {
+  return (events || []).filter((e) => e.cycle >= x0 && e.cycle <= x1).map((e) => (
+    <g key={`ev${e.cycle}`} className="floor-event" data-cycle={e.cycle} data-kinds={e.kinds.join(" ")}>
+      <title>{`cycle ${e.cycle}: ${e.headline}`}</title>
+      <line x1={sx(e.cycle)} x2={sx(e.cycle)} y1={top} y2={bottom} stroke={DOWN} strokeWidth="1"
+        strokeDasharray="2 2" />
+      <line x1={sx(e.cycle)} x2={sx(e.cycle)} y1={top} y2={bottom} stroke="transparent" strokeWidth="8" />
+      <circle cx={sx(e.cycle)} cy={top + 3} r="3" fill={DOWN} />
+    </g>
+  ));
+}
+
+function Chart({ series, height = 120, zero = false, events = null }) {
   const W = 340, H = height, L = 52, R = 8, T = 6, B = 18;
   const pts = series.flatMap((s) => s.points);
   if (pts.length === 0) return <div style={{ color: MUTED, fontSize: 12 }}>no data yet</div>;
@@ -97,6 +113,7 @@ function Chart({ series, height = 120, zero = false }) {
           strokeDasharray={s.dash ? "4 3" : undefined}
           points={s.points.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(" ")} />
       ))}
+      <EventMarkers events={events} sx={sx} x0={x0} x1={x1} top={T} bottom={H - B} />
     </svg>
   );
 }
@@ -115,16 +132,51 @@ function Legend({ items }) {
 
 const signColor = (r) => (r.sign > 0 ? UP : r.sign < 0 ? DOWN : MUTED);
 
-// Chainlit evaluates this file again for every new set of props. The component must stay the same
-// function across evaluations, or React would rebuild the whole panel each cycle (losing the tape toggle,
-// detaching a button under the pointer): the first evaluation keeps it in `store`, later ones only hand
-// over their props.
+// Chainlit evaluates this file again whenever the element is (re-)sent: once per page, and when the person
+// asks (`/status`). The component must stay the same function across evaluations, or React would rebuild
+// the whole panel (losing the tape toggle, detaching a button under the pointer): the first evaluation keeps
+// it in `store`, later ones only hand over their props, which are then the newest.
 const store = window.__floorDashboard || (window.__floorDashboard = {});
 store.props = props;
+store.sent = (store.sent || 0) + 1;
 store.callAction = callAction;
+store.endpoint = apiClient.buildEndpoint("/floor/dashboard");
+const POLL_MS = 500;
+
+// The newest props: those fetched from the feed after the element was last sent, else the element's own.
+function useFeed() {
+  const [fetched, setFetched] = useState(null);
+  const shownRef = useRef(null);
+  const shown = fetched && fetched.sent === store.sent ? fetched.props : store.props || {};
+  shownRef.current = shown;
+  useEffect(() => {
+    let alive = true;
+    let timer = null;
+    const poll = async () => {
+      if (!document.hidden) {
+        try {
+          const known = shownRef.current.version;
+          const res = await fetch(`${store.endpoint}?after=${known == null ? -1 : known}`,
+            { credentials: "include", cache: "no-store" });
+          if (alive && res.status === 200) {
+            const next = await res.json();
+            const sent = store.sent;
+            if (alive) startTransition(() => setFetched({ props: next, sent }));
+          }
+        } catch (e) {
+          // offline or the server restarting: try again at the next tick
+        }
+      }
+      if (alive) timer = setTimeout(poll, POLL_MS);
+    };
+    poll();
+    return () => { alive = false; clearTimeout(timer); };
+  }, []);
+  return shown;
+}
 
 function DashboardView() {
-  const p = store.props || {};
+  const p = useFeed();
   const [background, setBackground] = useState(false);
   const toggle = () => setBackground(!background);
   const tape = (p.tape || []).filter((f) => background || f.floor);
@@ -174,7 +226,7 @@ function DashboardView() {
                 <strong style={{ color: FG }}>{s.symbol}</strong> {s.last}
                 {s.nav ? ` · vs NAV ${s.premium || ""}` : ""}
               </div>
-              <Chart series={lines} height={s.nav ? 110 : 80} />
+              <Chart series={lines} height={s.nav ? 110 : 80} events={s.events} />
               {s.nav ? <Legend items={lines} /> : null}
             </div>
           );
