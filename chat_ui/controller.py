@@ -282,6 +282,11 @@ class FloorController:
                 return "No run yet, so there is nothing to explain: start one with `/run 3`."
             floor = self.floor
             q = explain.parse_question(question, floor.trader_names, list(floor.by_symbol))
+            if q["trader"]:  # "what have you learned?", "why did you change your threshold?": from its memory
+                from traders.memory.answers import memory_answer
+                said = await asyncio.to_thread(memory_answer, floor.ledger, q["trader"], question)
+                if said is not None:
+                    return said
             if q["trader"] and floor.config.trader(q["trader"]).mode == "llm":
                 try:
                     return await asyncio.to_thread(explain.answer_with_llm, floor, q["trader"], question)

@@ -138,10 +138,13 @@ def memories_at(conn: sqlite3.Connection, branch_id: int, cycle: int, trader: st
     return out
 
 
-def rows_of_cycle(conn: sqlite3.Connection, branch_id: int, cycle: int) -> tuple[list[Memory], list[tuple]]:
+def rows_of_cycle(conn: sqlite3.Connection, branch_id: int, cycle: int,
+                  lin: list[tuple[int, int]] | None = None) -> tuple[list[Memory], list[tuple]]:
     """What cycle `cycle` of the branch's line added: its memories (outcome None) and its outcome rows
-    (trader, symbol, decided_cycle, markout_bp, realized_pnl), for a reader that keeps memories incrementally."""
-    where, params = lineage_sql(lineage(conn, branch_id))
+    (trader, symbol, decided_cycle, markout_bp, realized_pnl), for a reader that keeps memories incrementally.
+    `lin`: the branch's lineage (ledger/lineage.py), if the reader keeps it (it never changes)."""
+    lin = lineage(conn, branch_id) if lin is None else lin
+    where, params = lineage_sql([(b, c) for b, c in lin if c >= cycle] or lin[:1])
     mems = []
     for cyc, tr, sym, fmt, dim, blob, arm, dec in conn.execute(
             f"SELECT cycle, trader, symbol, fmt, dim, vec, arm, decision FROM memories WHERE {where} AND cycle=? "
@@ -152,3 +155,42 @@ def rows_of_cycle(conn: sqlite3.Connection, branch_id: int, cycle: int) -> tuple
                         f"WHERE {where} AND cycle=? ORDER BY trader, symbol, decided_cycle",
                         [*params, cycle]).fetchall()
     return mems, [tuple(r) for r in outs]
+
+
+# ----- lessons: an LLM trader's reflections, with the vector of their text ------------------------------
+
+LESSON_INSERT = ("INSERT INTO lessons(run_id, branch_id, cycle, trader, text, embedder, fmt, dim, vec) "
+                 "VALUES (?,?,?,?,?,?,?,?,?)")
+
+
+@dataclass(frozen=True)
+class Lesson:
+    cycle: int
+    trader: str
+    text: str
+    embedder: str        # "lexical" (hashed bag of words) or "openai:<model>"
+    vector: np.ndarray   # float32
+
+
+def record_lessons(conn: sqlite3.Connection, run_id: int, branch_id: int, cycle: int,
+                   items: Iterable[Mapping[str, Any]]) -> int:
+    """Write lessons learned at `cycle`: trader, text, embedder and vector each."""
+    rows = []
+    for it in items:
+        fmt, dim, blob = encode_vector(it["vector"])
+        rows.append((run_id, branch_id, cycle, it["trader"], str(it["text"]), str(it["embedder"]), fmt, dim, blob))
+    if rows:
+        conn.executemany(LESSON_INSERT, rows)
+    return len(rows)
+
+
+def load_lessons(conn: sqlite3.Connection, branch_id: int, trader: str | None = None) -> list[Lesson]:
+    """The lessons visible on the branch's line, oldest first. Raises MemoryFormatError on a bad vector."""
+    where, params = lineage_sql(lineage(conn, branch_id))
+    cond, extra = (" AND trader=?", [trader]) if trader is not None else ("", [])
+    out = []
+    for cyc, tr, text, emb, fmt, dim, blob in conn.execute(
+            f"SELECT cycle, trader, text, embedder, fmt, dim, vec FROM lessons WHERE {where}{cond} "
+            "ORDER BY cycle, trader", [*params, *extra]):
+        out.append(Lesson(cyc, tr, text, emb, decode_vector(fmt, dim, blob, where=f"lesson of {tr}, cycle {cyc}")))
+    return out

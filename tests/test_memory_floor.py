@@ -111,3 +111,21 @@ def test_a_forked_floor_learns_on_its_own_line(session):
     led = session.floor.ledger
     assert [(m.cycle, m.trader, m.symbol, m.vector.tobytes(), m.arm, m.decision, m.markout_bp, m.realized_pnl)
             for m in load_memories(led.conn, parent_branch)] == parent  # the original line is untouched
+
+
+def test_two_learning_floors_in_one_process_keep_their_own_memory(tmp_path, session):
+    session.run(12)
+    alone = memory_rows(session)
+    other = FloorSession(tmp_path / "other.db", learning_config())
+    again = FloorSession(tmp_path / "again.db", learning_config())
+    try:
+        other.start(seed=9)
+        again.start(seed=5)
+        for _ in range(12):  # cycle by cycle, alternating: each floor's decide and settle interleave
+            again.run(1)
+            other.run(1)
+        assert memory_rows(again) == alone
+        assert memory_rows(other) != alone
+    finally:
+        other.close()
+        again.close()

@@ -161,3 +161,19 @@ def test_the_learner_converges_to_the_better_arm_and_says_why():
     # seeded: the same inputs give the same choice
     again = choose(ARMS, outcomes, seed=11, trader="momentum", cycle=1000, label="threshold", noise_sd=5.0)
     assert again == last
+
+
+def test_lessons_follow_the_branch_and_a_corrupt_one_is_refused(led):
+    from ledger.memory_store import load_lessons, record_lessons
+
+    for cycle in (1, 2, 3):
+        with led.transaction():
+            led.record_snapshot(cycle, {})
+            record_lessons(led.conn, led.run_id, led.branch_id, cycle, [
+                {"trader": "momentum", "text": f"lesson {cycle}", "embedder": "lexical", "vector": [1.0, float(cycle)]}])
+    assert [les.text for les in load_lessons(led.conn, led.branch_id, "momentum")] == ["lesson 1", "lesson 2", "lesson 3"]
+    led.truncate_after(2)
+    assert [les.cycle for les in load_lessons(led.conn, led.branch_id)] == [1, 2]
+    led.conn.execute("UPDATE lessons SET dim=5 WHERE cycle=2")
+    with pytest.raises(MemoryFormatError, match="lesson of momentum, cycle 2"):
+        load_lessons(led.conn, led.branch_id)

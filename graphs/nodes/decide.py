@@ -32,11 +32,22 @@ def decide(payload: DecideInput, runtime: Runtime) -> dict:
     cfg = floor.config.trader(name)
     view = floor.work.views[name]
     if cfg.mode == "llm":
-        decision = _llm_decision(floor, cfg, view)
+        memory_text, note = "", None
+        if cfg.learning is not None:  # similar memories and lessons in the prompt (traders/memory/llm_memory.py)
+            from traders.memory.llm_memory import llm_memory
+            cfg, memory_text, note = llm_memory(floor, cfg, view)
+        decision = _llm_decision(floor, cfg, view, memory_text)
+        if note is not None:
+            from traders.memory.cycle_hook import with_learning_signal
+            decision = with_learning_signal(decision, note)
+            floor.work.trace(name, "decide", "learning", note)
     elif cfg.learning is not None:  # rule-mode learning (traders/memory/): the tuned parameter comes from memory
         from traders.memory.cycle_hook import learned_config, with_learning_signal
-        learned, note = learned_config(floor.ledger, floor.lock, floor.config.seed or 0, cfg, view)
-        decision = with_learning_signal(rule_decision(view, learned), note)
+        learned, note = learned_config(floor.ledger, floor.lock, floor.config.seed or 0, cfg, view,
+                                        token=floor.work)
+        same = learned is cfg  # the learned value is the configured one: the decision before the chat may serve
+        decision = with_learning_signal(rule_decision_after_chat(
+            view, learned, floor.work.pre_chat_decisions.get(name) if same else None), note)
         floor.work.trace(name, "decide", "learning", note)
     else:
         decision = rule_decision_after_chat(view, cfg, floor.work.pre_chat_decisions.get(name))
@@ -44,7 +55,7 @@ def decide(payload: DecideInput, runtime: Runtime) -> dict:
     return {"decisions": [decision.model_dump(mode="json")]}
 
 
-def _llm_decision(floor, cfg, view) -> Decision:
+def _llm_decision(floor, cfg, view, memory_text: str = "") -> Decision:
     from tools.desk import TraderDesk
     from tools.toolset import make_trader_tools
     from traders.llm.breaker import breaker_of
@@ -62,7 +73,7 @@ def _llm_decision(floor, cfg, view) -> Decision:
     else:
         tools = tools_for_theory(make_trader_tools(desk), cfg.theory)
     result = llm_decide_detailed(
-        render_view(view, cfg), tools, floor.config.llm_for(cfg), floor.llm_budget,
+        render_view(view, cfg) + memory_text, tools, floor.config.llm_for(cfg), floor.llm_budget,
         floor.llm_cache, lambda: rule_decision(view, cfg), cfg, view.cycle,
         model=floor.llm_models.get(cfg.name), symbols=list(floor.by_symbol), breaker=breaker_of(floor),
     )

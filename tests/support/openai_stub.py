@@ -15,6 +15,8 @@ When the queue is empty `default` answers (None -> HTTP 500 "stub script exhaust
 `enqueue_for(key, ...)` keeps a queue per key: a request whose system message contains `key` (a trader's
 name) is answered from it first, so that traders deciding in parallel each get their own script.
 `latency_s` adds a fixed delay to every answer (for the LLM-mode benchmark).
+POST /v1/embeddings answers with `stub_embedding` vectors; replies queued under the route key "embeddings"
+(an error, garbage) are used for the next embeddings requests instead.
 Every request body is recorded in `requests` (thread-safe).
 
 Use in-process: `with OpenAIStub() as stub: ChatOpenAI(base_url=stub.base_url, ...)`.
@@ -138,6 +140,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self._send(200, b'{"ok": true}')
             return
+        if self.path.rstrip("/").endswith("/embeddings"):
+            self._embeddings(raw)
+            return
         if not self.path.rstrip("/").endswith("/chat/completions"):
             self._send(404, b'{"error": {"message": "not found"}}')
             return
@@ -167,6 +172,27 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test)
             pass
 
+    def _embeddings(self, raw: bytes) -> None:
+        """POST /v1/embeddings: vectors from `stub_embedding` unless the "embeddings" route scripts an error
+        or garbage for this request."""
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            self._send(400, b'{"error": {"message": "bad json"}}')
+            return
+        reply = self.server.stub._next_embedding(body)
+        if reply is not None and reply.kind == "error":
+            self._send(reply.status, json.dumps({"error": {"message": reply.content, "code": reply.status}}).encode())
+            return
+        if reply is not None and reply.kind == "garbage":
+            self._send(200, reply.content.encode())
+            return
+        texts = body.get("input", [])
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        data = [{"object": "embedding", "index": i, "embedding": stub_embedding(str(t))} for i, t in enumerate(texts)]
+        self._send(200, json.dumps({"object": "list", "data": data, "model": body.get("model", "stub"),
+                                    "usage": {"prompt_tokens": 0, "total_tokens": 0}}).encode())
+
     def _stream(self, body: dict[str, Any], reply: Reply) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -180,6 +206,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         self.wfile.write(b"data: [DONE]\n\n")
         self.wfile.flush()
+
+
+def stub_embedding(text: str, dim: int = 16) -> list[float]:
+    """A deterministic 16-number vector of a text (its words hashed into buckets, unit length)."""
+    import zlib
+
+    v = [0.0] * dim
+    for word in text.lower().split():
+        v[zlib.crc32(word.strip(".,;:!?").encode()) % dim] += 1.0
+    norm = sum(x * x for x in v) ** 0.5 or 1.0
+    return [x / norm for x in v]
 
 
 def _usage(reply: Reply) -> dict[str, int]:
@@ -287,6 +324,13 @@ class OpenAIStub:
             if self._state.queue:
                 return self._state.queue.popleft()
         return self.default or Reply.error(500, "stub script exhausted")
+
+    def _next_embedding(self, body: dict[str, Any]) -> Reply | None:
+        """The scripted reply for an embeddings request (route "embeddings"), or None: answer normally."""
+        with self._state.lock:
+            self._state.requests.append(body)
+            queue = self._state.routes.get("embeddings")
+            return queue.popleft() if queue else None
 
     def _next_id(self) -> str:
         with self._state.lock:

@@ -139,3 +139,30 @@ def chat_turn_prompt(topic: str, stance: str, rationale: str, reply_to: str | No
         lines += ["You are answering this message:", CHAT_OPEN, quote_chat(reply_to, limit=None), CHAT_CLOSE]
     lines += ["Your view of the market:", view_text, "Write your chat message now (text only)."]
     return "\n".join(lines)
+
+
+# ----- memory (traders/memory/llm_memory.py): a compact table of similar past situations, and lessons ----
+
+MEMORY_HEADER = ("Your memory: the {n} past situations most like now and what followed "
+                 "(markout: the mark's move {horizon} cycles later, in bp, + in your favour; pnl in dollars):")
+LESSONS_HEADER = "Your lessons (your own reflections, the closest to now by {embedder} similarity):"
+LESSON_CHARS = 200
+
+
+def memory_section(rows: list[tuple[int, str, str, int, float | None, int | None]], horizon: int,
+                   lessons: list[tuple[int, str]] = (), embedder: str = "lexical") -> str:
+    """The memory part of an LLM trader's user message: `rows` are (cycle, symbol, side, qty, markout_bp,
+    pnl_cents), `lessons` (cycle, text). Empty when there is nothing to show."""
+    lines = []
+    if rows:
+        lines.append(MEMORY_HEADER.format(n=len(rows), horizon=horizon))
+        lines.append("cycle sym side qty markout_bp pnl")
+        for cycle, sym, side, qty, mk, pnl in rows:
+            lines.append(f"{cycle} {sym} {side} {qty} {'-' if mk is None else f'{mk:+.1f}'} "
+                         f"{'-' if pnl is None else f'{pnl / 100:+.2f}'}")
+    if lessons:
+        lines.append(LESSONS_HEADER.format(embedder=embedder))
+        for cycle, text in lessons:
+            t = " ".join(text.split())
+            lines.append(f"- cycle {cycle}: {t if len(t) <= LESSON_CHARS else t[:LESSON_CHARS - 1] + '…'}")
+    return "\n".join(lines)

@@ -49,7 +49,7 @@ def choose(arms: Sequence[str], outcomes: Iterable[tuple[str, float]], *, seed: 
         precision = 1.0 / prior_sd ** 2 + n / noise_sd ** 2
         post_mean = (n * mean / noise_sd ** 2) / precision
         draws.append(rng.normal(post_mean, (1.0 / precision) ** 0.5))
-    i = int(np.argmax(draws))
+    i = max(range(len(draws)), key=draws.__getitem__)  # the first largest, as np.argmax
     arm = arms[i]
     n, mean = stats[arm]
     others = [(stats[a][1], a) for a in arms if a != arm and stats[a][0] > 0]

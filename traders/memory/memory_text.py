@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ledger.memory_store import Memory
+from ledger.memory_store import Lesson, Memory
 
 
 def render_memory(trader: str, mems: Sequence[Memory], choices: Sequence[tuple[int, dict]], *,
-                  limit: int = 20) -> str:
+                  limit: int = 20, lessons: Sequence[Lesson] = ()) -> str:
     lines = [f"{trader}: {len(mems)} memories, {sum(m.markout_bp is not None for m in mems)} with a known outcome"]
     by_arm: dict[str, list[float]] = {}
     for m in mems:
@@ -37,4 +37,8 @@ def render_memory(trader: str, mems: Sequence[Memory], choices: Sequence[tuple[i
         pnl = str(m.realized_pnl) if m.realized_pnl is not None else "-"
         lines.append(f"  {m.cycle:>5}  {m.symbol:<6}  {m.decision.get('side', ''):<5}  {m.decision.get('qty', 0):>4}"
                      f"  {m.arm:<9}  {mk:>10}  {pnl:>9}")
+    if lessons:
+        lines.append(f"lessons (newest {min(3, len(lessons))} of {len(lessons)}; the embedder of each in brackets, "
+                     "`lexical` = hashed bag of words):")
+        lines += [f"  cycle {les.cycle} [{les.embedder}]: {les.text}" for les in list(lessons)[-3:]]
     return "\n".join(lines) + "\n"

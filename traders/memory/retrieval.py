@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+_SMALL = 2048  # up to this many rows, sort them all
+
 
 def normalized(matrix: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (zero rows stay zero), as float32."""
@@ -25,11 +27,18 @@ def top_k(unit_rows: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray,
     q = np.asarray(query, dtype=np.float32)
     qn = float(np.linalg.norm(q))
     sims = unit_rows @ (q / qn) if qn > 0 else np.zeros(n, dtype=np.float32)
+    if n <= _SMALL:  # one sort of everything costs less than partitioning first
+        return _best(sims, np.arange(n), k)
     if k < n:
         cut = np.partition(sims, n - k)[n - k]  # k-th largest value
         cand = np.flatnonzero(sims >= cut)      # all rows tied at the cut are candidates
     else:
         cand = np.arange(n)
+    return _best(sims, cand, k)
+
+
+def _best(sims: np.ndarray, cand: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k of rows `cand` (ascending) with the largest similarity, ties to the lower index."""
     order = np.lexsort((cand, -sims[cand]))[:k]
     idx = cand[order]
     return idx.astype(np.int64), sims[idx]
