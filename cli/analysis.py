@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli.errors import SEED_MAX
+from cli.run import db_exists, db_target
 from floor.database import DEFAULT_DB
 
 if TYPE_CHECKING:  # Rich and the analytics are imported by the commands that use them (start-up time)
@@ -26,7 +27,9 @@ if TYPE_CHECKING:  # Rich and the analytics are imported by the commands that us
     from rich.progress import Progress
     from rich.table import Table
 
-DbOpt = Annotated[Path, typer.Option("--db", help="SQLite file holding ledger, books and checkpoints.")]
+DbOpt = Annotated[Path, typer.Option("--db", parser=db_target, envvar="TRADING_FLOOR_DB",
+                                     help="SQLite file, or postgresql://user@host/dbname URL, holding ledger, books "
+                                          "and checkpoints.")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Floor YAML (default: the packaged floor.yaml).")]
 
 
@@ -239,7 +242,7 @@ def register(app: typer.Typer) -> None:
             console.print(f"[bold red]error:[/] run given twice: {run_arg} and --run {run_opt}")
             raise typer.Exit(2)
         run = run_arg if run_arg is not None else run_opt
-        if not db.exists():
+        if not db_exists(db):
             console.print(f"[bold red]error:[/] no database at {db}: run `trading-floor run` first")
             raise typer.Exit(2)
         if thread is not None and run is not None:

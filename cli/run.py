@@ -374,9 +374,9 @@ def register(app: typer.Typer) -> None:
         from floor.ownership.lease import Lease
 
         console = Console()
-        if db_exists(db) and not isinstance(db, Path):
-            _fail(console, f"reset deletes a SQLite file; on PostgreSQL drop the run's schemas instead "
-                           f"(`DROP SCHEMA name CASCADE`, see docs/scale.md), or use a new `?schema=` for {db}")
+        if not isinstance(db, Path):  # PostgreSQL: the run's schemas, with the same confirmation and hand-over
+            _reset_pg(console, db, yes, timeout)
+            return
         files = []
         for base in (Path(db), Path(db).with_suffix(".llm-cache.db"), run_database.legacy_checkpoint_path(str(db))):
             files += [Path(str(base) + suffix) for suffix in ("", "-wal", "-shm")]
@@ -400,6 +400,39 @@ def register(app: typer.Typer) -> None:
         if lease is not None:
             lease.release()  # its row went with the file
         console.print(f"reset: removed {len(present)} file(s)")
+
+
+def _reset_pg(console: Console, db: str, yes: bool, timeout: float) -> None:
+    """`reset` of a `postgresql://...?schema=name` run database: drop its schemas (floor/database.py)."""
+    from floor import database as run_database
+    from floor.ownership.commands import ControlRefused, own_or_deliver
+    from floor.ownership.lease import Lease
+    from ledger.pg_connection import redact
+
+    try:
+        present = run_database.pg_run_schemas(db)
+    except run_database.RunDatabaseError as exc:
+        _fail(console, str(exc))
+    if not present:
+        console.print(f"nothing to reset at {redact(db)}")
+        return
+    if not yes and not typer.confirm(f"drop schemas {', '.join(present)} (CASCADE) of {redact(db)}?"):
+        raise typer.Exit(1)
+    lease = None
+    if db_exists(db):
+        try:
+            lease = own_or_deliver(db, "reset", {}, timeout=timeout)
+            if not isinstance(lease, Lease):
+                console.print(f"the process running {redact(db)} stopped at cycle {lease['cycle']}")
+                lease = _wait_for_lease(console, db, timeout)
+        except ControlRefused as exc:
+            _fail(console, str(exc))
+    try:
+        run_database.drop_pg_run(db, present)
+    finally:
+        if lease is not None:
+            lease.release()  # its row went with the schema; closing its session frees the advisory lock
+    console.print(f"reset: dropped {len(present)} schema(s)")
 
 
 ScenarioOpt = Annotated[str | None, typer.Option(

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from cli.errors import SEED_MAX
+from cli.run import db_target
 from floor.database import DEFAULT_DB
 from tools.server_config import HOST_DEFAULT
 
@@ -41,7 +42,8 @@ def register(app: typer.Typer) -> None:
         = Transport.stdio,
         host: Annotated[str, typer.Option("--host")] = HOST_DEFAULT,
         port: Annotated[int | None, typer.Option("--port", help="Default 8801/8802/8803/8804.")] = None,
-        db: Annotated[Path, typer.Option("--db", help="The run database.")] = DEFAULT_DB,
+        db: Annotated[Path, typer.Option("--db", parser=db_target, envvar="TRADING_FLOOR_DB",
+                                         help="The run database: SQLite file or postgresql:// URL.")] = DEFAULT_DB,
         account: Annotated[str | None, typer.Option("--account", help="accounts: bind to one trader.")] = None,
         sink: Annotated[str | None, typer.Option("--sink", help="push: file:PATH, webhook URL, or stream:URL.")] = None,
         kinds: Annotated[str | None, typer.Option("--kinds", help="push: comma-separated kinds.")] = None,

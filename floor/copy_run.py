@@ -9,8 +9,8 @@ A run is three things, all copied:
 
 Not copied: the lease and the control-command queue (they belong to the processes of the source), and
 queued external orders that no cycle has taken yet.
-The destination must be empty (no runs): a SQLite file that does not exist yet, or a PostgreSQL database
-or `?schema=` holding no run.
+The destination must be empty (no runs, no threads, no checkpoints): a SQLite file that does not exist
+yet, or a PostgreSQL database or `?schema=` holding none of them.
 """
 from __future__ import annotations
 
@@ -47,6 +47,7 @@ def copy_run(src: str, dst: str) -> dict[str, int]:
     source = _ledger_conn(src, create=False)
     dest = _ledger_conn(dst, create=True)
     try:
+        _check_empty(dest, dst)
         counts = copy_ledger(source, dest)
         threads = ThreadRegistry(source, readonly=True)
         copied = ThreadRegistry(dest)
@@ -62,6 +63,35 @@ def copy_run(src: str, dst: str) -> dict[str, int]:
         source.close()
         dest.close()
     return counts
+
+
+def _check_empty(dest, dst: str) -> None:
+    """Refuse a destination that holds any part of a run: ledger runs, threads or checkpoints (a copy into a
+    database whose checkpoints belong to another run would give its threads a wrong past)."""
+    d = dest.dialect if is_url(dst) else None
+    has = (lambda t: d.has_table(dest, t)) if d else (lambda t: dest.execute(
+        "SELECT 1 FROM sqlite_master WHERE name = ?", (t,)).fetchone() is not None)
+    found = [what for what, table in (("runs", "runs"), ("threads", "floor_threads"))
+             if has(table) and dest.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()]
+    conn = run_database.connect_checkpoints(dst)
+    try:
+        if any_checkpoints(conn):
+            found.append("checkpoints")
+    finally:
+        conn.close()
+    if found:
+        raise ValueError(f"the destination already holds {', '.join(found)}: copy into an empty database (or "
+                         "schema)")
+
+
+def any_checkpoints(conn) -> bool:
+    """Whether LangGraph's `checkpoints` table of a run database's checkpoint connection holds any row."""
+    if not isinstance(conn, sqlite3.Connection):
+        row = conn.execute("SELECT to_regclass('checkpoints') IS NOT NULL AS present").fetchone()
+        return bool(row["present"]) and conn.execute("SELECT 1 FROM checkpoints LIMIT 1").fetchone() is not None
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'checkpoints'").fetchone() is None:
+        return False
+    return conn.execute("SELECT 1 FROM checkpoints LIMIT 1").fetchone() is not None
 
 
 def _copy_checkpoints(src: str, dst: str, thread_ids: list[str]) -> int:

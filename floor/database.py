@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from ledger.dialect import is_url
 
@@ -24,6 +25,30 @@ DEFAULT_DB = Path("runs/floor.db")  # the command line's run database (`--db`); 
 
 class RunDatabaseError(RuntimeError):
     """The run database cannot be used as it is; the sentence says why and what to do."""
+
+
+def run_database_exists(db_path: str | Path) -> bool:
+    """A SQLite file is there, or a PostgreSQL URL's database (and `?schema=`) holds a ledger."""
+    if not is_url(str(db_path)):
+        return Path(db_path).exists()
+    from ledger.pg_connection import connect
+
+    conn = connect(str(db_path))
+    try:
+        return conn.dialect.has_table(conn, "runs")
+    finally:
+        conn.close()
+
+
+def open_queue_connection(db_path: str) -> Any:
+    """The connection the order-intent queue writes on (autocommit): sqlite3, or a pooled PgConnection."""
+    if is_url(db_path):
+        from ledger.pg_connection import connect
+
+        return connect(db_path)
+    conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout=10000")
+    return conn
 
 
 def legacy_checkpoint_path(db_path: str) -> Path:
@@ -37,6 +62,40 @@ def checkpoint_schema(url: str) -> str:
 
     schema = dict(parse_qsl(urlsplit(url).query)).get("schema")
     return f"{schema}_checkpoints" if schema else "checkpoints"
+
+
+def pg_run_schemas(url: str) -> list[str]:
+    """The schemas a `?schema=` run database is made of (ledger and checkpoints) that exist on the server.
+    Raises RunDatabaseError for a URL without `?schema=`: its tables share the database's default schema
+    with whatever else lives there, so `reset` does not guess which to drop."""
+    import psycopg
+
+    from ledger.pg_connection import StorageUnavailable, describe, redact, split_schema
+
+    base, schema = split_schema(url)
+    if not schema:
+        raise RunDatabaseError(
+            f"reset drops a run's schemas, and {redact(url)} names none (its tables are in the database's default "
+            "schema, beside anything else there): add `?schema=name` to the URL you run with, or drop the database "
+            "itself with `dropdb`")
+    wanted = [schema, checkpoint_schema(url)]
+    try:
+        with psycopg.connect(base, autocommit=True, connect_timeout=10) as conn:
+            found = {r[0] for r in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)", (wanted,))}
+    except psycopg.Error as exc:
+        raise StorageUnavailable(describe(exc, url)) from None
+    return [s for s in wanted if s in found]
+
+
+def drop_pg_run(url: str, schemas: list[str]) -> None:
+    """Drop a run's schemas (ledger, threads, lease, commands, LLM cache, and checkpoints) in one transaction."""
+    import psycopg
+
+    from ledger.pg_connection import split_schema
+
+    with psycopg.connect(split_schema(url)[0], connect_timeout=10) as conn, conn.transaction():
+        for schema in schemas:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def connect_pg_checkpoints(url: str):
@@ -79,6 +138,22 @@ def make_saver(conn, lock=None, *, readonly: bool = False):
     if readonly:
         saver.is_setup = True  # its setup creates tables and sets WAL: a reader only reads them
     return saver
+
+
+def pair_commits(ledger_conn: Any, checkpoint_conn: Any) -> None:
+    """A floor session on PostgreSQL: its ledger commits stop waiting for the disk; its checkpoints still do.
+
+    Each cycle commits its ledger rows first and its checkpoint after them, on another session, with
+    PostgreSQL's default `synchronous_commit = on`. Flushing the checkpoint's commit flushes all WAL written
+    before it, the ledger's commits included; so a server crash can lose only ledger commits that no
+    checkpoint follows yet (the cycle in progress, which the run does again from its last checkpoint, as
+    after a killed process), and never leaves a checkpoint ahead of its ledger. What it saves: the second
+    WAL flush per cycle, most of a settlement's time on a durable server (docs/scale.md). SQLite's
+    synchronous=NORMAL in WAL mode (the ledger's) makes the same trade. A bare `Ledger.open(url)` keeps
+    durable commits."""
+    relax = getattr(ledger_conn, "commit_without_waiting", None)
+    if relax is not None and not isinstance(checkpoint_conn, sqlite3.Connection):
+        relax()
 
 
 def connect_checkpoints(db_path: str, *, readonly: bool = False) -> sqlite3.Connection:

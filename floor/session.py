@@ -63,6 +63,8 @@ class FloorSession:
         self._base_config = config or load_config()
         self.floor = common.open_floor(self.db_path, self._base_config, readonly, llm_models)
         self.conn = run_database.connect_checkpoints(self.db_path, readonly=readonly)
+        if not readonly:  # PostgreSQL: the checkpoint's commit makes the cycle's ledger commits durable
+            run_database.pair_commits(self.floor.ledger.db.conn, self.conn)
         self._conn_lock = threading.Lock()  # one user of the connection at a time: the reader or the saver
         self.reader = CheckpointReader(self.conn, self._conn_lock)
         self._graph = None  # compiled on first use (`graph`)

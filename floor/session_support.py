@@ -26,7 +26,7 @@ def setup_llm(floor: Floor, db_path: str) -> None:
         from traders.llm.cache import LLMCache
 
         floor.llm_budget = Budget.for_floor(floor)  # earlier spending read from the ledger (budget.py)
-        cache_path = ":memory:" if db_path == ":memory:" else str(Path(db_path).with_suffix(".llm-cache.db"))
+        cache_path = db_path if db_path == ":memory:" or "://" in db_path else str(Path(db_path).with_suffix(".llm-cache.db"))
         floor.llm_cache = LLMCache(cache_path)
 
 

@@ -3,7 +3,7 @@
 It is compiled WITHOUT a checkpointer: the server brings its own (`langgraph dev` refuses a graph that
 has one). Nobody can pass Python objects through the HTTP API, so the nodes reach a process-wide Floor
 opened from the environment:
-- TRADING_FLOOR_DB: the ledger file (default: ~/.cache/trading-floor/langgraph-dev.db, outside the
+- TRADING_FLOOR_DB: the ledger file or a postgresql:// URL (default: ~/.cache/trading-floor/langgraph-dev.db, outside the
   watched project folder);
 - TRADING_FLOOR_CONFIG: a floor YAML (default: the packaged floor.yaml).
 
@@ -22,9 +22,12 @@ from graphs.context import set_default_floor_factory
 from graphs.cycle_graph import build_graph
 
 
-def _default_db() -> Path:
+def _default_db() -> Path | str:
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return Path(os.environ.get("TRADING_FLOOR_DB", cache / "trading-floor" / "langgraph-dev.db"))
+    db = os.environ.get("TRADING_FLOOR_DB", "")
+    if db.startswith(("postgresql://", "postgres://")):
+        return db  # a URL stays text (a Path would fold its `//`)
+    return Path(db or cache / "trading-floor" / "langgraph-dev.db")
 
 
 def _open_floor() -> Floor:

@@ -173,6 +173,13 @@ class PgConnection:
                 copy.write_row(row)
         return cur
 
+    def commit_without_waiting(self) -> None:
+        """From now on, this session's commits return before their WAL reaches the disk
+        (`synchronous_commit = off`: a server crash may lose the last ones, never half of one). Only for a
+        writer whose every commit is followed by a synchronous commit on another session that makes it
+        durable (floor/database.py `pair_commits`); the pool resets it when the connection goes back."""
+        self.raw.execute("SET synchronous_commit = off")
+
     def executescript(self, sql: str) -> None:
         self.raw.execute(sql)
 

@@ -143,7 +143,7 @@ def test_copy_moves_a_run_to_postgresql_and_back_and_it_goes_on_the_same(pg_url,
     assert tf("copy", pg_url, back).returncode == 0
     refused = tf("copy", src, pg_url)  # the destination must be empty
     assert refused.returncode == 2 and refused.stdout.strip().splitlines() == [
-        "error: the destination already holds runs: copy into an empty database (or schema)"]
+        "error: the destination already holds runs, threads, checkpoints: copy into an empty database (or schema)"]
     sessions = [FloorSession(db, fast_config()) for db in (src, pg_url, back)]
     try:
         for s in sessions:
@@ -264,9 +264,15 @@ def test_a_server_that_goes_away_mid_run_ends_it_in_one_line_and_the_run_resumes
         assert again.returncode == 0, again.stdout
         assert f"ran to cycle {cycle + 2}" in again.stdout
         reader = FloorSession(url, readonly=True)
+        straight = FloorSession(str(tmp_path / "straight.db"), fast_config())
         try:  # the ledger and the checkpoints agree again (a cycle cut off by the kill was not kept)
             assert reader.state()["cycle"] == reader.floor.ledger.last_cycle() == cycle + 2
+            straight.own()
+            straight.start()
+            straight.run(cycle + 2)  # and the resumed run wrote what a run never interrupted writes
+            assert ledger_fills(reader, range(1, cycle + 3)) == ledger_fills(straight, range(1, cycle + 3))
         finally:
             reader.close()
+            straight.close()
     finally:
         server.stop()

@@ -27,6 +27,7 @@ from pathlib import Path
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
+from floor.database import run_database_exists
 from tools.cycle_runner import CycleRunner
 from tools.event_hub import EventHub, HubFull
 
@@ -49,7 +50,7 @@ def create_app(hub: EventHub | None = None, *, runner: CycleRunner | None = None
                 # The trading cycle (the child just started) gets the CPU first; event delivery yields to it.
                 with contextlib.suppress(OSError):
                     os.nice(delivery_nice)
-        elif follow_db is not None and Path(follow_db).exists():
+        elif follow_db is not None and run_database_exists(follow_db):
             from tools.floor_reader import FloorReader
             from tools.ledger_events import LedgerFollower
 

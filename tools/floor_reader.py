@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from floor.database import open_queue_connection, run_database_exists
 from ledger.market_history import MarketSnapshots
 from ledger.store import Ledger
 from market.exchange import Exchange
@@ -31,7 +32,7 @@ class ReaderError(RuntimeError):
 
 class FloorReader:
     def __init__(self, db_path: str | Path) -> None:
-        if not Path(db_path).exists():
+        if not run_database_exists(db_path):
             raise ReaderError(f"no run database at {db_path}: start a run with `trading-floor run`")
         self.db_path = str(db_path)
         self.lock = threading.RLock()
@@ -39,8 +40,7 @@ class FloorReader:
         self._exchange: Exchange | None = None
         self._at: tuple[int, int, int] | None = None
         self._config: Any = None
-        self.queue_conn = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False)
-        self.queue_conn.execute("PRAGMA busy_timeout=10000")
+        self.queue_conn = open_queue_connection(self.db_path)
 
     # ----- the ledger, on the floor's active branch -----------------------------------------------
     def _active_branch(self, conn: sqlite3.Connection) -> tuple[int, int] | None:

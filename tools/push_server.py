@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     from tools.server_config import run_mcp
 
     args = parse_server_args("push", DEFAULT_PORT, argv, push=True)
-    sink = make_sink(args.sink or f"file:{Path(args.db).with_suffix('.push.jsonl')}")
+    sink = make_sink(args.sink or f"file:{Path('runs/floor.db' if '://' in args.db else args.db).with_suffix('.push.jsonl')}")
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip()) if args.kinds else None
     notifier = Notifier(sink, kinds=kinds)
     from tools.floor_reader import ReaderError

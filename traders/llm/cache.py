@@ -9,8 +9,11 @@ a rerun replays the same ids and the keys of later steps match too.
 Why our own wrapper rather than langchain-core's `BaseCache` (`set_llm_cache` or the model's `cache=`):
 the tool loop needs to know whether an answer was a hit (to report it, and to charge the budget with
 the recorded usage so that a rerun exhausts it at the same point), and the key should not depend on
-LangChain's serialisation of the model object. Storage is one SQLite table; the connection is shared
-behind a lock because traders decide in parallel threads.
+LangChain's serialisation of the model object. Storage is one table; the connection is shared behind a
+lock because traders decide in parallel threads. Where it lives: a SQLite file beside a SQLite run
+database (`floor.llm-cache.db`), and on PostgreSQL the run database itself (table `llm_answers` in the
+run's `?schema=`, so every process of a shared floor reuses the same answers, and `copy`/`reset` of the
+schema take it along).
 """
 from __future__ import annotations
 
@@ -55,16 +58,24 @@ def cache_key(params: Mapping[str, Any], messages: Sequence[BaseMessage], tools:
 
 
 class LLMCache:
-    """SQLite-backed answer store. `path=":memory:"` gives a per-process cache (tests)."""
+    """The answer store: a SQLite file, `":memory:"` (a per-process cache, tests), or a `postgresql://` URL
+    (the run database's own schema)."""
 
     def __init__(self, path: str | Path = ":memory:") -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        if self.path != ":memory:":
-            self._conn.execute("PRAGMA journal_mode=WAL")
+        if self.path.startswith(("postgresql://", "postgres://")):
+            from ledger.pg_connection import connect
+
+            self._conn = connect(self.path)  # autocommit; `?` placeholders as on SQLite
+            self._put = self._conn.dialect.insert_or_replace("llm_answers", "key, message", "key")
+        else:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            if self.path != ":memory:":
+                self._conn.execute("PRAGMA journal_mode=WAL")
+            self._put = "INSERT OR REPLACE INTO llm_answers (key, message) VALUES (?, ?)"
         self._conn.execute(
             "CREATE TABLE IF NOT EXISTS llm_answers (key TEXT PRIMARY KEY, message TEXT NOT NULL)"
         )
@@ -84,7 +95,7 @@ class LLMCache:
     def put(self, key: str, message: AIMessage) -> None:
         text = json.dumps(message_to_dict(message), sort_keys=True, default=str)
         with self._lock:
-            self._conn.execute("INSERT OR REPLACE INTO llm_answers (key, message) VALUES (?, ?)", (key, text))
+            self._conn.execute(self._put, (key, text))
 
     def __len__(self) -> int:
         with self._lock:
