@@ -3,13 +3,16 @@
 sidebar, `/run 100` at the UI's default pace (TRADING_FLOOR_UI_CYCLE_SECONDS, 0.3 s), while a person types.
 
 Measured inside the page (tests/ui_browser.py's probe): the interval of every animation frame, the long
-tasks the browser reports, and for each typed key the time from the key event to the first frame after it
-(the text is on screen). Targets (issue 16): median frame under 100 ms, no frame over 1 s, typed text
-echoed within 300 ms. Baseline measured in the same run: the same page idle for a few seconds before the
-run (the floor of what this machine gives); the figures are printed as ratios against it.
+tasks the browser reports, and for each typed key its echo: from the key event's time stamp to the paint of
+the frame that shows the character (max and p95 over the keys typed all along the run, one every 120 ms).
+Targets (issue 16): median frame under 100 ms, no frame over 1 s, typed text echoed within 300 ms.
+Baseline measured in the same run: the same page with no run going, frames and typing for a few seconds
+(the floor of what this machine gives at the moment); the run's figures are printed as ratios against it,
+with the load average, since other processes on a 2-core machine move both.
 """
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -55,7 +58,10 @@ def measure(cycles: int = CYCLES, pace: float = PACE, *, screenshot: str | None 
         wait_for_dashboard_cycle(page, 1)
         page.wait_for_timeout(1500)
         reset_probe(page)
-        page.wait_for_timeout(3000)
+        load_before = os.getloadavg()[0]
+        for _ in range(4):  # the baseline: the same typing with no run going
+            type_slowly(page, "steady", every_ms=120)
+            page.locator("#chat-input").fill("")
         idle = probe_results(page)
         reset_probe(page)
         start = time.monotonic()
@@ -68,8 +74,9 @@ def measure(cycles: int = CYCLES, pace: float = PACE, *, screenshot: str | None 
         run = probe_results(page)
         if screenshot:
             shot(page, screenshot)
-    return {"idle": summarize(idle["frames"]), "run": summarize(run["frames"]), "echo": summarize(run["echo"]),
-            "longtasks": summarize(run["longtasks"]), "seconds": seconds, "raw_echo": run["echo"]}
+    return {"idle": summarize(idle["frames"]), "idle_echo": summarize(idle["echo"]), "run": summarize(run["frames"]),
+            "echo": summarize(run["echo"]), "missed": run["missed"], "longtasks": summarize(run["longtasks"]),
+            "seconds": seconds, "raw_echo": run["echo"], "load": (load_before, os.getloadavg()[0])}
 
 
 def main() -> bool:
@@ -77,17 +84,22 @@ def main() -> bool:
         print("skipped: needs Debian's chromium at /usr/bin/chromium")
         return True
     m = measure()
-    idle, run, echo, lt = m["idle"], m["run"], m["echo"], m["longtasks"]
-    print(f"/run {CYCLES} with the dashboard open: {m['seconds']:.1f} s wall")
+    idle, run, echo, lt, idle_echo = m["idle"], m["run"], m["echo"], m["longtasks"], m["idle_echo"]
+    print(f"/run {CYCLES} with the dashboard open: {m['seconds']:.1f} s wall; load average (1 min) "
+          f"{m['load'][0]:.2f} before, {m['load'][1]:.2f} after, on {os.cpu_count()} cores")
     print(f"frames idle (baseline): median {idle['median']:.1f} ms, p95 {idle['p95']:.1f} ms, max {idle['max']:.1f} ms "
           f"({idle['n']} frames)")
     print(f"frames during the run:  median {run['median']:.1f} ms ({_ratio(run['median'], idle['median'])}), "
           f"p95 {run['p95']:.1f} ms, max {run['max']:.1f} ms ({_ratio(run['max'], idle['max'])}) ({run['n']} frames); "
           f"targets: median < {TARGET_MEDIAN_FRAME:.0f} ms, max < {TARGET_MAX_FRAME:.0f} ms")
     print(f"long tasks: {lt['n']}, median {lt['median']:.1f} ms, max {lt['max']:.1f} ms")
-    print(f"typed text echoed: median {echo['median']:.1f} ms, p95 {echo['p95']:.1f} ms, max {echo['max']:.1f} ms "
-          f"({echo['n']} keys); target < {TARGET_ECHO:.0f} ms")
-    return (run["median"] < TARGET_MEDIAN_FRAME and run["max"] < TARGET_MAX_FRAME and echo["max"] < TARGET_ECHO)
+    print(f"typed text echoed, no run (baseline): median {idle_echo['median']:.1f} ms, p95 {idle_echo['p95']:.1f} ms, "
+          f"max {idle_echo['max']:.1f} ms ({idle_echo['n']} keys)")
+    print(f"typed text echoed during the run: median {echo['median']:.1f} ms, p95 {echo['p95']:.1f} ms "
+          f"({_ratio(echo['p95'], idle_echo['p95'])}), max {echo['max']:.1f} ms ({_ratio(echo['max'], idle_echo['max'])}) "
+          f"({echo['n']} keys, {m['missed']} not shown); target < {TARGET_ECHO:.0f} ms")
+    return (run["median"] < TARGET_MEDIAN_FRAME and run["max"] < TARGET_MAX_FRAME and echo["max"] < TARGET_ECHO
+            and not m["missed"])
 
 
 if __name__ == "__main__":

@@ -17,7 +17,11 @@ import os
 from pathlib import Path
 
 import chainlit as cl
+from chainlit.auth import get_current_user
+from chainlit.config import config as cl_config
 from chainlit.context import context
+from chainlit.server import app as server
+from fastapi import Depends, Response
 
 from chat_ui import assets, present
 from chat_ui.commands import HELP, Command, Invalid, Question, parse
@@ -84,6 +88,27 @@ def _hub() -> FloorHub:
     return cl.user_session.get("hub")
 
 
+async def dashboard_feed(after: int | None = None, user: object = Depends(get_current_user)) -> Response:
+    """`GET /floor/dashboard?after=N`: the newest dashboard props as JSON, or 204 when the page has them (its
+    element polls this, see chat_ui/dashboard_feed.py). Behind Chainlit's login when auth is on."""
+    body = (await get_hub()).feed.newer_than(after)
+    if body is None:
+        return Response(status_code=204, headers={"Cache-Control": "no-store"})
+    return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+def _add_route_first(path: str, endpoint) -> None:
+    """A GET route ahead of Chainlit's catch-all `/{path}` (which serves the page and would shadow it)."""
+    routes = server.router.routes
+    if any(getattr(r, "path", None) == path for r in routes):
+        return  # the module was loaded again
+    server.add_api_route(path, endpoint, methods=["GET"])
+    routes.insert(0, routes.pop())
+
+
+_add_route_first(f"{cl_config.run.root_path}/floor/dashboard", dashboard_feed)
+
+
 if os.environ.get("TRADING_FLOOR_UI_AUTH") == "1":
     @cl.password_auth_callback
     async def password_auth(username: str, password: str) -> cl.User | None:
@@ -113,7 +138,7 @@ async def where_text(hub: FloorHub) -> str:
 async def catch_up(hub: FloorHub) -> None:
     """A page back on a new socket (after a drop): where the run is, and the current dashboard."""
     await present.say(f"↻ Reconnected. {await where_text(hub)}", actions=present.main_actions(hub.running))
-    await present.show_dashboard(await hub.ctl.dashboard(hub.status()))
+    await present.show_dashboard(await hub.dashboard())
 
 
 @cl.on_chat_start
@@ -130,7 +155,7 @@ async def on_chat_start() -> None:
             story = await hub.ctl.story(c)
             if story is not None:
                 await present.show_story(story)
-        await present.show_dashboard(await hub.ctl.dashboard(hub.status()))
+        await present.show_dashboard(await hub.dashboard())
         if hub.waiting_run():
             await present.show_approval(hub.progress.waiting, hub.progress.remaining - 1)
     hub.audience.join(context.session)  # from now on this page is shown every cycle of every run
@@ -229,15 +254,16 @@ async def pause(hub: FloorHub, kind: str = "pause") -> None:
 
 
 async def show_status(hub: FloorHub) -> None:
-    """Where the run is, its leaderboard in the chat, and this page's dashboard brought up to date."""
+    """Where the run is, its leaderboard in the chat, and this page's dashboard brought up to date (and
+    opened, if the person had closed the sidebar: they asked)."""
     text = await where_text(hub)
     board = await hub.ctl.leaderboard_md()
     await present.say(text + ("\n\n" + board if board else ""), actions=present.main_actions(hub.running))
-    await present.show_dashboard(await hub.ctl.dashboard(hub.status()))
+    await present.show_dashboard(await hub.dashboard(), reopen=True)
 
 
 async def refresh_dashboards(hub: FloorHub) -> None:
-    props = await hub.ctl.dashboard(hub.status())
+    props = await hub.dashboard()  # pages with a dashboard fetch it; the others are sent one
     await hub.audience.each(lambda: present.show_dashboard(props))
 
 

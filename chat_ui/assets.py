@@ -5,7 +5,8 @@ wording from `$CHAINLIT_APP_ROOT/.chainlit/translations/*.json` (it writes both 
 The elements are checked in under chat_ui/public/ and copied there when they differ. The translations get
 two changes: a finished step is titled by its own name ("Cycle 23 · ..."), without Chainlit's "Used "
 prefix ("Using " while it runs); and the footer under the input ("LLMs can make mistakes") appears only
-when some trader runs in LLM mode, worded for this app.
+when some trader runs in LLM mode, worded for this app. The page style (public/floor.css) lets the browser skip
+the cycle steps out of view, so a long run's chat stays cheap to render.
 """
 from __future__ import annotations
 
@@ -60,3 +61,4 @@ def install(*, llm: bool = False) -> None:
     install_public(Path(public_dir))
     patch_translations(Path(config_translation_dir), llm=llm)
     config.ui.name = "Trading Floor"
+    config.ui.custom_css = "/public/floor.css"

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from chat_ui.controller import CycleOutcome, FloorController
+from chat_ui.dashboard_feed import DashboardFeed
 from floor.session import SessionError
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class FloorHub:
         self.task: asyncio.Task | None = None
         self._answer: asyncio.Future | None = None
         self.audience: Any = None  # the pages watching (chat_ui/present.py), set by the app
+        self.feed = DashboardFeed()  # the newest dashboard, fetched by the pages' sidebar elements
 
     @property
     def running(self) -> bool:
@@ -80,6 +82,11 @@ class FloorHub:
 
     def status(self) -> str:
         return self.progress.status() if self.progress else "idle"
+
+    async def dashboard(self) -> dict | None:
+        """The dashboard now (None before the first run), published to the pages' feed."""
+        props = await self.ctl.dashboard(self.status())
+        return None if props is None else self.feed.publish(props)
 
     # ----- steering ---------------------------------------------------------------------------------
     async def start(self, cycles: int) -> Progress:

@@ -3,8 +3,9 @@
 Every function here presents to the page of the current Chainlit context. `Audience` runs one of them for
 every page watching a hub, each in its own session's context; a page that reconnected (same session, a
 new socket) is first brought up to date. `BroadcastView` is the hub's view (chat_ui/hub.py) over an
-audience. The dashboard is one custom element in the element sidebar, kept per page and replaced in place
-(same element id, new props) after each cycle: it is never re-sent as a chat message.
+audience. The dashboard is one custom element in the element sidebar, sent once per page: it then fetches
+the hub's newest props itself (chat_ui/dashboard_feed.py), so updates never re-send it, neither as a chat
+message nor as an element (which would re-open a sidebar the person closed, or reset its size).
 """
 from __future__ import annotations
 
@@ -73,15 +74,19 @@ def _node(name: str, kind: str, output: str, parent: dict | None = None) -> dict
             "steps": []}
 
 
-async def show_dashboard(props: dict | None) -> None:
-    """Replace this page's dashboard element's props: the same element (same id), so the page redraws it in
-    place in the element sidebar. Chainlit's page shows its `display="side"` elements there, and closes
-    the sidebar when the page knows none (so the element goes through the page's element list)."""
+async def show_dashboard(props: dict | None, *, reopen: bool = False) -> None:
+    """Give this page its dashboard element in the element sidebar, once: later updates reach the element
+    through the feed it polls (`props` were published there by `FloorHub.dashboard`). `reopen` (the person
+    asked: `/status`, the Status button) sends it again with these props, which opens the sidebar if it
+    was closed. Chainlit's page shows `display="side"` elements in the sidebar and re-opens it whenever
+    such an element arrives, hence once."""
     if props is None:
         return
     el = cl.user_session.get("dashboard_el")
+    if el is not None and not reopen:
+        return
     if el is None:
-        # a url, so Chainlit does not write the props to a file on every update
+        # a url, so Chainlit does not write the props to a file
         el = cl.CustomElement(name="Dashboard", props=props, display="side", url="/public/elements/Dashboard.jsx")
         cl.user_session.set("dashboard_el", el)
     el.props = props
@@ -189,7 +194,7 @@ class BroadcastView:
         self.hub = hub_ref
 
     async def _dashboard(self) -> dict | None:
-        return await self.hub().ctl.dashboard(self.hub().status())
+        return await self.hub().dashboard()
 
     async def cycle(self, outcome: CycleOutcome, progress: Progress, *, dashboard: bool) -> None:
         props = await self._dashboard() if dashboard else None

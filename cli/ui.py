@@ -19,6 +19,7 @@ from typing import Annotated
 
 import typer
 
+from cli.run import db_target
 from floor.database import DEFAULT_DB
 
 APP = Path(__file__).resolve().parent.parent / "chat_ui" / "app.py"
@@ -38,14 +39,15 @@ def ui_environment(db: Path, host: str, port: int, config: Path | None = None,
                    base: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of the Chainlit process; raises ValueError when auth is required but not configured."""
     env = dict(os.environ if base is None else base)
-    root = Path(db).resolve().parent / "chainlit-ui"
+    url = str(db) if str(db).startswith(("postgresql://", "postgres://")) else None  # a URL stays as given
+    root = (DEFAULT_DB.resolve() if url else Path(db).resolve()).parent / "chainlit-ui"
     root.mkdir(parents=True, exist_ok=True)
     if not (root / "chainlit.md").exists():
         (root / "chainlit.md").write_text(WELCOME, encoding="utf-8")
     project = str(APP.parent.parent)
     env.update({
         "CHAINLIT_APP_ROOT": str(root), "CHAINLIT_HOST": host, "CHAINLIT_PORT": str(port),
-        "TRADING_FLOOR_DB": str(Path(db).resolve()), "LANGSMITH_TRACING": env.get("LANGSMITH_TRACING", "false"),
+        "TRADING_FLOOR_DB": url or str(Path(db).resolve()), "LANGSMITH_TRACING": env.get("LANGSMITH_TRACING", "false"),
         "PYTHONPATH": project + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""),
     })
     if config is not None:
@@ -68,7 +70,9 @@ def ui_command(host: str, port: int) -> list[str]:
 def register(app: typer.Typer) -> None:
     @app.command()
     def ui(
-        db: Annotated[Path, typer.Option("--db", help="SQLite run database shared with `trading-floor run`.")] = DEFAULT_DB,
+        db: Annotated[Path, typer.Option("--db", parser=db_target, envvar="TRADING_FLOOR_DB",
+                                         help="Run database shared with `trading-floor run` (SQLite file or "
+                                              "postgresql:// URL).")] = DEFAULT_DB,
         config: Annotated[Path | None, typer.Option("--config", help="Floor YAML for a new run.")] = None,
         host: Annotated[str, typer.Option("--host", help="Address to bind; non-loopback requires auth.")] = "127.0.0.1",
         port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,

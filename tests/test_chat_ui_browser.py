@@ -37,6 +37,8 @@ def test_run_steps_dashboard_question_rollback(tmp_path):
             title = page.get_by_text(re.compile(rf"^\s*Cycle {c} · run-1/branch 1 · "))
             expect(title).to_have_count(1)
         expect(page.get_by_text(re.compile(r"^Used "))).to_have_count(0)
+        # the page style is installed: steps out of view are not rendered (a long run's chat stays cheap)
+        assert page.locator(".step").first.evaluate("e => getComputedStyle(e).contentVisibility") == "auto"
 
         side = page.locator("#side-view-content")
         expect(side.locator("#floor-dashboard")).to_be_visible()

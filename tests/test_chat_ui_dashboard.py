@@ -175,3 +175,16 @@ def test_a_page_that_hangs_or_fails_never_holds_up_the_others(monkeypatch):
     good, took, caught_up = asyncio.run(main())
     texts = [c.args[1]["output"] for c in good.emit.call_args_list if c.args[0] == "new_message"]
     assert texts == ["cycle 1", "cycle 2"] and took < 2 and caught_up == [1]
+
+
+def test_the_dashboard_feed_gives_a_page_only_what_it_lacks():
+    from chat_ui.dashboard_feed import DashboardFeed
+
+    feed = DashboardFeed()
+    assert feed.newer_than(None) is None and feed.newer_than(0) is None  # nothing published yet
+    first = feed.publish({"cycle": 1, "status": "running: 1 of 3 cycles"})
+    second = feed.publish({"cycle": 2, "status": "running: 2 of 3 cycles"})
+    assert (first["version"], second["version"]) == (1, 2)
+    assert json.loads(feed.newer_than(None)) == json.loads(feed.newer_than(first["version"])) == second
+    assert feed.newer_than(second["version"]) is None  # the page has the newest: nothing to send
+    assert json.loads(feed.newer_than(7)) == second  # numbers from a server that restarted: brought up to date

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import os
 import tempfile
+import uuid
 from unittest.mock import AsyncMock, Mock
 
 os.environ.setdefault("CHAINLIT_APP_ROOT", tempfile.mkdtemp(prefix="chainlit-root-"))  # before chainlit loads
@@ -28,7 +30,8 @@ from floor.session import FloorSession  # noqa: E402
 
 def _session() -> Mock:
     s = Mock(spec=WebsocketSession)
-    s.id, s.thread_id, s.user, s.user_env, s.chat_settings = "test-session", "test-thread", None, {}, {}
+    # a new id per page, as Chainlit gives: its user_session (where the page's dashboard element is kept) is by id
+    s.id, s.thread_id, s.user, s.user_env, s.chat_settings = f"test-session-{uuid.uuid4().hex}", "test-thread", None, {}, {}
     s.socket_id = "socket-1"
     s.client_type, s.languages, s.chat_profile, s.http_referer, s.has_first_interaction = "webapp", ["en"], None, None, True
     s.emit = AsyncMock()
@@ -83,6 +86,12 @@ def drive(tmp_path, script, **env):
             os.environ.pop(k, None)
 
 
+async def dashboard_feed(after: int | None = None) -> dict | None:
+    """What a page's Dashboard element fetches (`GET /floor/dashboard?after=N`): the newest props, or None (204)."""
+    resp = await app.dashboard_feed(after)
+    return None if resp.status_code == 204 else json.loads(resp.body)
+
+
 async def run(text: str) -> None:
     """Send a /run command and wait for the run (it goes on in the hub's task) to end."""
     await app.handle_text(text)
@@ -113,6 +122,8 @@ def test_parse_commands():
 def test_run_streams_each_cycle_as_a_step_with_nested_node_steps(tmp_path):
     async def script(ui):
         await run("/run 2")
+        ui.feed = await dashboard_feed()
+        ui.unchanged = await dashboard_feed(ui.feed["version"])
 
     ui = drive(tmp_path, script)
     cycles = [step_named(ui, c) for c in (1, 2)]
@@ -132,10 +143,12 @@ def test_run_streams_each_cycle_as_a_step_with_nested_node_steps(tmp_path):
     assert "Topic:" in discussion and "sentiment" in discussion
     # The title carries the cycle's summary: thread and branch, floor fills, the biggest floor trade.
     assert cycle2["name"].startswith("Cycle 2 · run-1/branch 1 · ")
-    # The dashboard lives in the sidebar: one element, the same id each cycle, new props; never a message.
+    # The dashboard lives in the sidebar: one element, sent once; it fetches its updates from the feed, where
+    # the newest props are (and nothing when the page has them); never a message.
     sidebar = [e for e in ui.events("element") if e["name"] == "Dashboard"]
-    assert sidebar and {e["id"] for e in sidebar} == {sidebar[0]["id"]} and sidebar[0]["display"] == "side"
-    props = sidebar[-1]["props"]
+    assert len(sidebar) == 1 and sidebar[0]["display"] == "side" and sidebar[0]["props"]["cycle"] == 1
+    props = ui.feed
+    assert ui.unchanged is None and props["version"] > sidebar[0]["props"]["version"]
     assert props["cycle"] == 2 and props["status"].startswith("idle")
     assert {p["symbol"] for p in props["prices"]} >= {"FLOR", "NVDA"}
     flor = next(p for p in props["prices"] if p["symbol"] == "FLOR")
@@ -143,6 +156,21 @@ def test_run_streams_each_cycle_as_a_step_with_nested_node_steps(tmp_path):
     assert [r["rank"] for r in props["leaderboard"]] == list(range(1, len(fast_config().traders) + 1))
     assert not [m for m in ui.messages() if "Floor at cycle" in m.get("output", "")]
     assert any(t.startswith("✓ Ran 2 cycles, now at cycle 2.") for t in ui.texts())
+
+
+def test_updates_do_not_resend_the_sidebar_element_but_status_does(tmp_path):
+    """Chainlit's page re-opens a closed sidebar whenever a side element arrives: a run's updates go through the
+    feed only; `/status` (the person asks for the dashboard) sends the element again, with the newest props."""
+    async def script(ui):
+        await run("/run 3")
+        ui.before = len([e for e in ui.events("element") if e["name"] == "Dashboard"])
+        await app.handle_text("/status")
+        ui.feed = await dashboard_feed()
+
+    ui = drive(tmp_path, script, TRADING_FLOOR_UI_DASHBOARD_SECONDS="0")
+    sent = [e for e in ui.events("element") if e["name"] == "Dashboard"]
+    assert ui.before == 1 and len(sent) == 2 and sent[0]["id"] == sent[1]["id"]
+    assert sent[1]["props"] == ui.feed and ui.feed["cycle"] == 3
 
 
 def test_question_rollback_fork_book_config(tmp_path):
@@ -400,12 +428,13 @@ def test_pause_mid_run_and_a_page_that_opens_mid_run_joins_it(tmp_path):
         await app.handle_text("/pause")
         await hub.wait()
         ui.other, ui.progress, ui.cycle = UI(other), hub.progress, await hub.ctl.cycle()
+        ui.feed = await dashboard_feed()
 
     ui = drive(tmp_path, script, TRADING_FLOOR_UI_CYCLE_SECONDS="0.02")
     p = ui.progress
     assert p.ended and 5 <= p.done < 400 and p.cycle == ui.cycle == p.start_cycle + p.done
     assert any(t.startswith(f"■ Paused after {p.done} of 400 cycles, now at cycle {ui.cycle}.") for t in ui.texts())
-    last = [e for e in ui.events("element") if e["name"] == "Dashboard"][-1]["props"]
+    last = ui.feed
     assert last["cycle"] == ui.cycle and last["status"] == f"paused after {p.done} of 400 cycles"
     greeting = ui.other.texts()[0]
     assert "**A run is in progress** (running:" in greeting

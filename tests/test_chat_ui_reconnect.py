@@ -6,14 +6,12 @@ from __future__ import annotations
 import re
 
 from ui_browser import (
-    VIEWPORT,
-    browser,
     dashboard_cycle,
     needs_chromium,
-    open_page,
     send,
     shot,
-    ui_server,
+    ui_page,
+    wait_for_dashboard_at,
     wait_for_dashboard_cycle,
 )
 
@@ -23,15 +21,14 @@ pytestmark = needs_chromium
 def test_offline_for_8_seconds_then_status_answers_and_the_run_went_on(tmp_path):
     from playwright.sync_api import expect
 
-    with ui_server(tmp_path, pace=0.1) as (url, log), browser() as b:
-        ctx = b.new_context(viewport=VIEWPORT, color_scheme="dark")
-        page = open_page(b, url, ctx)
+    with ui_page(tmp_path, pace=0.1) as ui:
+        page = ui.page
         send(page, "/run 150")
         before = wait_for_dashboard_cycle(page, 3)
-        ctx.set_offline(True)
+        ui.context.set_offline(True)
         page.wait_for_timeout(8_000)
         shot(page, "reconnect-1-offline")
-        ctx.set_offline(False)
+        ui.context.set_offline(False)
         # the page is told it reconnected, and where the run is; the dashboard goes on updating
         expect(page.get_by_text(re.compile(r"^↻ Reconnected\."))).to_be_visible(timeout=30_000)
         after = wait_for_dashboard_cycle(page, before + 10)
@@ -44,15 +41,15 @@ def test_offline_for_8_seconds_then_status_answers_and_the_run_went_on(tmp_path)
         shot(page, "reconnect-2-back-and-paused")
         send(page, "/run 1")  # every command works on the same session
         expect(page.get_by_text(re.compile(r"^✓ Ran 1 cycle, now at cycle \d+"))).to_be_visible(timeout=30_000)
-        text = log.read_text()
+        text = ui.log.read_text()
         assert "no active connection" not in text and "session has ended" not in text, text[-3000:]
 
 
 def test_reload_mid_run_shows_where_the_run_is_and_it_can_be_paused(tmp_path):
     from playwright.sync_api import expect
 
-    with ui_server(tmp_path, pace=0.1) as (url, log), browser() as b:
-        page = open_page(b, url)
+    with ui_page(tmp_path, pace=0.1) as ui:
+        page = ui.page
         send(page, "/run 200")
         wait_for_dashboard_cycle(page, 4)
         page.reload()
@@ -66,11 +63,9 @@ def test_reload_mid_run_shows_where_the_run_is_and_it_can_be_paused(tmp_path):
         page.locator("#dashboard-pause").click()  # the dashboard's own Pause button
         done = page.get_by_text(re.compile(r"^■ Paused after (\d+) of 200 cycles, now at cycle (\d+)"))
         expect(done).to_be_visible(timeout=30_000)
-        n, at = map(int, re.search(r"after (\d+) of 200 cycles, now at cycle (\d+)", done.inner_text()).groups())
+        n, at = map(int, re.search(r"after (\d+) of 200 cycles, now at cycle (\d+)", done.text_content()).groups())
         assert n == at and 5 < n < 200
-        page.wait_for_function(f"() => /Cycle {at}\\b/.test(document.querySelector('#dashboard-cycle')?.innerText)",
-                               timeout=30_000)
+        wait_for_dashboard_at(page, at)
         expect(page.locator("#dashboard-status")).to_contain_text(f"paused after {n} of 200 cycles")
         shot(page, "reload-2-paused")
         assert dashboard_cycle(page) == at
-        assert "Traceback" not in log.read_text()

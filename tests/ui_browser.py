@@ -7,7 +7,9 @@ import contextlib
 import re
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -68,6 +70,32 @@ def browser():
             b.close()
 
 
+@dataclass
+class UI:
+    """A running UI server with a browser on it: the first page, its browser context, the server's log."""
+
+    url: str
+    log: Path
+    browser: Any
+    context: Any
+    page: Any
+
+    def new_page(self):
+        """Another tab in the same browser context."""
+        return open_page(self.browser, self.url, self.context)
+
+
+@contextlib.contextmanager
+def ui_page(tmp_path: Path, *, pace: float = 0.1, **server):
+    """The server (`ui_server`), Debian's chromium and a first page on it (1400x900, dark). On a clean exit
+    the server's log must hold no traceback."""
+    with ui_server(tmp_path, pace=pace, **server) as (url, log), browser() as b:
+        ctx = b.new_context(viewport=VIEWPORT, color_scheme="dark")
+        yield UI(url, log, b, ctx, open_page(b, url, ctx))
+        text = log.read_text()
+        assert "Traceback" not in text, text[-3000:]
+
+
 def open_page(b, url: str, context=None):
     from playwright.sync_api import expect
 
@@ -106,6 +134,12 @@ def wait_for_dashboard_cycle(page, at_least: int, timeout: float = 60.0) -> int:
     raise AssertionError(f"the dashboard did not reach cycle {at_least} (it shows {dashboard_cycle(page)})")
 
 
+def wait_for_dashboard_at(page, cycle: int, timeout_ms: int = 30_000) -> None:
+    """Wait until the dashboard shows exactly this cycle (after a pause, a rollback)."""
+    page.wait_for_function(f"() => /Cycle {cycle}\\b/.test(document.querySelector('#dashboard-cycle')?.innerText)",
+                           timeout=timeout_ms)
+
+
 def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
@@ -124,27 +158,37 @@ def scroll_to(locator) -> None:
             time.sleep(0.2)
 
 
-# A frame and input-latency probe, installed before the page loads: every animation frame's interval,
-# the long tasks the browser reports, and for each key typed the time from the key event to the first frame
-# after it was handled (the text is on screen then).
+# A frame and input-latency probe, installed before the page loads: every animation frame's interval, the
+# long tasks the browser reports, and for each key typed its echo: from the key's event time (`timeStamp`,
+# taken when the browser received the key, so time spent waiting for a busy main thread counts) to the moment
+# the frame that paints the character has been painted (a task posted from the first animation frame after
+# the input event runs after that frame's paint). A key counts only when its character is in the field at
+# the input event; keys whose character never showed are counted as `missed`.
 PROBE = """
 (() => {
-  window.__probe = {frames: [], longtasks: [], echo: []};
+  const probe = window.__probe = {frames: [], longtasks: [], echo: [], missed: 0};
   let last = performance.now();
-  const tick = (t) => { window.__probe.frames.push(t - last); last = t; requestAnimationFrame(tick); };
+  const tick = (t) => { probe.frames.push(t - last); last = t; requestAnimationFrame(tick); };
   requestAnimationFrame(tick);
   try {
-    new PerformanceObserver((list) => list.getEntries().forEach((e) => window.__probe.longtasks.push(e.duration)))
+    new PerformanceObserver((list) => list.getEntries().forEach((e) => probe.longtasks.push(e.duration)))
       .observe({entryTypes: ['longtask']});
   } catch (e) {}
-  document.addEventListener('input', (e) => {
-    const t0 = window.__keyAt;
-    if (t0 === undefined) return;
-    window.__keyAt = undefined;
-    requestAnimationFrame(() => window.__probe.echo.push(performance.now() - t0));
+  const pending = [];
+  document.addEventListener('keydown', (e) => {
+    if (e.key.length === 1) pending.push({key: e.key, t0: e.timeStamp});
   }, true);
-  document.addEventListener('keydown', (e) => { window.__keyAt = e.timeStamp; }, true);
-  document.addEventListener('keyup', () => { window.__keyAt = undefined; }, true);
+  document.addEventListener('input', (e) => {
+    const k = pending.shift();
+    if (!k) return;
+    const text = e.target.value !== undefined ? e.target.value : e.target.textContent;
+    if (!text || !text.endsWith(k.key)) { probe.missed += 1; return; }
+    requestAnimationFrame(() => {
+      const channel = new MessageChannel();
+      channel.port1.onmessage = () => probe.echo.push(performance.now() - k.t0);
+      channel.port2.postMessage(0);
+    });
+  }, true);
 })();
 """
 
@@ -154,7 +198,7 @@ def install_probe(context) -> None:
 
 
 def reset_probe(page) -> None:
-    page.evaluate("window.__probe.frames = []; window.__probe.longtasks = []; window.__probe.echo = []")
+    page.evaluate("Object.assign(window.__probe, {frames: [], longtasks: [], echo: [], missed: 0})")
 
 
 def probe_results(page) -> dict:
