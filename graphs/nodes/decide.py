@@ -1,4 +1,4 @@
-"""Node 3, decide: one Send per trader, run in parallel; each returns one Decision.
+"""Node 3, decide: one trader's Decision (graphs/nodes/fan_out.py sends the traders here).
 
 Rule mode (the default) is deterministic and offline. LLM mode runs the bounded tool-calling loop over
 the trader's tools; write tools only stage intents on the trader's desk, which are reconciled with the
@@ -11,19 +11,12 @@ failure falls back visibly to the rule decision.
 from __future__ import annotations
 
 from langgraph.runtime import Runtime
-from langgraph.types import Send
 
 from graphs.context import floor_of
-from graphs.state import CycleState, DecideInput
+from graphs.state import DecideInput
 from traders.base import rule_decision, rule_decision_after_chat
 from traders.decision import Decision
 from traders.view_text import render_view
-
-
-def fan_out(state: CycleState) -> list[Send]:
-    """One Send per trader, in config order; the risk node merges their decisions in a fixed order."""
-    cycle = state["cycle"] + 1
-    return [Send("decide", DecideInput(trader=name, cycle=cycle)) for name in state.get("traders", ())]
 
 
 def decide(payload: DecideInput, runtime: Runtime) -> dict:
