@@ -10,7 +10,6 @@ handlers open a session, run cycles and write to the PostgreSQL ledger what they
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import re
@@ -23,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 from cli_processes import tf
+from events_server import events_server_process
 from floor_helpers import fast_config, free_port, ledger_fills, write_config
 from test_chat_ui_handlers import drive, run, step_named
 from test_mcp_servers import _exercise_market, _place_orders, http_server, http_session, stdio_session
@@ -117,32 +117,6 @@ def test_an_mcp_server_on_a_postgresql_database_without_a_run_says_so_in_one_lin
     assert "no run database at" in out.stderr and "Traceback" not in out.stderr
 
 
-@contextlib.contextmanager
-def _follower(db: str):
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "cli.app", "serve", "events", "--db", db, "--port", str(port)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, proc.stderr.read().decode()
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.1)
-        else:
-            pytest.fail("the event stream did not start in time")
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
 async def _settled_cycles(base: str, last: int, ready: asyncio.Event) -> list[int]:
     """Subscribe to cycle_settled events until cycle `last` has settled."""
     host, port = base.removeprefix("http://").split(":")
@@ -177,7 +151,7 @@ def test_the_event_stream_follows_cycles_another_process_settles_on_postgresql(p
         session.close()
         return await asyncio.wait_for(sub, 90)
 
-    with _follower(db) as base:
+    with events_server_process(db) as base:
         assert asyncio.run(main(base)) == [2, 3]
 
 
