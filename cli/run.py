@@ -370,8 +370,6 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from floor import database as run_database
-        from floor.ownership.commands import ControlRefused, own_or_deliver
-        from floor.ownership.lease import Lease
 
         console = Console()
         if not isinstance(db, Path):  # PostgreSQL: the run's schemas, with the same confirmation and hand-over
@@ -386,15 +384,7 @@ def register(app: typer.Typer) -> None:
             return
         if not yes and not typer.confirm(f"delete {', '.join(map(str, present))}?"):
             raise typer.Exit(1)
-        lease = None
-        if Path(db).exists():
-            try:
-                lease = own_or_deliver(str(db), "reset", {}, timeout=timeout)
-                if not isinstance(lease, Lease):
-                    console.print(f"the process running {db} stopped at cycle {lease['cycle']}")
-                    lease = _wait_for_lease(console, db, timeout)
-            except ControlRefused as exc:
-                _fail(console, str(exc))
+        lease = _reset_hand_over(console, db, str(db), timeout) if Path(db).exists() else None
         for f in present:
             f.unlink(missing_ok=True)
         if lease is not None:
@@ -402,11 +392,25 @@ def register(app: typer.Typer) -> None:
         console.print(f"reset: removed {len(present)} file(s)")
 
 
+def _reset_hand_over(console: Console, db, shown: str, timeout: float):
+    """Before `reset` deletes a run: the run's lease, taken at once, or handed over by the process running
+    it once it stops at its cycle boundary (the caller then releases it); a refusal ends the command."""
+    from floor.ownership.commands import ControlRefused, own_or_deliver
+    from floor.ownership.lease import Lease
+
+    try:
+        lease = own_or_deliver(str(db), "reset", {}, timeout=timeout)
+        if not isinstance(lease, Lease):
+            console.print(f"the process running {shown} stopped at cycle {lease['cycle']}")
+            lease = _wait_for_lease(console, db, timeout)
+    except ControlRefused as exc:
+        _fail(console, str(exc))
+    return lease
+
+
 def _reset_pg(console: Console, db: str, yes: bool, timeout: float) -> None:
     """`reset` of a `postgresql://...?schema=name` run database: drop its schemas (floor/database.py)."""
     from floor import database as run_database
-    from floor.ownership.commands import ControlRefused, own_or_deliver
-    from floor.ownership.lease import Lease
     from ledger.pg_connection import redact
 
     try:
@@ -418,15 +422,7 @@ def _reset_pg(console: Console, db: str, yes: bool, timeout: float) -> None:
         return
     if not yes and not typer.confirm(f"drop schemas {', '.join(present)} (CASCADE) of {redact(db)}?"):
         raise typer.Exit(1)
-    lease = None
-    if db_exists(db):
-        try:
-            lease = own_or_deliver(db, "reset", {}, timeout=timeout)
-            if not isinstance(lease, Lease):
-                console.print(f"the process running {redact(db)} stopped at cycle {lease['cycle']}")
-                lease = _wait_for_lease(console, db, timeout)
-        except ControlRefused as exc:
-            _fail(console, str(exc))
+    lease = _reset_hand_over(console, db, redact(db), timeout) if db_exists(db) else None
     try:
         run_database.drop_pg_run(db, present)
     finally:

@@ -63,12 +63,7 @@ class TradingMixin:
             raise LedgerError(RejectCode.FEE_FIXED,
                               f"branch {st.branch_id} has settled fills or a fee change at cycle {max(late)}: "
                               f"a fee change at cycle {cycle} would come after them")
-        short = branches.unaffordable_at(st, fee_bps)
-        if short:
-            acct, need, has = short
-            raise LedgerError(RejectCode.INSUFFICIENT_CASH,
-                              f"at {fee_bps} bps, {acct}'s open buy orders would hold {need:,} cents, more than the "
-                              f"{has:,} it may spend: cancel them before the fee changes")
+        _refuse_unaffordable(st, fee_bps, "cancel them before the fee changes")
         with self.transaction():
             fee_schedule.record_change(self.conn, st, cycle, fee_bps)
 
@@ -86,12 +81,7 @@ class TradingMixin:
             raise LedgerError(RejectCode.FEE_FIXED,
                               f"branch {st.branch_id} has recorded cycles up to {last} at {st.fee_bps} bps, so "
                               f"its fee cannot become {fee_bps} bps; fork it to go on with another fee")
-        short = branches.unaffordable_at(st, fee_bps)
-        if short:
-            acct, need, has = short
-            raise LedgerError(RejectCode.INSUFFICIENT_CASH,
-                              f"at {fee_bps} bps, {acct}'s open buy orders would hold {need:,} cents, more than the "
-                              f"{has:,} it may spend: its fee cannot become {fee_bps} bps while they are open")
+        _refuse_unaffordable(st, fee_bps, f"its fee cannot become {fee_bps} bps while they are open")
         with self.transaction():
             branches.set_fee(self.conn, st, fee_bps)
 
@@ -250,3 +240,14 @@ class TradingMixin:
                 return settlement.settle(self.conn, self._state(), cycle, rows)
         except settlement.BatchRejected as e:
             return SettleResult(settled=0, duplicates=0, rejection=e.rejection)
+
+
+def _refuse_unaffordable(st, fee_bps: int, remedy: str) -> None:
+    """LedgerError (INSUFFICIENT_CASH) when some account's open buys would hold more cash at `fee_bps`
+    than it may spend; `remedy` ends the sentence."""
+    short = branches.unaffordable_at(st, fee_bps)
+    if short:
+        acct, need, has = short
+        raise LedgerError(RejectCode.INSUFFICIENT_CASH,
+                          f"at {fee_bps} bps, {acct}'s open buy orders would hold {need:,} cents, more than the "
+                          f"{has:,} it may spend: {remedy}")
