@@ -1,17 +1,12 @@
 """`langgraph dev` as a real process on 127.0.0.1, driven through its HTTP API, time travel included."""
 from __future__ import annotations
 
-import json
-import os
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-from floor_helpers import fast_config, free_port, write_config
+from langgraph_dev_server import langgraph_dev_process
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,47 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def dev_server(tmp_path):
-    cfg = tmp_path / "floor.yaml"
-    write_config(cfg, fast_config())
-    port = free_port()
     db = tmp_path / "dev.db"
-    env = os.environ | {
-        "TRADING_FLOOR_DB": str(db), "TRADING_FLOOR_CONFIG": str(cfg),
-        "LANGSMITH_TRACING": "false", "LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGGRAPH_NO_VERSION_CHECK": "true",
-    }
-    # the project's langgraph.json, with absolute paths, so the server's working folder (and its
-    # .langgraph_api state) is the test's temporary folder, not the project
-    spec = json.loads((ROOT / "langgraph.json").read_text())
-    spec["dependencies"] = [str(ROOT)]
-    spec["graphs"] = {name: str(ROOT / path.removeprefix("./")) for name, path in spec["graphs"].items()}
-    (tmp_path / "langgraph.json").write_text(json.dumps(spec))
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - closed after the server stops
-    langgraph = Path(sys.executable).with_name("langgraph")
-    proc = subprocess.Popen(
-        [str(langgraph), "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(port),
-         "--config", str(tmp_path / "langgraph.json")],
-        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"langgraph dev exited: {(tmp_path / 'server.log').read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{base}/ok", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail(f"langgraph dev did not start: {(tmp_path / 'server.log').read_text()[-3000:]}")
-    yield base, db
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with langgraph_dev_process(tmp_path, db) as base:
+        yield base, db
 
 
 def _run(client: httpx.Client, thread: str, **extra) -> dict:

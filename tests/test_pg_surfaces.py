@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -23,7 +21,8 @@ import httpx
 import pytest
 from cli_processes import tf
 from events_server import events_server_process
-from floor_helpers import fast_config, free_port, ledger_fills, write_config
+from floor_helpers import fast_config, ledger_fills
+from langgraph_dev_server import langgraph_dev_process
 from test_chat_ui_handlers import drive, run, step_named
 from test_mcp_servers import _exercise_market, _place_orders, http_server, http_session, stdio_session
 
@@ -159,42 +158,8 @@ def test_the_event_stream_follows_cycles_another_process_settles_on_postgresql(p
 def dev_server_on_pg(pg_server, tmp_path):
     """`langgraph dev` as a real process, its graph's floor opened from TRADING_FLOOR_DB=postgresql://..."""
     db = _fresh(pg_server, "dev")
-    cfg = tmp_path / "floor.yaml"
-    write_config(cfg, fast_config())
-    port = free_port()
-    env = os.environ | {"TRADING_FLOOR_DB": db, "TRADING_FLOOR_CONFIG": str(cfg), "LANGSMITH_TRACING": "false",
-                        "LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGGRAPH_NO_VERSION_CHECK": "true"}
-    spec = json.loads((ROOT / "langgraph.json").read_text())
-    spec["dependencies"] = [str(ROOT)]
-    spec["graphs"] = {name: str(ROOT / path.removeprefix("./")) for name, path in spec["graphs"].items()}
-    (tmp_path / "langgraph.json").write_text(json.dumps(spec))
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - closed after the server stops
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("langgraph")), "dev", "--no-browser", "--no-reload", "--host",
-         "127.0.0.1", "--port", str(port), "--config", str(tmp_path / "langgraph.json")],
-        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"langgraph dev exited: {(tmp_path / 'server.log').read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{base}/ok", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
-            pytest.fail(f"langgraph dev did not start: {(tmp_path / 'server.log').read_text()[-3000:]}")
+    with langgraph_dev_process(tmp_path, db) as base:
         yield base, db
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
 
 
 def test_langgraph_dev_runs_cycles_and_time_travel_on_postgresql(dev_server_on_pg):
