@@ -52,7 +52,7 @@ def db_exists(db: Path | str) -> bool:
     from ledger.dialect import postgres
     from ledger.pg_connection import connect
 
-    conn = connect(db)
+    conn = connect(db, create_schema=False)  # a missing schema holds no run (and is not created)
     try:
         return postgres().has_table(conn, "runs")
     finally:

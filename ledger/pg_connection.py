@@ -112,9 +112,10 @@ def _pool(url: str):
         return pool
 
 
-def connect(url: str, *, pooled: bool = True, timeout: float = 10.0) -> PgConnection:
+def connect(url: str, *, pooled: bool = True, timeout: float = 10.0, create_schema: bool = True) -> PgConnection:
     """A ledger connection to `url` (`?schema=name` puts the ledger's tables in that schema, created if
-    missing). Raises StorageUnavailable with one sentence when the server or the database is not usable."""
+    missing unless `create_schema` is False: a reader asking whether a run is there leaves no empty schema
+    behind). Raises StorageUnavailable with one sentence when the server or the database is not usable."""
     import psycopg
 
     base, schema = split_schema(url)
@@ -139,7 +140,8 @@ def connect(url: str, *, pooled: bool = True, timeout: float = 10.0) -> PgConnec
         raise StorageUnavailable(describe(cause, url)) from None
     conn = PgConnection(raw, pool, url)
     if schema:
-        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        if create_schema:
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         conn.execute(f'SET search_path TO "{schema}"')
     return conn
 

@@ -164,3 +164,14 @@ def test_a_floor_session_commits_its_ledger_without_waiting_and_its_checkpoints_
         assert setting(again.conn)[1] != "session"
     finally:
         again.close()
+
+
+def test_readers_on_a_schema_that_holds_no_run_say_so_and_leave_no_schema_behind(pg_url, tmp_path):
+    url = f"{pg_url}&schema=nobody_ran_here"
+    for command in (("status",), ("history",), ("export", "--out", str(tmp_path / "out")), ("threads",),
+                    ("doctor",)):
+        out = tf(*command, "--db", url)
+        assert out.returncode != 0, (command, out.stdout)
+        assert "no database at" in out.stdout and "Traceback" not in out.stdout, (command, out.stdout)
+    assert "nobody_ran_here" not in _schemas(pg_url)  # asking was read-only
+    assert not (tmp_path / "out").exists()
