@@ -11,7 +11,8 @@
    $TRADING_FLOOR_BENCH_PG): the same batches, with the ratio to SQLite in the same run, committed as a floor
    session commits (no wait for the WAL flush: the cycle's checkpoint commit does it) and, for reference,
    as a bare Ledger does (each commit waits for the flush). Target: >= 50k fills/s. Then 4 processes
-   settling at once, each in its own schema, against 1 (target >= 1.6x), and the database growth.
+   settling at once, each in its own schema, against 1 (reported; the issue's 4-floors target is measured on
+   whole floors in bench_pg_floor.py), and the database growth.
 """
 from __future__ import annotations
 
@@ -198,7 +199,8 @@ def main() -> bool:
                 one, four = bench_concurrent_pg(url, 1), bench_concurrent_pg(url, 4)
                 print(f"PostgreSQL, ledgers settling at once from separate processes (each its own schema): "
                       f"1: {one:,.0f} fills/s; 4: {four:,.0f} fills/s in all = {four / one:.2f}x one "
-                      f"(target >= 1.6x, on {os.cpu_count()} CPUs shared by the server and the writers)")
+                      f"(on {os.cpu_count()} CPUs shared by the server and the writers; the 4-floor target is in "
+                      "bench pg_floor)")
                 size = pg_growth(url)
                 print(f"PostgreSQL database growth: {size / 1e6:.1f} MB per 1,000 cycles of 2,000 fills "
                       "(ledger tables and indexes)")
