@@ -3,8 +3,11 @@
 sidebar, `/run 100` at the UI's default pace (TRADING_FLOOR_UI_CYCLE_SECONDS, 0.3 s), while a person types.
 
 Measured inside the page (tests/ui_browser.py's probe): the interval of every animation frame, the long
-tasks the browser reports, and for each typed key its echo: from the key event's time stamp to the paint of
-the frame that shows the character (max and p95 over the keys typed all along the run, one every 120 ms).
+tasks and long animation frames the browser reports (with the scripts in them), and for each typed key its
+echo as the browser measures it (Event Timing, as for Interaction to Next Paint): from the key event's time
+stamp to the presentation of the frame that shows the character (max and p95 over the keys typed all along
+the run, one every 120 ms). Also printed, the probe's own upper bound ("a task after the paint"): it waits
+behind every task queued meanwhile, such as the socket messages of a run's end, so it is not the echo.
 Targets (issue 16): median frame under 100 ms, no frame over 1 s, typed text echoed within 300 ms.
 Baseline measured in the same run: the same page with no run going, frames and typing for a few seconds
 (the floor of what this machine gives at the moment); the run's figures are printed as ratios against it,
@@ -43,6 +46,7 @@ def measure(cycles: int = CYCLES, pace: float = PACE, *, screenshot: str | None 
             reset_probe,
             send,
             shot,
+            slow_frames,
             summarize,
             type_slowly,
             ui_server,
@@ -75,7 +79,8 @@ def measure(cycles: int = CYCLES, pace: float = PACE, *, screenshot: str | None 
         if screenshot:
             shot(page, screenshot)
     return {"idle": summarize(idle["frames"]), "idle_echo": summarize(idle["echo"]), "run": summarize(run["frames"]),
-            "echo": summarize(run["echo"]), "missed": run["missed"], "longtasks": summarize(run["longtasks"]),
+            "echo": summarize(run["echo"]), "after_paint": summarize(run["after_paint"]), "missed": run["missed"],
+            "longtasks": summarize(run["longtasks"]), "slow_frames": slow_frames(run["loaf"]),
             "seconds": seconds, "raw_echo": run["echo"], "load": (load_before, os.getloadavg()[0])}
 
 
@@ -92,12 +97,17 @@ def main() -> bool:
     print(f"frames during the run:  median {run['median']:.1f} ms ({_ratio(run['median'], idle['median'])}), "
           f"p95 {run['p95']:.1f} ms, max {run['max']:.1f} ms ({_ratio(run['max'], idle['max'])}) ({run['n']} frames); "
           f"targets: median < {TARGET_MEDIAN_FRAME:.0f} ms, max < {TARGET_MAX_FRAME:.0f} ms")
-    print(f"long tasks: {lt['n']}, median {lt['median']:.1f} ms, max {lt['max']:.1f} ms")
+    sf, ap = m["slow_frames"], m["after_paint"]
+    print(f"long tasks: {lt['n']}, median {lt['median']:.1f} ms, max {lt['max']:.1f} ms; long animation frames "
+          f"over 100 ms: {sf['n']}, max {sf['max']:.0f} ms, their scripts: "
+          + (", ".join(f"{inv} {ms:.0f} ms" for inv, ms in sf["top"]) or "none"))
     print(f"typed text echoed, no run (baseline): median {idle_echo['median']:.1f} ms, p95 {idle_echo['p95']:.1f} ms, "
           f"max {idle_echo['max']:.1f} ms ({idle_echo['n']} keys)")
     print(f"typed text echoed during the run: median {echo['median']:.1f} ms, p95 {echo['p95']:.1f} ms "
           f"({_ratio(echo['p95'], idle_echo['p95'])}), max {echo['max']:.1f} ms ({_ratio(echo['max'], idle_echo['max'])}) "
           f"({echo['n']} keys, {m['missed']} not shown); target < {TARGET_ECHO:.0f} ms")
+    print(f"  the probe's upper bound (a task posted after the echo's paint, queued behind socket messages): "
+          f"p95 {ap['p95']:.1f} ms, max {ap['max']:.1f} ms")
     return (run["median"] < TARGET_MEDIAN_FRAME and run["max"] < TARGET_MAX_FRAME and echo["max"] < TARGET_ECHO
             and not m["missed"])
 

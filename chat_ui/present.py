@@ -5,12 +5,14 @@ every page watching a hub, each in its own session's context; a page that reconn
 new socket) is first brought up to date. `BroadcastView` is the hub's view (chat_ui/hub.py) over an
 audience. The dashboard is one custom element in the element sidebar, sent once per page: it then fetches
 the hub's newest props itself (chat_ui/dashboard_feed.py), so updates never re-send it, neither as a chat
-message nor as an element (which would re-open a sidebar the person closed, or reset its size).
+message nor as an element (which would re-open a sidebar the person closed, or reset its size). A page
+keeps its last `keep_cycles()` cycle steps, so one watched for an hour stays as light as after 200 cycles.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -31,14 +33,38 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 DELIVERY_TIMEOUT = 20.0  # seconds one page may take to accept an update before it is skipped
+KEEP_CYCLES = 200  # cycle steps a page keeps (TRADING_FLOOR_UI_KEEP_CYCLES); older ones are taken off it
+
+
+def keep_cycles() -> int:
+    """How many cycle steps a page keeps (TRADING_FLOOR_UI_KEEP_CYCLES, default 200, at least 1)."""
+    try:
+        return max(1, int(os.environ.get("TRADING_FLOOR_UI_KEEP_CYCLES", KEEP_CYCLES)))
+    except ValueError:
+        return KEEP_CYCLES
+
+
+def older_cycles_text() -> str:
+    return (f"Older cycles are no longer on this page, which keeps the last {keep_cycles()} "
+            "cycles to stay fast during a long run: `trading-floor history` lists them, `trading-floor explain "
+            "CYCLE TRADER` shows one trader's decision in any cycle, and questions here (`@momentum why did you "
+            "buy NVDA in cycle 12?`) reach every cycle.")
 
 
 def main_actions(running: bool = False) -> list[cl.Action]:
+    """The buttons under a message. Each one is a socket event of its own, and each event makes Chainlit's
+    page re-render the whole chat (about 100 ms with 200 cycle steps on a 2-core machine): a run's end (its
+    Pause and Stop taken off, the result with its buttons) sends few. During a run the dashboard shows the
+    status live, so Pause and Stop suffice."""
     if running:
-        return [cl.Action(name="pause", payload={}, label="Pause"), cl.Action(name="stop", payload={}, label="Stop"),
-                cl.Action(name="status", payload={}, label="Status")]
+        return [cl.Action(name="pause", payload={}, label="Pause"), cl.Action(name="stop", payload={}, label="Stop")]
     return [cl.Action(name="run", payload={"cycles": n}, label=f"▶ Run {n}") for n in (1, 3, 10)] + [
         cl.Action(name="status", payload={}, label="Status")]
+
+
+def after_run_actions() -> list[cl.Action]:
+    """The buttons under a run's result: run on (the greeting and `/help` have the full set)."""
+    return [cl.Action(name="run", payload={"cycles": n}, label=f"▶ Run {n}") for n in (1, 10)]
 
 
 # ----- one page ---------------------------------------------------------------------------------------
@@ -62,6 +88,27 @@ async def show_story(story: CycleStory, summary: dict | None = None) -> None:
     for name, lines in (("risk", story.risk), ("execution", story.execution), ("fills", story.fills)):
         root["steps"].append(_node(name, "tool", "\n\n".join(lines) or "_nothing this cycle_", root))
     await context.emitter.send_step(root)
+    await _keep_last_cycles(root["id"])
+
+
+async def _keep_last_cycles(step_id: str) -> None:
+    """Keep the page's last `keep_cycles()` cycle steps: an hour-long run would otherwise grow the page by
+    one step tree per cycle (the browser's memory, and the cost of each re-render of the chat). The first
+    step taken off becomes, in place, one line saying where the older cycles are; later ones are removed
+    (Chainlit's `Step.remove`)."""
+    shown = cl.user_session.get("cycle_steps")
+    if shown is None:
+        shown = []
+        cl.user_session.set("cycle_steps", shown)
+    shown.append(step_id)
+    while len(shown) > keep_cycles():
+        old_id = shown.pop(0)
+        if cl.user_session.get("older_cycles_note") is None:  # the oldest step becomes the note, in its place
+            cl.user_session.set("older_cycles_note", old_id)
+            await context.emitter.update_step({**_node("floor", "assistant_message", older_cycles_text()),
+                                               "id": old_id})
+        else:
+            await cl.Step(name="cycle", type="run", id=old_id).remove()
 
 
 def _node(name: str, kind: str, output: str, parent: dict | None = None) -> dict:
@@ -253,6 +300,6 @@ class BroadcastView:
                 cl.user_session.set("run_msg", None)
                 await run_msg.remove_actions()
             await show_dashboard(props)
-            await say(text, actions=main_actions())
+            await say(text, actions=after_run_actions())
 
         await self.audience.each(present)
