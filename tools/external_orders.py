@@ -63,20 +63,28 @@ class Intent:
 # PostgreSQL connections known to have the table: a failed query would abort the cycle's transaction there,
 # so `take` asks the catalog first, once per connection
 _HAS_TABLE: weakref.WeakSet = weakref.WeakSet()
+# ... and those found without it, with the (branch, cycle) asked for: the risk node asks once per trader in a
+# cycle, and a table another process creates mid-cycle is seen from the next cycle on (as its intents are)
+_MISSING_FOR: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(dialect_of(conn).raw_ddl(_SCHEMA))
 
 
-def _table_missing(conn: Any) -> bool:
-    """PostgreSQL only (SQLite answers a query on a missing table with an error that changes nothing)."""
+def _table_missing(conn: Any, asked_for: tuple | None = None) -> bool:
+    """PostgreSQL only (SQLite answers a query on a missing table with an error that changes nothing).
+    `asked_for`: the (branch, cycle) a floor asks for; a missing table is not asked about again for it."""
     dialect = dialect_of(conn)
     if dialect.name == "sqlite" or conn in _HAS_TABLE:
         return False
+    if asked_for is not None and _MISSING_FOR.get(conn) == asked_for:
+        return True
     if dialect.has_table(conn, "external_orders"):
         _HAS_TABLE.add(conn)
         return False
+    if asked_for is not None:
+        _MISSING_FOR[conn] = asked_for
     return True
 
 
@@ -128,7 +136,7 @@ def take(conn: sqlite3.Connection, run_id: int, branch_id: int, trader: str, cyc
     cond = ("run_id=? AND trader=? AND (status='pending' OR (status IN ('taken', 'accepted', 'rejected') "
             "AND taken_cycle=? AND taken_branch=?))")
     args = (run_id, trader, cycle, branch_id)
-    if _table_missing(conn):
+    if _table_missing(conn, (branch_id, cycle)):
         return []
     try:
         rows = conn.execute(f"SELECT intent_id, trader, kind, payload FROM external_orders WHERE {cond} "
