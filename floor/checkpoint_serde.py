@@ -7,23 +7,41 @@ so the way LangGraph's own EncryptedSerializer does, with a suffix: "msgpack+zli
 `MIN_BYTES` stay as they are (compressing them gains nothing), and checkpoints written before this
 existed ("msgpack") still load: the suffix alone decides.
 
+Since issue 21 the compressor starts from a preset dictionary (`checkpoint_zdict.bin`: one checkpoint of
+the default rule floor, so the keys, trader names and phrases every checkpoint repeats cost almost
+nothing): about 1.2 KB instead of 2.1 KB a cycle, and SQLite then fits three checkpoints in a 4 KB page
+instead of one. Such values are typed "msgpack+zdict1"; the dictionary file must never change (a new one
+would take a new suffix). "+zlib" values, written before, still load.
+
 floor/checkpoint_reader.py reads the same format without LangGraph (`unwrap`).
 """
 from __future__ import annotations
 
 import zlib
+from pathlib import Path
 from typing import Any
 
-SUFFIX = "+zlib"
+SUFFIX = "+zdict1"  # what is written: zlib with the preset dictionary below
+PLAIN_SUFFIX = "+zlib"  # written before issue 21: zlib without a dictionary
 LEVEL = 1
 MIN_BYTES = 256
+ZDICT = (Path(__file__).with_name("checkpoint_zdict.bin")).read_bytes()
 
 
 def unwrap(type_: str | None, blob: bytes | None) -> tuple[str | None, bytes | None]:
-    """The inner serializer's (type, bytes) of a stored value: decompressed when its type carries SUFFIX."""
-    if type_ and type_.endswith(SUFFIX) and blob is not None:
-        return type_[: -len(SUFFIX)], zlib.decompress(blob)
+    """The inner serializer's (type, bytes) of a stored value: decompressed when its type carries a suffix."""
+    if type_ and blob is not None:
+        if type_.endswith(SUFFIX):
+            d = zlib.decompressobj(zdict=ZDICT)
+            return type_[: -len(SUFFIX)], d.decompress(blob) + d.flush()
+        if type_.endswith(PLAIN_SUFFIX):
+            return type_[: -len(PLAIN_SUFFIX)], zlib.decompress(blob)
     return type_, blob
+
+
+def compress(blob: bytes) -> bytes:
+    c = zlib.compressobj(LEVEL, zdict=ZDICT)
+    return c.compress(blob) + c.flush()
 
 
 class CompressedSerializer:
@@ -40,7 +58,7 @@ class CompressedSerializer:
         type_, blob = self.inner.dumps_typed(obj)
         if len(blob) < MIN_BYTES:
             return type_, blob
-        return type_ + SUFFIX, zlib.compress(blob, LEVEL)
+        return type_ + SUFFIX, compress(blob)
 
     def loads_typed(self, data: tuple[str, bytes]) -> Any:
         return self.inner.loads_typed(unwrap(*data))

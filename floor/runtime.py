@@ -43,9 +43,12 @@ from tools import market_tools
 BACKGROUND_PREFIX = "bg:"
 BACKGROUND_CASH = 10**13  # cents: background classes are deep-pocketed liquidity providers
 BACKGROUND_SHARES = 10**8
-# A whole exchange snapshot (a keyframe, ~70 KB) is stored every this many cycles; every cycle stores its
-# journal (a few hundred bytes). Restoring a cycle replays at most KEYFRAME_EVERY - 1 cycles of the market.
-KEYFRAME_EVERY = 20
+# A whole exchange snapshot (a keyframe, 40-90 KB) is stored every this many cycles; every cycle stores its
+# journal (a few hundred bytes). Restoring a cycle replays at most KEYFRAME_EVERY - 1 cycles of the market
+# (2-4 ms a cycle: at most ~0.3 s for a rollback, a fork or a resume). 100 rather than 20 (issue 21): the
+# keyframes were a seventh of a run's file; a file made with keyframes every 20 cycles reads the same (the
+# newest keyframe at or before a cycle is used, whatever the spacing).
+KEYFRAME_EVERY = 100
 
 
 class AlignmentError(RuntimeError):

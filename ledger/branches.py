@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from ledger import fillkeys
+from ledger import background_fills, fillkeys
 from ledger.dialect import dialect_of
 from ledger.errors import LedgerError, RejectCode
 from ledger.fee_schedule import fee_in_force, insert_change, rehold_cash
@@ -156,6 +156,7 @@ def truncate_after(conn: sqlite3.Connection, st: BranchState, k: int) -> tuple[i
     b = st.branch_id
     if st.parent_id is not None and k < st.fork_cycle:
         (n,) = conn.execute("SELECT count(*) FROM fills WHERE seq BETWEEN ? AND ?", fillkeys.branch(b)).fetchone()
+        n += background_fills.count(conn, b)
         _delete_branch_rows(conn, b)
         dialect_of(conn).rewind_ids(conn, HISTORY_TABLES)
         pst, src = state_at(conn, st.parent_id, k)

@@ -27,7 +27,8 @@ def ledger_tables() -> list[str]:
 
 def copy_ledger(src, dst) -> dict[str, int]:
     """Copy every ledger row from connection `src` to connection `dst` (either backend); returns the number
-    of rows per table. `dst` must hold no runs yet. Raises ValueError otherwise (nothing written)."""
+    of rows per table (for "fills": of fills, packed ones included). `dst` must hold no runs yet. Raises
+    ValueError otherwise (nothing written)."""
     create_schema(dst)
     MarketSnapshots(dst)
     if dst.execute("SELECT count(*) FROM runs").fetchone()[0]:
@@ -55,6 +56,9 @@ def copy_ledger(src, dst) -> dict[str, int]:
                 n += len(rows)
             counts[table] = n
         d.rewind_ids(dst, ledger_tables())
+        # "fills" counts fills: the packed bg-vs-bg ones too (background_fills.py), as before packing
+        (packed,) = dst.execute("SELECT coalesce(sum(n), 0) FROM bg_fills").fetchone()
+        counts["fills"] = counts.get("fills", 0) + int(packed)
     except BaseException:
         dst.execute("ROLLBACK")
         raise

@@ -20,7 +20,7 @@ import re
 import sqlite3
 from collections.abc import Sequence
 
-from ledger import fillkeys
+from ledger import background_fills
 from ledger.lineage import lineage
 
 _SPLIT = re.compile(r"(.*?)(0|[1-9][0-9]*)", re.S)
@@ -84,11 +84,9 @@ def stored_fills(conn: sqlite3.Connection, where: set[tuple[int, int]], ids: set
     """Stored content (Fill.key order) of those `ids` found in the given (branch, cycle) batches."""
     out: dict[str, tuple] = {}
     for b, c in sorted(where):
-        for row in conn.execute(
-                "SELECT fill_id, cycle, tick, symbol, price, qty, buyer, seller, buy_order_id, sell_order_id "
-                "FROM fills WHERE seq BETWEEN ? AND ?", fillkeys.cycles(b, c, c)):
-            if row[0] in ids:
-                out.setdefault(row[0], tuple(row))
+        for r in background_fills.rows(conn, b, c, c):  # both layouts (background_fills.py)
+            if r[5] in ids:
+                out.setdefault(r[5], (r[5], r[2], r[4], *r[6:13]))
     return out
 
 

@@ -36,12 +36,13 @@ about 5 s; a run of the default floor has far fewer chunks per cycle. Pure: no p
 """
 from __future__ import annotations
 
-import json
 import sqlite3
+from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass
 
-from ledger import fillkeys
+from ledger import background_fills, fillkeys
+from ledger.lots import decode_items
 from ledger.types import CASH, EXTERNAL
 
 INF = 1 << 62
@@ -316,6 +317,31 @@ def _prefix_sums(conn: sqlite3.Connection, b: int, cuts: list[int]) -> dict[int,
         ps[4] += rs
         ps[5] += cs
         ps[6] += sf
+    # packed bg-vs-bg fills (background_fills.py): the same sums, taken in Python
+    for batch in background_fills.batches(conn, b, 0, fillkeys.MAX_CYCLE):
+        i = bisect_left(cuts, batch[0][2])
+        if i == n:
+            continue
+        m, p = money_b[i], pos_b[i]
+        for (*_, sym, price, qty, buyer, seller, _, _, bf, sf, cover, close, rb, rs, cb, cs) in batch:
+            notional = price * qty
+            m[(buyer, CASH)] -= notional + bf
+            m[(seller, CASH)] += notional - sf
+            if bf or sf:
+                m[("@fees", CASH)] += bf + sf
+            m[(buyer, sym)] += qty
+            m[(seller, sym)] -= qty
+            pb, ps = p[(buyer, sym)], p[(seller, sym)]
+            pb[0] += qty - cover
+            pb[3] += cover
+            pb[4] += rb
+            pb[5] += cb
+            pb[6] += bf
+            ps[1] += close
+            ps[2] += qty - close
+            ps[4] += rs
+            ps[5] += cs
+            ps[6] += sf
     for i, debit, credit, asset, amount, cost in conn.execute(
             f"SELECT {case} AS k, debit_account, credit_account, asset, sum(amount), sum(amount * coalesce(price, 0)) "
             "FROM transfers WHERE branch_id = ? GROUP BY k, debit_account, credit_account, asset", (b,)):
@@ -424,7 +450,7 @@ def _check_open_chunks(conn: sqlite3.Connection, counters: dict[tuple, tuple[int
             + _JOIN + " WHERE l.start + l.qty > s.c AND l.start < s.o AND (l.start < s.c OR l.start + l.qty > s.o)"):
         consumed, opened = counters[(b, acct, sym, side)]
         try:
-            qtys, prices, _sources = json.loads(items)
+            qtys, prices, _sources = decode_items(items)
         except (ValueError, TypeError):
             out.append(Violation("lots", f"branch {b}: {acct}'s {sym} lot chunk at {start:,} has unreadable "
                                          "items", b))

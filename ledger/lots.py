@@ -6,13 +6,16 @@ opened and consumed, so the open lots are those reaching above the consumed coun
 lot never rewrites a row.
 
 For speed, the lots one settlement batch opens on a stream are stored as ONE row (a chunk): its
-`start`, total `qty`, and `items`, a JSON array of three parallel arrays [[qty...], [price...],
-[source...]] in FIFO order (columnar, because json.dumps encodes flat lists about three times faster
-than a list of small lists). A chunk never spans two batches, so it belongs to exactly one cycle and
+`start`, total `qty`, and `items`, a JSON array of parallel arrays [[qty...], [price...], [source...]]
+in FIFO order (columnar, because json.dumps encodes flat lists about three times faster than a list of
+small lists). When the sources are all one prefix and a decimal number (fill ids), the third array is
+written as two elements, the prefix and the numbers delta-coded: [[qty...], [price...], "T", [356025, 6,
+...]] (issue 21: half the text of the background accounts' many chunks; `decode_items` reads both). A chunk never spans two batches, so it belongs to exactly one cycle and
 truncation deletes whole chunks (`start >= opened`). Read one lot per row with:
     SELECT l.account, l.symbol, l.side, l.cycle, q.value AS qty,
            l.items ->> ('$[1][' || q.key || ']') AS price, l.items ->> ('$[2][' || q.key || ']') AS source
       FROM lots l, json_each(l.items, '$[0]') q
+(`source` is NULL for a chunk of the compact form, whose sources `decode_items` gives.)
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import json
 import sqlite3
 from collections import deque
 from collections.abc import Iterator
+from itertools import accumulate
 
 # The ledger's in-memory mirror (state.py) keeps, per stream, only its oldest open lots, at most this
 # many: the ones FIFO consumes next. The others stay in `lots` only (every lot is written there anyway)
@@ -29,6 +33,7 @@ from collections.abc import Iterator
 # whole run: about 12 MiB per 1,000 cycles of the default floor.
 LOT_WINDOW = 256
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
+_DIGITS = "0123456789"
 CHUNK_INSERT = "INSERT INTO lots VALUES (?,?,?,?,?,?,?,?,?)"
 _FIRST = ("coalesce((SELECT max(start) FROM lots WHERE branch_id=? AND account=? AND symbol=? AND side=? "
           "AND start<=?), 0)")
@@ -37,7 +42,30 @@ _FIRST = ("coalesce((SELECT max(start) FROM lots WHERE branch_id=? AND account=?
 def chunk_row(run_id: int, branch_id: int, account: str, symbol: str, side: int, start: int, cycle: int,
               qtys: list[int], prices: list[int], sources: list[str]) -> tuple:
     return (run_id, branch_id, account, symbol, side, start, sum(qtys), cycle,
-            _dumps([qtys, prices, sources]))
+            _dumps([qtys, prices, *_compact(sources)]))
+
+
+def _compact(sources: list[str]) -> list:
+    """The items' sources: [prefix, [first number, deltas...]] when they all are prefix + a canonical decimal
+    number (fill ids "T356025", "T356031", ...: about half the text), else [[source, ...]] as written."""
+    heads = {x.rstrip(_DIGITS) for x in sources}
+    if len(heads) == 1:
+        head = heads.pop()
+        cut = len(head)
+        tails = [x[cut:] for x in sources]
+        if all(t and len(t) <= 18 and (t[0] != "0" or t == "0") for t in tails):
+            nums = list(map(int, tails))
+            return [head, [nums[0], *(b - a for a, b in zip(nums, nums[1:], strict=False))]]
+    return [sources]
+
+
+def decode_items(items: str) -> tuple[list[int], list[int], list[str]]:
+    """(qtys, prices, sources) of a chunk's `items`, either form."""
+    it = json.loads(items)
+    if len(it) == 3:
+        return it[0], it[1], it[2]
+    qtys, prices, head, deltas = it
+    return qtys, prices, [head + str(n) for n in accumulate(deltas)]
 
 
 def iter_lots(conn: sqlite3.Connection, branch_id: int, account: str, symbol: str, side: int,
@@ -49,7 +77,7 @@ def iter_lots(conn: sqlite3.Connection, branch_id: int, account: str, symbol: st
             f"SELECT start, cycle, items FROM lots WHERE branch_id=? AND account=? AND symbol=? AND side=? "
             f"AND start >= {_FIRST} AND start < ? ORDER BY start", (*key, *key, consumed, opened)):
         s = start
-        qtys, prices, sources = json.loads(items)
+        qtys, prices, sources = decode_items(items)
         for qty, price, source in zip(qtys, prices, sources, strict=True):
             if s + qty > consumed and s < opened:
                 yield s, qty, price, cycle, source

@@ -3,14 +3,15 @@ and the orders/traces/messages/snapshots the graph writes."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import partial
 from typing import Any
 
-from ledger import records, views
+from ledger import background_fills, packed_history, records, views
 from ledger.branches import check_writable
 from ledger.errors import LedgerError, RejectCode
-from ledger.lineage import journal_sql, lineage
+from ledger.lineage import journal_sql, lineage, lineage_sql
 from ledger.lots import read_lots
-from ledger.types import AccountView, JournalEntry, Lot, PositionView
+from ledger.types import CASH, FEES, AccountView, JournalEntry, Lot, PositionView
 
 
 class ReadingMixin:
@@ -84,6 +85,9 @@ class ReadingMixin:
     def transactions(self, name: str, limit: int = 50) -> list[JournalEntry]:
         """The account's latest journal entries (trade legs, fees, transfers), oldest first."""
         st = self._acct(name)
+        if name.startswith(background_fills.PREFIX):  # its fills may be packed: the merged journal
+            mine = [e for e in self.journal() if name in (e.debit, e.credit)]
+            return sorted(mine, key=lambda e: e.cycle, reverse=True)[:max(int(limit), 0)][::-1]
         src, params = journal_sql(lineage(self.conn, st.branch_id))
         rows = self.conn.execute(
             f"SELECT transfer_id, cycle, debit_account, credit_account, asset, amount, kind FROM {src} "
@@ -92,24 +96,33 @@ class ReadingMixin:
         return [JournalEntry(*r) for r in reversed(rows)]
 
     def journal(self, *, cycle: int | None = None) -> list[JournalEntry]:
+        """The journal visible on the branch: transfers, then the fills' legs arm by arm (the `journal`
+        view's order), the fills read from both layouts (background_fills.py)."""
         st = self._state()
-        src, params = journal_sql(lineage(self.conn, st.branch_id))
-        extra = "" if cycle is None else " WHERE cycle=?"
-        rows = self.conn.execute(
-            f"SELECT transfer_id, cycle, debit_account, credit_account, asset, amount, kind FROM {src}{extra}",
-            [*params, *([] if cycle is None else [cycle])]).fetchall()
-        return [JournalEntry(*r) for r in rows]
+        lin = lineage(self.conn, st.branch_id)
+        where, params = lineage_sql(lin)
+        extra = "" if cycle is None else " AND cycle=?"
+        rows = [JournalEntry(*r) for r in self.conn.execute(
+            "SELECT transfer_id, cycle, debit_account, credit_account, asset, amount, kind FROM transfers "
+            f"WHERE {where}{extra}", [*params, *([] if cycle is None else [cycle])])]
+        fills = background_fills.select(self.conn, lin, ["branch_id", *_LEG_COLUMNS], cycle=cycle)
+        rank = {b: i for i, (b, _) in enumerate(lin)}
+        fills.sort(key=lambda f: rank[f["branch_id"]])  # the view's order: the lineage's branches in turn
+        rows += [JournalEntry(f"{f['fill_id']}:cash", f["cycle"], f["buyer"], f["seller"], CASH,
+                              f["price"] * f["qty"], "fill") for f in fills]
+        rows += [JournalEntry(f"{f['fill_id']}:shares", f["cycle"], f["seller"], f["buyer"], f["symbol"], f["qty"],
+                              "fill") for f in fills]
+        rows += [JournalEntry(f"{f['fill_id']}:fee:buyer", f["cycle"], f["buyer"], FEES, CASH, f["buyer_fee"], "fee")
+                 for f in fills if f["buyer_fee"] > 0]
+        rows += [JournalEntry(f"{f['fill_id']}:fee:seller", f["cycle"], f["seller"], FEES, CASH, f["seller_fee"],
+                              "fee") for f in fills if f["seller_fee"] > 0]
+        return rows
 
     def fills(self, *, cycle: int | None = None, account: str | None = None, symbol: str | None = None,
               limit: int | None = 100) -> list[dict[str, Any]]:
-        conds, params = _filters(cycle=cycle, symbol=symbol)
-        if account is not None:
-            conds.append("(buyer=? OR seller=?)")
-            params += [account, account]
-        return records.select(self.conn, self._state().branch_id, "fills",
-                              "cycle, tick, fill_id, symbol, price, qty, buyer, seller, buy_order_id, sell_order_id, "
-                              "buyer_fee, seller_fee, buyer_realized, seller_realized",
-                              where=" AND ".join(conds), params=params, limit=limit, newest=True)
+        # both layouts: `fills` rows and packed bg-vs-bg fills, merged in seq order (background_fills.py)
+        return background_fills.select(self.conn, lineage(self.conn, self._state().branch_id), _FILL_COLUMNS,
+                                       cycle=cycle, account=account, symbol=symbol, limit=limit)
 
     def orders(self, *, cycle: int | None = None, account: str | None = None, status: str | None = None,
                limit: int | None = 100) -> list[dict[str, Any]]:
@@ -123,16 +136,23 @@ class ReadingMixin:
     def traces(self, *, cycle: int | None = None, agent: str | None = None, kind: str | None = None,
                node: str | None = None, limit: int | None = 200) -> list[dict[str, Any]]:
         conds, params = _filters(cycle=cycle, agent=agent, kind=kind, node=node)
-        rows = records.select(self.conn, self._state().branch_id, "traces", "cycle, agent, node, kind, payload",
-                              where=" AND ".join(conds), params=params, limit=limit, newest=True)
+        b = self._state().branch_id
+        rows = packed_history.read(  # both layouts: one row per cycle packed, and the old one (packed_history.py)
+            self.conn, b, "traces", lambda lim: records.select(
+                self.conn, b, "traces", "cycle, agent, node, kind, payload", where=" AND ".join(conds),
+                params=params, limit=lim, newest=True),
+            cycle=cycle, match={"agent": agent, "kind": kind, "node": node}, limit=limit)
         return records.decode(rows, "payload")
 
     def messages(self, *, cycle: int | None = None, sender: str | None = None,
                  limit: int | None = 200) -> list[dict[str, Any]]:
         conds, params = _filters(cycle=cycle, sender=sender)
-        rows = records.select(self.conn, self._state().branch_id, "messages",
-                              "cycle, round, sender, recipients, text, sentiment, topic",
-                              where=" AND ".join(conds), params=params, limit=limit, newest=True)
+        b = self._state().branch_id
+        rows = packed_history.read(
+            self.conn, b, "messages", lambda lim: records.select(
+                self.conn, b, "messages", "cycle, round, sender, recipients, text, sentiment, topic",
+                where=" AND ".join(conds), params=params, limit=lim, newest=True),
+            cycle=cycle, match={"sender": sender}, limit=limit)
         return records.decode(rows, "recipients")
 
     def value_history(self, name: str) -> list[tuple[int, int]]:
@@ -168,14 +188,15 @@ class ReadingMixin:
     def record_trace(self, cycle: int, agent: str, node: str, kind: str, payload: Mapping[str, Any]) -> None:
         st = self._state()
         check_writable(st, self._cyc(cycle))
-        records.record_trace(self.conn, st, cycle, agent, node, kind, payload)  # one atomic INSERT
+        records.record_trace(self.conn, st, cycle, agent, node, kind, payload,  # one atomic statement
+                             packed=self.packed_history)
 
     def record_message(self, cycle: int, sender: str, text: str, *, recipients: Iterable[str] = (),
                        sentiment: float | None = None, topic: str | None = None, round: int = 0) -> None:
         st = self._state()
         check_writable(st, self._cyc(cycle))
-        records.record_message(self.conn, st, cycle, sender, text, recipients=recipients,  # one atomic INSERT
-                               sentiment=sentiment, topic=topic, round=round)
+        records.record_message(self.conn, st, cycle, sender, text, recipients=recipients,  # one atomic statement
+                               sentiment=sentiment, topic=topic, round=round, packed=self.packed_history)
 
     # The batch forms write the same rows, in the same order, as one call of the single-row method per
     # item, with one `executemany` per table (the cycle's settle node writes a few dozen rows). A batch is
@@ -187,12 +208,12 @@ class ReadingMixin:
 
     def record_traces(self, cycle: int, traces: Iterable[tuple[str, str, str, Mapping[str, Any]]]) -> int:
         """Many `record_trace` calls at once: (agent, node, kind, payload) each. Returns the number written."""
-        return self._record_batch(cycle, traces, records.record_traces)
+        return self._record_batch(cycle, traces, partial(records.record_traces, packed=self.packed_history))
 
     def record_messages(self, cycle: int, messages: Iterable[Mapping[str, Any]]) -> int:
         """Many `record_message` calls at once: each item holds its arguments by name (sender, text, and
         optionally recipients, sentiment, topic, round). Returns the number written."""
-        return self._record_batch(cycle, messages, records.record_messages)
+        return self._record_batch(cycle, messages, partial(records.record_messages, packed=self.packed_history))
 
     def _record_batch(self, cycle: int, items: Iterable[Any], write) -> int:
         st = self._state()
@@ -212,6 +233,11 @@ class ReadingMixin:
                 records.record_snapshot(self.conn, st, cycle, marks)
         except KeyError as e:
             raise LedgerError(RejectCode.UNKNOWN_SYMBOL, str(e.args[0])) from None
+
+
+_FILL_COLUMNS = ["cycle", "tick", "fill_id", "symbol", "price", "qty", "buyer", "seller", "buy_order_id",
+                 "sell_order_id", "buyer_fee", "seller_fee", "buyer_realized", "seller_realized"]
+_LEG_COLUMNS = ("cycle", "fill_id", "symbol", "price", "qty", "buyer", "seller", "buyer_fee", "seller_fee")
 
 
 def _filters(**kw: Any) -> tuple[list[str], list[Any]]:

@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ledger import packed_history
 from ledger.lineage import lineage, lineage_sql
 from ledger.state import BranchState
 
@@ -56,27 +57,40 @@ def record_orders(conn: sqlite3.Connection, st: BranchState, cycle: int, orders:
 
 
 def record_trace(conn: sqlite3.Connection, st: BranchState, cycle: int, agent: str, node: str, kind: str,
-                 payload: Mapping[str, Any]) -> None:
-    conn.execute(TRACE_INSERT, trace_row(st, cycle, agent, node, kind, payload))
+                 payload: Mapping[str, Any], *, packed: bool = False) -> None:
+    row = trace_row(st, cycle, agent, node, kind, payload)
+    if packed:  # appended to the cycle's pack (packed_history.py)
+        packed_history.write(conn, "traces", [row])
+    else:
+        conn.execute(TRACE_INSERT, row)
 
 
 def record_traces(conn: sqlite3.Connection, st: BranchState, cycle: int,
-                  traces: Iterable[tuple[str, str, str, Mapping[str, Any]]]) -> int:
+                  traces: Iterable[tuple[str, str, str, Mapping[str, Any]]], *, packed: bool = False) -> int:
     """Many traces in one statement: (agent, node, kind, payload) each, in order. Returns the count."""
     rows = [trace_row(st, cycle, agent, node, kind, payload) for agent, node, kind, payload in traces]
+    if packed:
+        return packed_history.write(conn, "traces", rows)
     conn.executemany(TRACE_INSERT, rows)
     return len(rows)
 
 
-def record_message(conn: sqlite3.Connection, st: BranchState, cycle: int, sender: str, text: str, **kw: Any) -> None:
-    conn.execute(MESSAGE_INSERT, message_row(st, cycle, sender, text, **kw))
+def record_message(conn: sqlite3.Connection, st: BranchState, cycle: int, sender: str, text: str, *,
+                   packed: bool = False, **kw: Any) -> None:
+    row = message_row(st, cycle, sender, text, **kw)
+    if packed:
+        packed_history.write(conn, "messages", [row])
+    else:
+        conn.execute(MESSAGE_INSERT, row)
 
 
 def record_messages(conn: sqlite3.Connection, st: BranchState, cycle: int,
-                    messages: Iterable[Mapping[str, Any]]) -> int:
+                    messages: Iterable[Mapping[str, Any]], *, packed: bool = False) -> int:
     """Many chat messages in one statement; each item holds `message_row`'s arguments by name
     (sender, text, recipients, sentiment, topic, round). Returns the count."""
     rows = [message_row(st, cycle, **m) for m in messages]
+    if packed:
+        return packed_history.write(conn, "messages", rows)
     conn.executemany(MESSAGE_INSERT, rows)
     return len(rows)
 

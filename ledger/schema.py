@@ -18,7 +18,10 @@ declare: `fills` is a rowid table whose INTEGER PRIMARY KEY `seq` encodes (branc
 """
 from __future__ import annotations
 
+from ledger.background_fills import TABLE_SPEC as BG_FILLS_SPEC
 from ledger.dialect import dialect_of
+from ledger.packed_history import PACKED_TABLES
+from ledger.packed_history import TABLE_SPECS as PACKED_TABLE_SPECS
 
 # Bumped when a file of the older layout cannot be read correctly by this code (create_schema then refuses
 # the file). A nullable column whose NULL means the older behaviour is added in place instead
@@ -56,12 +59,13 @@ CREATE TABLE IF NOT EXISTS lots (
     start INTEGER NOT NULL,           -- shares opened on this (account, symbol, side) before this chunk
     qty INTEGER NOT NULL,             -- shares in this chunk (sum of its items)
     cycle INTEGER NOT NULL,
-    items TEXT NOT NULL,              -- JSON [[qty...], [price...], [source...]] in FIFO order (lots.py)
+    items TEXT NOT NULL,              -- JSON [[qty...], [price...], sources...] in FIFO order (lots.py)
     PRIMARY KEY (branch_id, account, symbol, side, start)
 ) WITHOUT ROWID
 """
 
-# The journal's arms: (columns, table, filter). The view unions them; `lineage.journal_sql` builds the
+# The journal's arms: (columns, table, filter). The view unions them (the `fills` rows only: the packed
+# bg-vs-bg fills' legs are added by `Ledger.journal`, background_fills.py); `lineage.journal_sql` builds the
 # same union with each arm restricted by the key of its own table (fills: `seq` ranges).
 JOURNAL_ARMS = (
     ("run_id, branch_id, cycle, transfer_id, debit_account, credit_account, asset, amount, kind", "transfers", ""),
@@ -95,6 +99,27 @@ def check_schema(conn) -> None:
     if row is None or int(row[0]) != SCHEMA_VERSION:
         raise RuntimeError(f"ledger database has schema version {row and row[0]}, this code needs "
                            f"{SCHEMA_VERSION}; start a new database file")
+
+
+_SQLITE_TYPES = {int: "INTEGER", str: "TEXT", bytes: "BLOB", float: "REAL"}
+
+
+def stand_in_missing_tables(conn) -> list[str]:
+    """For a read-only SQLite open of a file an older version wrote: each table of this schema the file lacks
+    (e.g. the packed `bg_fills`, `traces_packed`, `messages_packed`) is stood in for by an empty TEMP table of
+    the same columns, on this connection only (the file is not written), so readers see "no rows" instead of
+    failing. Returns the names stood in for. PostgreSQL: nothing (a reader there opens what a writer made)."""
+    d = dialect_of(conn)
+    if d.name != "sqlite":
+        return []
+    missing = []
+    for name, columns, _pk, _indexes in TABLES:
+        if isinstance(columns, str) or d.has_table(conn, name):
+            continue
+        cols = ", ".join(f"{col} {_SQLITE_TYPES[kind]}" for col, kind in columns.items())
+        conn.execute(f"CREATE TEMP TABLE {name} ({cols})")
+        missing.append(name)
+    return missing
 
 
 def add_missing_column(conn, table: str, column: str, sql_type: str) -> None:
@@ -164,6 +189,10 @@ TABLES: tuple = (
                  "fmt": int, "dim": int, "vec": bytes}, ("branch_id", "cycle", "trader"), ()),
     # the fee in force changes from `cycle` on, on this branch (a scenario's fee_change; ledger/fee_schedule.py)
     ("fee_changes", {"run_id": int, "branch_id": int, "cycle": int, "fee_bps": int}, ("branch_id", "cycle"), ()),
+    # traces and messages of a cycle in one zlib'd row each (ledger/packed_history.py)
+    *PACKED_TABLE_SPECS,
+    # background-against-background fills, one packed row per settled batch (ledger/background_fills.py)
+    BG_FILLS_SPEC,
 )
 
 
@@ -190,7 +219,8 @@ def create_schema(conn) -> None:
 
 # Tables with per-cycle history rows, and what `truncate_after` simply deletes after undoing effects.
 HISTORY_TABLES = ("fill_ids", "transfers", "releases", "orders", "traces", "messages", "snapshots", "marks",
-                  "llm_spend", "memories", "memory_outcomes", "lessons", "fee_changes")
+                  "llm_spend", "memories", "memory_outcomes", "lessons", "fee_changes", *PACKED_TABLES, "bg_fills")
 ALL_BRANCH_TABLES = ("accounts", "balances", "positions", "transfers", "fills", "fill_ids", "lots", "reservations",
                      "releases", "orders", "traces", "messages", "snapshots", "marks", "llm_spend",
-                     "memories", "memory_outcomes", "lessons", "fee_changes")
+                     "memories", "memory_outcomes", "lessons", "fee_changes", *PACKED_TABLES,
+                     "bg_fills")

@@ -31,7 +31,7 @@ import sqlite3
 from collections import deque
 from collections.abc import Sequence
 
-from ledger import fillids, fillkeys, lots
+from ledger import background_fills, fillids, fillkeys, lots
 from ledger.errors import RejectCode, Rejection
 from ledger.lots import CHUNK_INSERT, chunk_row, load_window
 from ledger.state import BranchState, Pos, fee_for
@@ -39,6 +39,7 @@ from ledger.types import FEES, Fill, SettleResult
 
 FILL_INSERT = "INSERT INTO fills VALUES (" + ",".join("?" * 21) + ")"
 CHUNK = 500
+BG = background_fills.PREFIX
 
 
 class BatchRejected(Exception):
@@ -338,7 +339,14 @@ def apply(conn: sqlite3.Connection, st: BranchState, cycle: int, fills: list[tup
     if fees_total:
         cash[FEES] = cash.get(FEES, 0) + fees_total
         st.dirty_cash.add(FEES)
-    conn.executemany(FILL_INSERT, rows)
+    if st.pack_background:  # bg-vs-bg fills as one packed row (background_fills.py), the rest as rows
+        plain, packed = [], []
+        for r in rows:
+            (packed if r[9][:3] == BG and r[10][:3] == BG else plain).append(r)
+        if packed and background_fills.write(conn, run_id, br, cycle, packed):
+            rows = plain
+    if rows:
+        conn.executemany(FILL_INSERT, rows)
     if chunk_rows:
         conn.executemany(CHUNK_INSERT, chunk_rows)
     st.flush(conn, cycle)

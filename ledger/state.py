@@ -21,7 +21,7 @@ import sqlite3
 from collections import deque
 from dataclasses import dataclass, field
 
-from ledger import fillkeys
+from ledger import background_fills, fillkeys
 from ledger.lots import load_window
 from ledger.types import CASH
 
@@ -98,6 +98,8 @@ class BranchState:
     dirty_shares: set[tuple[str, str]] = field(default_factory=set)
     dirty_pos: set[tuple[str, str]] = field(default_factory=set)
     dirty_res: set[str] = field(default_factory=set)
+    # bg-vs-bg fills written packed (background_fills.py); False: every fill a `fills` row (the old layout)
+    pack_background: bool = field(default_factory=background_fills.packed_by_default)
 
     # --- helpers -------------------------------------------------------------------------------
     def fee_cap_per_share(self, limit_price: int) -> int:
@@ -209,6 +211,11 @@ def load_state(conn: sqlite3.Connection, branch_id: int) -> BranchState:
 def set_fill_cursor(conn: sqlite3.Connection, st: BranchState, seq_range: tuple[int, int]) -> None:
     """Point the fill cursor after the last stored fill in `seq_range` (one rowid probe)."""
     (last,) = conn.execute("SELECT max(seq) FROM fills WHERE seq BETWEEN ? AND ?", seq_range).fetchone()
+    b, lo, _ = fillkeys.decode(seq_range[0])
+    packed = None if seq_range[0] > seq_range[1] else background_fills.last_seq(
+        conn, b, lo, fillkeys.decode(seq_range[1])[1])
+    if packed is not None and (last is None or packed > last):
+        last = packed
     if last is None:
         st.last_fill_cycle, st.next_seq = None, 0
     else:

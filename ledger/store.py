@@ -20,11 +20,12 @@ from types import SimpleNamespace
 from typing import Any
 
 from ledger import branches, fee_schedule
+from ledger import packed_history as _packed
 from ledger.dialect import dialect_of, is_url
 from ledger.errors import LedgerError, RejectCode
 from ledger.market_history import MarketSnapshots
 from ledger.reading import ReadingMixin
-from ledger.schema import ALL_BRANCH_TABLES, check_schema, create_schema
+from ledger.schema import ALL_BRANCH_TABLES, check_schema, create_schema, stand_in_missing_tables
 from ledger.state import BranchState, load_state
 from ledger.trading import TradingMixin
 from ledger.types import CASH, SYSTEM_ACCOUNTS, BranchView, RunRef, RunView
@@ -32,8 +33,11 @@ from ledger.types import CASH, SYSTEM_ACCOUNTS, BranchView, RunRef, RunView
 
 class Ledger(TradingMixin, ReadingMixin):
     def __init__(self, conn: sqlite3.Connection, *, fee_bps: int, allow_short: bool, short_limit: int,
-                 credit_limit: int, symbols: Iterable[str] | None, readonly: bool = False):
+                 credit_limit: int, symbols: Iterable[str] | None, readonly: bool = False,
+                 packed_history: bool | None = None):
         self.conn = conn
+        # traces and messages written one packed row per cycle (packed_history.py); False: the old layout
+        self.packed_history = _packed.packed_by_default() if packed_history is None else packed_history
         self.dialect = dialect_of(conn)
         # callers outside the ledger reach the connection as `ledger.db.conn`. sqlite-utils creates the
         # SQLite schema (dialect.py) and is imported only then: a reader (status, history) starts without it
@@ -41,6 +45,7 @@ class Ledger(TradingMixin, ReadingMixin):
         self.readonly = readonly
         if readonly:
             check_schema(conn)
+            stand_in_missing_tables(conn)  # a file an older version wrote, without the newer tables
         else:
             create_schema(conn)
         self.fee_bps, self.allow_short, self.short_limit, self.credit_limit = (
@@ -61,7 +66,8 @@ class Ledger(TradingMixin, ReadingMixin):
     # ------------------------------------------------------------------ lifecycle
     @classmethod
     def open(cls, path: str | Path, *, fee_bps: int = 0, allow_short: bool = False, short_limit: int = 0,
-             credit_limit: int = 0, symbols: Iterable[str] | None = None, readonly: bool = False) -> Ledger:
+             credit_limit: int = 0, symbols: Iterable[str] | None = None, readonly: bool = False,
+             packed_history: bool | None = None) -> Ledger:
         """Open (creating if needed) a ledger database. `symbols` are the default universe of new runs.
 
         `readonly` opens an existing file for reading only (SQLite `mode=ro`): nothing is created or
@@ -79,7 +85,8 @@ class Ledger(TradingMixin, ReadingMixin):
                 if readonly:  # the server refuses any write on this session (reset when pooled again)
                     conn.execute("SET default_transaction_read_only = on")
                 return cls(conn, fee_bps=fee_bps, allow_short=allow_short, short_limit=short_limit,
-                           credit_limit=credit_limit, symbols=symbols, readonly=readonly)
+                           credit_limit=credit_limit, symbols=symbols, readonly=readonly,
+                           packed_history=packed_history)
             except BaseException:
                 conn.close()
                 raise
@@ -94,7 +101,7 @@ class Ledger(TradingMixin, ReadingMixin):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
         return cls(conn, fee_bps=fee_bps, allow_short=allow_short, short_limit=short_limit,
-                   credit_limit=credit_limit, symbols=symbols, readonly=readonly)
+                   credit_limit=credit_limit, symbols=symbols, readonly=readonly, packed_history=packed_history)
 
     def close(self) -> None:
         self.conn.close()
@@ -262,6 +269,9 @@ class Ledger(TradingMixin, ReadingMixin):
             (c,) = self.conn.execute(f"SELECT max(cycle) FROM {t} WHERE branch_id=?", (st.branch_id,)).fetchone()
             if c is not None and (best is None or c > best):
                 best = c
+        c = _packed.last_cycle(self.conn, st.branch_id)
+        if c is not None and (best is None or c > best):
+            best = c
         if st.fork_cycle is not None and (best is None or st.fork_cycle > best):
             best = st.fork_cycle
         if best is None:

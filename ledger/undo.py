@@ -18,7 +18,7 @@ import sqlite3
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
-from ledger import fillkeys, lots
+from ledger import background_fills, fillkeys, lots
 from ledger.fee_schedule import own_change_at, rehold_cash
 from ledger.lots import load_window, read_lots
 from ledger.state import BranchState, Res, set_fill_cursor
@@ -44,10 +44,9 @@ def undo_after(conn: sqlite3.Connection, st: BranchState, k: int, lots_branch: i
     give_back: dict[str, int] = defaultdict(int)
     touched_cash: set[str] = set()
     touched_shares: set[tuple[str, str]] = set()
-    for (sym, p, q, buyer, seller, bo, so, bf, sf, cover, close, rb, rs, cb, cs) in conn.execute(
-            "SELECT symbol, price, qty, buyer, seller, buy_order_id, sell_order_id, buyer_fee, seller_fee, "
-            "buyer_cover, seller_close, buyer_realized, seller_realized, buyer_cost, seller_cost "
-            "FROM fills WHERE seq BETWEEN ? AND ?", fillkeys.after(b, k)):
+    # both layouts: `fills` rows and packed bg-vs-bg fills (background_fills.py)
+    for (*_, sym, p, q, buyer, seller, bo, so, bf, sf, cover, close, rb, rs, cb, cs) in background_fills.rows(
+            conn, b, k + 1, fillkeys.MAX_CYCLE):
         rep.rows += 1
         n = p * q
         cash[buyer] += n + bf

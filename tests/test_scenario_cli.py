@@ -6,12 +6,15 @@ import sqlite3
 from cli_processes import tf
 from floor_helpers import fast_config, write_config
 
+from ledger.packed_history import unpacked_rows
+
 
 def _events(db) -> list[tuple]:
     conn = sqlite3.connect(db)
     try:
-        rows = conn.execute("SELECT branch_id, cycle, payload FROM traces WHERE kind='scenario_event' "
-                            "ORDER BY branch_id, cycle").fetchall()
+        # traces are stored packed per cycle (ledger/packed_history.py)
+        rows = [(b, c, payload) for _, b, c, _, _, kind, payload in unpacked_rows(conn, "traces")
+                if kind == "scenario_event"]
     finally:
         conn.close()
     return rows

@@ -1,0 +1,253 @@
+"""Background-against-background fills stored packed: one row per settled batch (usually one per cycle).
+
+Nearly all of a default floor's trades are between two background accounts (`bg:*` on both sides); stored
+as one `fills` row each they were the ledger's largest table. `bg_fills` (run_id, branch_id, cycle, seq_lo,
+seq_hi, n, data), key (branch_id, cycle, seq_lo), holds a batch's bg-vs-bg fills as one zlib'd columnar
+blob; fills with a floor trader on either side stay rows in `fills`. Each packed fill keeps its `seq` (its
+position in the cycle, see fillkeys.py), so the two tables merged in `seq` order give exactly the rows
+`fills` held before (`rows`, `select`): every reader that needs all fills goes through this module.
+
+`data` = zlib(JSON [value width (4 or 8), the batch's strings...], NUL, 21 columns of n little-endian
+integers each, stored as byte planes: every value's first byte, then every second byte...). The columns, one
+value per fill (see `pack` for the coding): position in the cycle, tick, fill id (prefix index, number),
+symbol index, price, qty, buyer and seller indexes, buy and sell order ids (prefix index, number), then the
+accounting columns (fees, cover, close, realized, cost). An id is split into a prefix and a canonical decimal
+tail ("T356025" -> "T", 356025); an id without one is its own prefix with number -1.
+
+A ledger writes the old layout (every fill a `fills` row) when TRADING_FLOOR_UNPACKED_FILLS=1 is set in the
+environment when its branch state is loaded (tests compare both layouts). A file of the old layout, or
+one whose older cycles are in it, reads the same: the readers always merge both tables.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import zlib
+from array import array
+from heapq import merge
+from typing import Any
+
+from ledger import fillkeys
+
+TABLE = "bg_fills"
+TABLE_SPEC = (TABLE, {"run_id": int, "branch_id": int, "cycle": int, "seq_lo": int, "seq_hi": int, "n": int,
+                      "data": bytes}, ("branch_id", "cycle", "seq_lo"), ())
+INSERT = f"INSERT INTO {TABLE} (run_id, branch_id, cycle, seq_lo, seq_hi, n, data) VALUES (?,?,?,?,?,?,?)"
+PREFIX = "bg:"
+LEVEL = 6
+COLUMNS = ("run_id", "branch_id", "cycle", "seq", "tick", "fill_id", "symbol", "price", "qty", "buyer", "seller",
+           "buy_order_id", "sell_order_id", "buyer_fee", "seller_fee", "buyer_cover", "seller_close",
+           "buyer_realized", "seller_realized", "buyer_cost", "seller_cost")
+FILL_SQL = "SELECT " + ", ".join(COLUMNS) + " FROM fills"
+_NCOL = 21
+_POS = fillkeys.PER_CYCLE - 1
+_DIGITS = "0123456789"
+_I32 = 1 << 31
+_BIG = sys.byteorder == "big"
+
+
+def packed_by_default() -> bool:
+    return os.environ.get("TRADING_FLOOR_UNPACKED_FILLS", "") not in ("1", "true", "yes")
+
+
+def is_background(row: tuple) -> bool:
+    """A settlement row (21 columns, `fills` order) with background accounts on both sides."""
+    return row[9].startswith(PREFIX) and row[10].startswith(PREFIX)
+
+
+# ------------------------------------------------------------------------------------------- encoding
+def _split(ident: str, strings: dict[str, int]) -> tuple[int, int]:
+    """(index of the id's prefix in the string table, its canonical decimal tail, or -1 for none)."""
+    head = ident.rstrip(_DIGITS)
+    tail = ident[len(head):]
+    if not tail or len(tail) > 18 or (tail[0] == "0" and tail != "0"):
+        return strings.setdefault(ident, len(strings)), -1
+    return strings.setdefault(head, len(strings)), int(tail)
+
+
+def pack(rows: list[tuple]) -> bytes:
+    """The blob of fill rows (21 columns each, `fills` order) of one branch and cycle, in seq order.
+
+    Each row becomes 21 integers that are mostly small: position and tick as deltas from the row before,
+    ids as deltas from the last number with the same prefix, the price as a delta from the last price of
+    the same symbol, `qty - seller_close`, and the cost columns as their difference from what the realized
+    PnL implies (buyer_cost = buyer_realized + price x qty, seller_cost = seller_realized - price x qty,
+    which settlement.py makes true, so they store as 0)."""
+    strings: dict[str, int] = {}
+    idx = strings.setdefault
+    out: list[int] = []
+    add = out.extend
+    i0 = tick0 = 0
+    last_num: dict[int, int] = {}
+    last_price: dict[int, int] = {}
+    split: dict[str, tuple[int, int]] = {}  # order ids repeat within a batch (partial fills)
+    for (_, _, _, seq, tick, fid, sym, p, q, b, s, bo, so, bf, sf, cov, cl, rb, rs, cb, cs) in rows:
+        i = seq & _POS
+        fp, fn = _split(fid, strings)
+        bp_bn = split.get(bo)
+        if bp_bn is None:
+            bp_bn = split[bo] = _split(bo, strings)
+        sp_sn = split.get(so)
+        if sp_sn is None:
+            sp_sn = split[so] = _split(so, strings)
+        bp, bn = bp_bn
+        sp, sn = sp_sn
+        k = idx(sym, len(strings))
+        d_fn = fn - last_num.get(fp, 0)
+        last_num[fp] = fn
+        d_bn = bn - last_num.get(bp, 0)
+        last_num[bp] = bn
+        d_sn = sn - last_num.get(sp, 0)
+        last_num[sp] = sn
+        n = p * q
+        add((i - i0, tick - tick0, fp, d_fn, k, p - last_price.get(k, 0), q, idx(b, len(strings)),
+             idx(s, len(strings)), bp, d_bn, sp, d_sn, bf, sf, cov, q - cl, rb, rs, cb - rb - n, cs - rs + n))
+        last_price[k] = p
+        i0, tick0 = i, tick
+    # column-major: each column's values together, so zlib sees runs of alike small numbers
+    arr = array("q")
+    for c in range(_NCOL):
+        arr.extend(out[c::_NCOL])
+    if out and min(arr) >= -_I32 and max(arr) < _I32:
+        arr = array("i", arr)
+    if _BIG:
+        arr.byteswap()
+    body = arr.tobytes()
+    w = arr.itemsize  # byte planes: the k-th byte of every value together (high bytes are mostly 0 or 255)
+    head = json.dumps([w, *strings], separators=(",", ":")).encode()
+    return zlib.compress(head + b"\0" + b"".join(body[k::w] for k in range(w)), LEVEL)
+
+
+def unpack(run_id: int, branch_id: int, cycle: int, data: Any) -> list[tuple]:
+    """The fill rows (21 columns, `fills` order) a blob holds, in seq order."""
+    raw = zlib.decompress(bytes(data))
+    cut = raw.index(b"\0")
+    w, *strings = json.loads(raw[:cut])
+    planes = memoryview(raw)[cut + 1:]
+    body = bytearray(len(planes))
+    size = len(planes) // w
+    for k in range(w):
+        body[k::w] = planes[k * size:(k + 1) * size]
+    arr = array("q" if w == 8 else "i")
+    arr.frombytes(body)
+    if _BIG:
+        arr.byteswap()
+    n = len(arr) // _NCOL
+    base = fillkeys.seq_of(branch_id, cycle, 0)
+    i = tick = 0
+    last_num: dict[int, int] = {}
+    last_price: dict[int, int] = {}
+    out = []
+    for (di, dt, fp, d_fn, k, dp, q, b, s, bp, d_bn, sp, d_sn, bf, sf, cov, ncl, rb, rs, cb, cs) in zip(
+            *(arr[c * n:(c + 1) * n] for c in range(_NCOL)), strict=True):
+        i += di
+        tick += dt
+        fn = last_num[fp] = last_num.get(fp, 0) + d_fn
+        bn = last_num[bp] = last_num.get(bp, 0) + d_bn
+        sn = last_num[sp] = last_num.get(sp, 0) + d_sn
+        p = last_price[k] = last_price.get(k, 0) + dp
+        x = p * q
+        out.append((run_id, branch_id, cycle, base + i, tick,
+                    strings[fp] if fn < 0 else strings[fp] + str(fn), strings[k], p, q, strings[b], strings[s],
+                    strings[bp] if bn < 0 else strings[bp] + str(bn),
+                    strings[sp] if sn < 0 else strings[sp] + str(sn),
+                    bf, sf, cov, q - ncl, rb, rs, cb + rb + x, cs + rs - x))
+    return out
+
+
+def write(conn, run_id: int, branch_id: int, cycle: int, rows: list[tuple]) -> bool:
+    """Store a batch's bg-vs-bg fill rows (seq order) as one packed row. False (nothing written) when a
+    coded value leaves the 64-bit range (amounts near 2**62 cents): the caller writes them as rows."""
+    try:
+        data = pack(rows)
+    except OverflowError:
+        return False
+    conn.execute(INSERT, (run_id, branch_id, cycle, rows[0][3], rows[-1][3], len(rows), data))
+    return True
+
+
+# ------------------------------------------------------------------------------------------- reading
+def batches(conn, branch_id: int, lo: int, hi: int, *, desc: bool = False):
+    order = "DESC" if desc else ""
+    for run_id, cycle, data in conn.execute(
+            f"SELECT run_id, cycle, data FROM {TABLE} WHERE branch_id=? AND cycle BETWEEN ? AND ? "
+            f"ORDER BY cycle {order}, seq_lo {order}", (branch_id, lo, hi)):
+        yield unpack(run_id, branch_id, cycle, data)
+
+
+def rows(conn, branch_id: int, lo: int, hi: int) -> list[tuple]:
+    """Every fill of the branch's OWN rows with lo <= cycle <= hi, both layouts merged in seq order
+    (21 columns each, `fills` order)."""
+    plain = conn.execute(FILL_SQL + " WHERE seq BETWEEN ? AND ? ORDER BY seq",
+                         fillkeys.cycles(branch_id, lo, hi)).fetchall()
+    packed = [r for batch in batches(conn, branch_id, max(lo, 0), min(hi, fillkeys.MAX_CYCLE)) for r in batch]
+    if not packed:
+        return [tuple(r) for r in plain]
+    if not plain:
+        return packed
+    return list(merge(map(tuple, plain), packed, key=lambda r: r[3]))
+
+
+def unpacked_rows(conn):
+    """Every packed fill of the file, as the 21 columns of a `fills` row (for raw-SQL users: the rows
+    `fills` would hold besides its own; docs/ledger-schema.md)."""
+    for run_id, b, cycle, data in conn.execute(
+            f"SELECT run_id, branch_id, cycle, data FROM {TABLE} ORDER BY branch_id, cycle, seq_lo"):
+        yield from unpack(run_id, b, cycle, data)
+
+
+def last_seq(conn, branch_id: int, lo: int, hi: int) -> int | None:
+    """The largest seq of a packed fill of the branch with lo <= cycle <= hi (None: none)."""
+    (last,) = conn.execute(f"SELECT max(seq_hi) FROM {TABLE} WHERE branch_id=? AND cycle BETWEEN ? AND ?",
+                           (branch_id, lo, hi)).fetchone()
+    return last
+
+
+def count(conn, branch_id: int) -> int:
+    (n,) = conn.execute(f"SELECT coalesce(sum(n), 0) FROM {TABLE} WHERE branch_id=?", (branch_id,)).fetchone()
+    return int(n)
+
+
+def select(conn, lin: list[tuple[int, int]], columns: list[str], *, cycle: int | None = None,
+           account: str | None = None, symbol: str | None = None, limit: int | None = None) -> list[dict]:
+    """The fills visible on a lineage ([(branch, max cycle)], ledger/lineage.py) as dicts of `columns`,
+    oldest first (cycle, then seq); with `limit`, the newest `limit` of them. Filters: cycle, account (either
+    side), symbol. Both layouts merged, so the result is what `fills` alone gave before packing."""
+    want = [COLUMNS.index(c) for c in columns]
+    conds, params = [], []
+    if cycle is not None:
+        conds.append("cycle=?")
+        params.append(cycle)
+    if account is not None:
+        conds.append("(buyer=? OR seller=?)")
+        params += [account, account]
+    if symbol is not None:
+        conds.append("symbol=?")
+        params.append(symbol)
+    extra = "".join(f" AND {c}" for c in conds)
+    lim = "" if limit is None else f" LIMIT {int(limit)}"
+    found: list[tuple] = []
+    for b, top in lin:  # cycles of different lineage entries do not overlap: the child's are above its fork
+        lo, hi = fillkeys.upto(b, top)
+        found += conn.execute(FILL_SQL + f" WHERE seq BETWEEN ? AND ?{extra} ORDER BY seq DESC{lim}",
+                              [lo, hi, *params]).fetchall()
+    if account is None or account.startswith(PREFIX):
+        got = 0
+        for b, top in lin:
+            lo_c, hi_c = (cycle, cycle) if cycle is not None else (0, top)
+            if cycle is not None and cycle > top:
+                continue
+            for batch in batches(conn, b, lo_c, min(hi_c, fillkeys.MAX_CYCLE), desc=True):
+                keep = [r for r in reversed(batch) if (symbol is None or r[6] == symbol)
+                        and (account is None or account in (r[9], r[10]))]
+                found += keep
+                got += len(keep)
+                if limit is not None and got >= limit:
+                    break
+            if limit is not None and got >= limit:
+                break
+    found = sorted(map(tuple, found), key=lambda r: (r[2], r[3]))
+    if limit is not None:
+        found = found[-int(limit):] if limit > 0 else []
+    return [{c: r[i] for c, i in zip(columns, want, strict=True)} for r in found]
