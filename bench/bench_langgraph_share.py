@@ -7,10 +7,18 @@
   on a WAL file, durability "exit"), as `bench cycle` builds it.
 Both are CPU time (time.process_time, every thread of this process) so that other load on the two cores
 does not enter. Target: in the floor at most 1.5x the empty graph.
+
+Then what the knobs of the issue cost, on empty graphs with the floor's state schema (`VARIANTS`):
+durability "exit" / "async" / "sync", six Sends against one, six nodes against fewer super-steps, and
+LangGraph's pool per invocation against the floor's inline background work (graphs/inline_background.py). Only
+"exit" and "sync" leave a complete checkpoint when `invoke` returns, which the kill -9 tests need ("async"
+may still be writing); the floor runs "exit", one Send, six nodes, inline background work.
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
+import sqlite3
 import tempfile
 import time
 from pathlib import Path
@@ -65,4 +73,66 @@ def main() -> bool:
           f"and LangGraph + session {outside:.2f} ms")
     print(f"empty graph of the same shape (6 nodes, 6 Sends, SqliteSaver): {per['empty']:.2f} ms CPU per cycle -> "
           f"LangGraph in the floor {ratio:.2f}x the empty graph (target <= {TARGET}x)")
+    _variants(tmp)
     return ratio <= TARGET
+
+
+SIX = ("market_tick", "discussion", "decide", "risk", "execution", "settle")
+# label, nodes, Sends to decide, durability, background work inline
+VARIANTS = (  # each changes one thing from the first; the floor runs the second
+    ('durability "exit", 1 Send, 6 nodes, LangGraph\'s pool', SIX, 1, "exit", False),
+    ("  the same, background work inline (the floor)", SIX, 1, "exit", True),
+    ("  6 Sends (one per trader)", SIX, 6, "exit", False),
+    ('  durability "sync" (every super-step written)', SIX, 1, "sync", False),
+    ('  durability "async" (not complete on return)', SIX, 1, "async", False),
+    ("  4 nodes (risk and execution folded away)", ("market_tick", "discussion", "decide", "settle"), 1, "exit", False),
+)
+
+
+def _variant_graph(nodes: tuple[str, ...], sends: int):
+    from langgraph.graph import END, START, StateGraph
+    from langgraph.types import Send
+
+    from graphs.state import CycleState
+
+    g = StateGraph(CycleState)
+    for name in nodes:
+        if name == "decide":
+            g.add_node(name, lambda s: {"decisions": []})
+        elif name == nodes[-1]:
+            g.add_node(name, lambda s: {"cycle": s.get("cycle", 0) + 1})
+        else:
+            g.add_node(name, lambda s: {})
+    g.add_edge(START, nodes[0])
+    for a, b in zip(nodes, nodes[1:], strict=False):
+        if b == "decide":
+            g.add_conditional_edges(a, lambda s, n=sends: [Send("decide", {}) for _ in range(n)], ["decide"])
+        else:
+            g.add_edge(a, b)
+    g.add_edge(nodes[-1], END)
+    return g
+
+
+def _variants(tmp: Path) -> None:
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from floor.checkpoint_serde import CompressedSerializer
+    from graphs.inline_background import inline_background
+
+    print(f"empty graphs with the floor's state schema, SqliteSaver (msgpack+zlib), {CYCLES} invocations each:")
+    base = None
+    for k, (label, nodes, sends, durability, reuse) in enumerate(VARIANTS):
+        conn = sqlite3.connect(tmp / f"variant-{k}.db", check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        app = _variant_graph(nodes, sends).compile(checkpointer=SqliteSaver(conn, serde=CompressedSerializer()))
+        cfg = {"configurable": {"thread_id": "bench"}, "max_concurrency": 1}
+        with inline_background() if reuse else contextlib.nullcontext():
+            app.invoke({}, cfg, durability=durability)  # the first checkpoint
+            start = time.process_time()
+            for _ in range(CYCLES):
+                app.invoke({}, cfg, durability=durability)
+            per = (time.process_time() - start) / CYCLES * 1000
+        conn.close()
+        base = base or per
+        print(f"  {label:<56} {per:5.2f} ms CPU per cycle ({per / base:.2f}x)")

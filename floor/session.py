@@ -237,11 +237,17 @@ class FloorSession:
 
     def _invoke(self, payload: Any) -> CycleReport:
         config = self.thread.config_dict
-        if not self.floor.config.has_llm_traders:
+        if self.floor.config.has_llm_traders:
+            out = self.graph.invoke(payload, config, context=self.context, durability="exit")
+        else:
             # Rule decisions take a fraction of a millisecond and hold the GIL: the decide fan-out gains
-            # nothing from a pool of threads, which LangGraph would start (and join) on every cycle.
-            config = {**config, "max_concurrency": 1}
-        out = self.graph.invoke(payload, config, context=self.context, durability="exit")
+            # nothing from a pool of threads, which LangGraph would start (and join) on every cycle; its one
+            # background write, the checkpoint, is done by this thread (graphs/inline_background.py).
+            from graphs.inline_background import inline_background
+
+            with inline_background():
+                out = self.graph.invoke(payload, {**config, "max_concurrency": 1}, context=self.context,
+                                        durability="exit")
         snap = self.graph.get_state(self.thread.config_dict) if common.paused(out) else None
         return CycleReport(**common.report_fields(out, snap))
 

@@ -381,6 +381,20 @@ class Exchange:
         bars = _lookup(self._bars, symbol)
         return [] if bars is None else list(bars)
 
+    def recent_bars(self, symbol: str, n: int) -> list[Bar]:
+        """The last `n` bars of completed cycles, oldest first: `bars(symbol)[-n:]` for n >= 1, without
+        copying the whole history (up to `bar_history` bars) to keep a few."""
+        bars = _lookup(self._bars, symbol)
+        if bars is None:
+            return []
+        if n >= len(bars):
+            return list(bars)
+        if n < 1:
+            return self.bars(symbol)[-n:]  # what the slice gives for these (the whole history for 0)
+        out = list(islice(reversed(bars), n))
+        out.reverse()
+        return out
+
     def current_bar(self, symbol: str) -> Bar | None:
         b = _lookup(self._books, symbol)
         return None if b is None else b.bar.bar(self.clock.cycle)

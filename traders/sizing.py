@@ -17,6 +17,7 @@ Sells are long-only: never more than held minus what open sell orders already of
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,7 +43,15 @@ def log_returns(series: Sequence[float]) -> list[float]:
 
 def realized_vol(series: Sequence[float], lookback: int = 20) -> float:
     """Sample standard deviation of per-cycle log returns over the last `lookback` returns, floored."""
-    rets = log_returns(series[-(lookback + 1):])
+    window = series[-(lookback + 1):]
+    if type(window) is tuple:  # a snapshot's history: several traders ask for the same one in a cycle
+        return _vol_of(window)
+    return _vol_of.__wrapped__(window)
+
+
+@functools.lru_cache(maxsize=256)
+def _vol_of(window: Sequence[float]) -> float:
+    rets = log_returns(window)
     if len(rets) < 2:
         return VOL_FLOOR
     mean = sum(rets) / len(rets)

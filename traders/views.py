@@ -38,7 +38,7 @@ def market_snapshot(
     for inst in instruments:
         sym = inst.symbol
         quotes[sym] = q = Quote(bid=exchange.best_bid(sym), ask=exchange.best_ask(sym), last=exchange.last_price(sym))
-        closes = [float(b.close) for b in exchange.bars(sym)[-(lookback - 1):]]
+        closes = [float(b.close) for b in exchange.recent_bars(sym, lookback - 1)]
         mid = q.mid
         history[sym] = (*closes, mid if mid is not None else float(inst.initial_price))
     biggest = sorted(fills, key=lambda t: (-t.qty, t.seq))[:big_fills]

@@ -22,6 +22,7 @@ score 0 and are left out of the averages. Persistence is the graph's job (ledger
 """
 from __future__ import annotations
 
+import functools
 import random
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -86,8 +87,13 @@ def parse_mentions(text: str, known: Sequence[str], sender: str = "") -> tuple[s
 
 def symbols_in(text: str, symbols: Sequence[str]) -> tuple[str, ...]:
     """The symbols (in `symbols` order) that appear in `text` as whole upper-case words."""
-    found = set(_TICKER.findall(text))
+    found = _tickers(text)
     return tuple(s for s in symbols if s in found)
+
+
+@functools.lru_cache(maxsize=4096)  # messages and their clauses recur from cycle to cycle
+def _tickers(text: str) -> frozenset[str]:
+    return frozenset(_TICKER.findall(text))
 
 
 def _stance(decision: Decision, topic: Topic) -> tuple[int, str | None]:

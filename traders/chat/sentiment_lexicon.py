@@ -25,6 +25,7 @@ buying 20 shares") is never mistaken for one; they are listed in `INSTRUCTION_PA
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -102,6 +103,13 @@ _LONG_NUMBER = re.compile(r"\d{6}|\d,\d{3},\d{3}")
 _FOLDS_TO_ASCII = frozenset("\u0130\u0131\u017f\u212a")
 
 
+# The floor's messages repeat (a stance, a holding line, a clause naming a symbol), and a cycle scores each
+# message and then each of its clauses: the two pure functions below keep their answers for recent texts.
+# A bounded cache (MEMO_SIZE texts of at most a few hundred characters each) returns what the call would.
+MEMO_SIZE = 4096
+
+
+@functools.lru_cache(maxsize=MEMO_SIZE)
 def is_instruction_like(text: str) -> bool:
     """True when `text` reads like an instruction to a model or to the risk system (module docstring)."""
     if _FOLDS_TO_ASCII.isdisjoint(text):
@@ -115,6 +123,7 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.lower().replace("a bit", "a_bit"))
 
 
+@functools.lru_cache(maxsize=MEMO_SIZE)
 def raw_score(text: str) -> float:
     """The unsquashed sum of valences (see the module docstring)."""
     toks = tokens(text)
