@@ -104,7 +104,7 @@ def connect_pg_checkpoints(url: str):
     import psycopg
     from psycopg.rows import dict_row
 
-    from ledger.pg_connection import StorageUnavailable, describe, split_schema
+    from ledger.pg_connection import StorageUnavailable, describe, schema_change_lock, split_schema
 
     base, _ = split_schema(url)
     schema = checkpoint_schema(url)
@@ -112,7 +112,8 @@ def connect_pg_checkpoints(url: str):
         conn = psycopg.connect(base, autocommit=True, prepare_threshold=0, row_factory=dict_row, connect_timeout=10)
     except psycopg.Error as exc:
         raise StorageUnavailable(describe(exc, url)) from None
-    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    with schema_change_lock(conn):
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     conn.execute(f'SET search_path TO "{schema}"')
     return conn
 
@@ -128,7 +129,10 @@ def make_saver(conn, lock=None, *, readonly: bool = False):
 
         saver = PostgresSaver(conn, serde=CompressedSerializer())
         if not readonly:
-            saver.setup()  # its own migrations table; idempotent
+            from ledger.pg_connection import schema_change_lock
+
+            with schema_change_lock(conn):  # idempotent, but not against a concurrent setup
+                saver.setup()  # its own migrations table
         return saver
     from langgraph.checkpoint.sqlite import SqliteSaver
 

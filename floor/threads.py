@@ -55,9 +55,10 @@ class ThreadRegistry:
         self.conn = conn
         self.dialect = dialect_of(conn)
         if not readonly:
-            conn.executescript(self.dialect.raw_ddl(_SCHEMA))
-            if self.dialect.name == "postgresql":
-                conn.execute(_PG_ORDER)
+            with self.dialect.schema_change(conn):
+                conn.executescript(self.dialect.raw_ddl(_SCHEMA))
+                if self.dialect.name == "postgresql":
+                    conn.execute(_PG_ORDER)
         elif not self.dialect.has_table(conn, "floor_threads"):
             self.conn = sqlite3.connect(":memory:")  # a ledger without threads: read as an empty registry
             self.dialect = dialect_of(self.conn)

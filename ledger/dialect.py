@@ -18,6 +18,7 @@ Everything else that differs goes through `dialect_of(conn)`:
 """
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -41,6 +42,10 @@ class SQLiteDialect:
         from sqlite_utils import Database
 
         Database(conn).table(name).create(columns, pk=pk, if_not_exists=True)
+
+    def schema_change(self, conn: Any) -> contextlib.AbstractContextManager:
+        """Around a block of `CREATE ... IF NOT EXISTS`: SQLite's write lock already serializes them."""
+        return contextlib.nullcontext()
 
     def create_index(self, conn: Any, table: str, columns: Sequence[str], *, unique: bool = False) -> None:
         from sqlite_utils import Database
@@ -88,6 +93,13 @@ class PostgresDialect(SQLiteDialect):
         import psycopg
 
         self.errors = (psycopg.Error,)
+
+    def schema_change(self, conn: Any) -> contextlib.AbstractContextManager:
+        """Around a block of `CREATE ... IF NOT EXISTS`: the database's schema-change lock, so that
+        processes creating the same tables at once wait for each other instead of one failing."""
+        from ledger.pg_connection import schema_change_lock
+
+        return schema_change_lock(conn.raw)
 
     def create_table(self, conn: Any, name: str, columns: dict[str, type], pk: str | tuple[str, ...]) -> None:
         keys = (pk,) if isinstance(pk, str) else tuple(pk)

@@ -56,7 +56,9 @@ class MarketSnapshots:
                 continue  # PostgreSQL refuses even CREATE TABLE IF NOT EXISTS on a read-only session
             # TEXT on SQLite since the first version (its affinity compares it with integers); PostgreSQL
             # compares strictly, so there it is the integer the ledger's run ids are
-            conn.execute(d.raw_ddl(_SCHEMA.format(table=table, run_id_type="TEXT" if d.name == "sqlite" else "INTEGER")))
+            with d.schema_change(conn):
+                conn.execute(d.raw_ddl(_SCHEMA.format(table=table,
+                                                      run_id_type="TEXT" if d.name == "sqlite" else "INTEGER")))
 
     def save(self, run_id: int, branch_id: int, cycle: int, blob: bytes) -> None:
         """A keyframe: the whole exchange at the end of `cycle`."""

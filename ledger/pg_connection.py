@@ -15,11 +15,13 @@ missing database, bad credentials, a malformed URL.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -32,6 +34,37 @@ _pools: dict[str, Any] = {}
 # the one sentence the caller gets (an application that configures logging still sees them)
 logging.getLogger("psycopg").addHandler(logging.NullHandler())
 _pools_lock = threading.Lock()
+
+
+# the advisory lock that serializes schema changes in a database (a class of its own: the run lease uses another)
+_DDL_LOCK = (29799, 0)
+
+
+@contextlib.contextmanager
+def schema_change_lock(raw: Any, poll: float = 0.02) -> Iterator[None]:
+    """Hold the database's schema-change lock around `CREATE ... IF NOT EXISTS` statements (`raw`: a
+    psycopg connection). PostgreSQL's IF NOT EXISTS is not safe against a concurrent identical CREATE: of
+    two processes creating one table at once, the second fails on the catalog's unique index
+    (`pg_type_typname_nsp_index`) instead of finding it there.
+
+    Outside a transaction the lock is the session's and a waiter polls for it between short statements:
+    a holder running LangGraph's `CREATE INDEX CONCURRENTLY` waits for every open transaction, so a
+    waiter blocked inside one would deadlock with it. Inside a transaction the lock is the transaction's
+    (it then covers the DDL until COMMIT)."""
+    if raw.info.transaction_status != 0:  # in a transaction: held until it ends
+        raw.execute("SELECT pg_advisory_xact_lock(%s, %s)", _DDL_LOCK)
+        yield
+        return
+    from psycopg.rows import tuple_row
+
+    with raw.cursor(row_factory=tuple_row) as cur:  # the checkpoint connection's rows are dicts
+        while not cur.execute("SELECT pg_try_advisory_lock(%s, %s)", _DDL_LOCK).fetchone()[0]:
+            time.sleep(poll)
+    try:
+        yield
+    finally:
+        if not raw.closed:
+            raw.execute("SELECT pg_advisory_unlock(%s, %s)", _DDL_LOCK)
 
 
 class StorageUnavailable(RuntimeError):
@@ -141,7 +174,8 @@ def connect(url: str, *, pooled: bool = True, timeout: float = 10.0, create_sche
     conn = PgConnection(raw, pool, url)
     if schema:
         if create_schema:
-            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            with schema_change_lock(raw):
+                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         conn.execute(f'SET search_path TO "{schema}"')
     return conn
 

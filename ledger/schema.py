@@ -197,8 +197,14 @@ TABLES: tuple = (
 
 
 def create_schema(conn) -> None:
-    """Create every table, index and view if missing (idempotent), on SQLite or PostgreSQL."""
+    """Create every table, index and view if missing (idempotent), on SQLite or PostgreSQL; processes
+    creating one PostgreSQL schema at once take turns (dialect.py `schema_change`)."""
     d = dialect_of(conn)
+    with d.schema_change(conn):
+        _create_schema(conn, d)
+
+
+def _create_schema(conn, d) -> None:
     d.create_table(conn, "meta", {"key": str, "value": str}, "key")
     conn.execute(d.insert_or_ignore("meta", "key, value", "key"), ("schema_version", str(SCHEMA_VERSION)))
     (version,) = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()

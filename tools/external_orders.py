@@ -69,7 +69,9 @@ _MISSING_FOR: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
-    conn.executescript(dialect_of(conn).raw_ddl(_SCHEMA))
+    d = dialect_of(conn)
+    with d.schema_change(conn):
+        conn.executescript(d.raw_ddl(_SCHEMA))
 
 
 def _table_missing(conn: Any, asked_for: tuple | None = None) -> bool:

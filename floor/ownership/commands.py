@@ -57,7 +57,9 @@ class Command:
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
-    conn.execute(dialect_of(conn).raw_ddl(SCHEMA))  # PostgreSQL: an identity key, BIGINT, DOUBLE PRECISION
+    d = dialect_of(conn)
+    with d.schema_change(conn):
+        conn.execute(d.raw_ddl(SCHEMA))  # PostgreSQL: an identity key, BIGINT, DOUBLE PRECISION
 
 
 def pending(conn: sqlite3.Connection) -> list[Command]:

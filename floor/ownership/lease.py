@@ -148,7 +148,9 @@ def _connect(db_path: str) -> sqlite3.Connection:
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
-    conn.execute(dialect_of(conn).raw_ddl(SCHEMA))
+    d = dialect_of(conn)
+    with d.schema_change(conn):
+        conn.execute(d.raw_ddl(SCHEMA))
 
 
 def _pg_lock_key(conn) -> tuple[int, int]:
