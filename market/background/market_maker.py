@@ -95,6 +95,18 @@ class MarketMakers:
 
     _DERIVED = ("_recipe", "_plan", "_owners", "_consts", "_k", "_edge")  # rebuilt from the config and instruments on load
 
+    # The estimate errors, [maker][stock], live as Python lists (`_err`): the AR(1) step of every tick
+    # works element by element on Python floats, and a round trip through an array per tick cost more
+    # than the step itself. `error` is the same as an array, for readers and for the pickle (which
+    # keeps the array under the key "error", so snapshots are the same bytes as before).
+    @property
+    def error(self) -> np.ndarray:
+        return np.array(self._err, dtype=float).reshape(len(self._err), len(self.stocks))
+
+    @error.setter
+    def error(self, value) -> None:
+        self._err = np.asarray(value, dtype=float).tolist()
+
     def _init_arrays(self) -> None:
         """Per (maker, symbol) state of the every-tick check, and how each instrument's estimate is made
         from the stock estimates: (stock index, weight) pairs, a basket for an ETF; plus per-instrument
@@ -134,13 +146,14 @@ class MarketMakers:
         self._hi = [[-math.inf] * n for _ in range(count)]  # (inf, -inf: look at the first tick)
 
     def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        for k in self._DERIVED:
-            state.pop(k, None)
-        return state
+        # the instance dict in its order, with `_err` as the array "error" in its place
+        return {("error" if k == "_err" else k): (self.error if k == "_err" else v)
+                for k, v in self.__dict__.items() if k not in self._DERIVED}
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
+        # "error" back to `_err`, in the same place of the instance dict
+        self.__dict__.update({("_err" if k == "error" else k): (np.asarray(v, dtype=float).tolist() if k == "error" else v)
+                              for k, v in state.items()})
         cfg = self.config
         if any(name not in cfg.__dict__ for name in MarketMakerConfig.model_fields):  # pickled by older code
             self.config = MarketMakerConfig(**{k: v for k, v in cfg.__dict__.items() if k in MarketMakerConfig.model_fields})
@@ -181,7 +194,7 @@ class MarketMakers:
         stock_fair = list(map(fair.__getitem__, self.stocks))
         plan = self._plan
         out = []
-        for err in self.error.tolist():
+        for err in self._err:
             est = list(map(_mul, stock_fair, map(_one_plus, err)))  # fair * (1 + error)
             out.append([est[c] if c.__class__ is int else sum(map(_mul, c[1], map(est.__getitem__, c[0])))
                         for c in plan])
@@ -196,9 +209,10 @@ class MarketMakers:
         # products and sums the array expression `phi * error + k * z` makes (so the same bits), on Python
         # floats, which for a maker or two cost a fraction of the four numpy calls
         k = math.sqrt(1.0 - phi * phi) * cfg.estimate_noise_bps * 1e-4
-        errors = [[phi * e + k * z for e, z in zip(row, zs, strict=True)]
-                  for row, zs in zip(self.error.tolist(), rng.standard_normal(self.error.shape).tolist(), strict=True)]
-        self.error = np.array(errors, dtype=float).reshape(self.error.shape)
+        # one draw per error, in the array's (row-major) order: a flat draw of the same count gives the same
+        # values as one shaped (maker, stock)
+        z = iter(rng.standard_normal(len(self._err) * len(self.stocks)).tolist())
+        errors = self._err = [[phi * e + k * next(z) for e in row] for row in self._err]
         interval = cfg.quote_interval_ticks
         track = cfg.track_move_steps > 0
         stock_fair = list(map(fair.__getitem__, self.stocks))
