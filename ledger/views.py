@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping
+from operator import itemgetter
 from typing import Any
 
 from ledger.lots import read_lots
 from ledger.state import BranchState
 from ledger.types import AccountView, PositionView
+
+_first = itemgetter(0)
 
 
 def account_view(st: BranchState, name: str) -> AccountView:
@@ -20,9 +23,10 @@ def account_view(st: BranchState, name: str) -> AccountView:
 
 def position_views(st: BranchState, name: str, marks: Mapping[str, int] | None) -> list[PositionView]:
     out = []
-    for (a, sym), p in sorted(st.pos.items()):
-        if a != name:
-            continue
+    # this account's positions by symbol: the order of sorting every account's (account, symbol) keys, but
+    # the floor's traders ask once each per cycle, so the other accounts are skipped before the sort
+    a = name
+    for sym, p in sorted(((sym, p) for (acct, sym), p in st.pos.items() if acct == name), key=_first):
         q = st.shares.get((a, sym), 0)
         if not q and not p.realized and not p.fees:
             continue

@@ -5,6 +5,9 @@ this cycle, and one `TraderView` per trader with its own cash, positions and ope
 """
 from __future__ import annotations
 
+import heapq
+from operator import attrgetter
+
 from ledger.store import Ledger
 from market.events import TradeExecuted
 from market.exchange import Exchange
@@ -20,6 +23,8 @@ from traders.snapshot import (
     etf_baskets,
     instrument_specs,
 )
+
+_close = attrgetter("close")
 
 
 def market_snapshot(
@@ -38,10 +43,12 @@ def market_snapshot(
     for inst in instruments:
         sym = inst.symbol
         quotes[sym] = q = Quote(bid=exchange.best_bid(sym), ask=exchange.best_ask(sym), last=exchange.last_price(sym))
-        closes = [float(b.close) for b in exchange.recent_bars(sym, lookback - 1)]
+        closes = map(float, map(_close, exchange.recent_bars(sym, lookback - 1)))  # no Python frame per bar
         mid = q.mid
         history[sym] = (*closes, mid if mid is not None else float(inst.initial_price))
-    biggest = sorted(fills, key=lambda t: (-t.qty, t.seq))[:big_fills]
+    # the first `big_fills` of sorted(fills, key) (what nsmallest returns), without sorting a cycle's
+    # hundred-odd fills
+    biggest = heapq.nsmallest(big_fills, fills, key=lambda t: (-t.qty, t.seq))
     return MarketSnapshot(
         cycle=cycle,
         instruments=instrument_specs(instruments),

@@ -97,7 +97,9 @@ _TRIGGERS: tuple[str, ...] = (
     "disable", "off", "lift", "remove", "suspend", "waived", "no longer apply",
     "must", "are required", "are instructed", "are ordered", "have to", "shall",
 )
-_LONG_NUMBER = re.compile(r"\d{6}|\d,\d{3},\d{3}")
+# \d{6}|\d,\d{3},\d{3}, with the leading digit factored out: the same texts match, and the engine tries
+# the rest only where a digit is (about 3x faster on the floor's messages)
+_LONG_NUMBER = re.compile(r"\d(?:\d{5}|,\d{3},\d{3})")
 # The non-ASCII letters that re.IGNORECASE matches to ASCII letters (İ ı ſ K): with one of them in a
 # text, str.lower() does not tell what the pattern sees, so such a text goes to the pattern directly.
 _FOLDS_TO_ASCII = frozenset("\u0130\u0131\u017f\u212a")
@@ -112,11 +114,19 @@ MEMO_SIZE = 4096
 @functools.lru_cache(maxsize=MEMO_SIZE)
 def is_instruction_like(text: str) -> bool:
     """True when `text` reads like an instruction to a model or to the risk system (module docstring)."""
-    if _FOLDS_TO_ASCII.isdisjoint(text):
-        low = text.lower()
-        if not any(t in low for t in _TRIGGERS) and _LONG_NUMBER.search(text) is None:
-            return False
+    # str.isascii() reads a flag of the string, where isdisjoint() looks at every character
+    plain = text.isascii() or _FOLDS_TO_ASCII.isdisjoint(text)
+    if plain and not _has_trigger(text.lower()) and _LONG_NUMBER.search(text) is None:
+        return False
     return _INSTRUCTION.search(text) is not None
+
+
+def _has_trigger(low: str) -> bool:
+    # a plain loop: any() over a generator cost a third more, on every chat message
+    for t in _TRIGGERS:  # noqa: SIM110
+        if t in low:
+            return True
+    return False
 
 
 def tokens(text: str) -> list[str]:
