@@ -7,15 +7,21 @@ Figures (issue 5):
 - flat cost: cycles 4,900-5,000 take at most 1.1x the time of cycles 100-200 (issue 21; the same cycles of a
   fresh run of the same seed, timed in blocks alternating with the late ones); the database's growth over
   the same windows is bench_storage's;
+- today's speed against the floor before issue 21 (commit REFERENCE), both run as fresh processes in
+  alternating turns on this machine: issue 21's target is at most 0.5x the reference's time;
 - LLM mode against the local stub server with a fixed 300 ms latency and six LLM traders: seconds per
   cycle in units of the latency (about 1 when decisions run in parallel; 6 if they ran one after another).
 """
 from __future__ import annotations
 
+import json
 import multiprocessing
 import operator
+import os
+import shutil
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +49,11 @@ WINDOW = 100  # cycles 100-200 against cycles 4,900-5,000
 BLOCK = 10
 FLAT_TARGET = 1.1  # issue 21 (issue 5 had 1.2)
 LATENCY = 0.3
+# the last commit before issue 21's first change: "today's time" of the issue, measured again in this run
+REFERENCE = "68f30f30266c60855aa7fc42fc36b935ccfedd24"
+REFERENCE_ROUNDS = 3
+SPEED_TARGET = 0.5
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _bare_market(cycles: int, cfg) -> float:
@@ -204,9 +215,65 @@ def _llm_run(tmp: Path) -> bool:
     return ratio < 2.0  # parallel: ~1 plus client overhead; one trader after another would be ~6
 
 
+def _reference_tree(tmp: Path) -> Path | None:
+    """The REFERENCE commit's files under `tmp`, with today's compiled order book when its source is the same
+    (so both trees match orders with the same engine); None, with the reason printed, when git or the
+    commit is not there (an exported tarball, a shallow clone)."""
+    tree = tmp / "reference"
+    tree.mkdir()
+    try:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", REFERENCE], capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+        same_book = subprocess.run(["git", "-C", str(ROOT), "diff", "--quiet", REFERENCE, "--",
+                                    "market/_book_core.pyx"]).returncode == 0
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(f"against the reference: skipped, commit {REFERENCE[:7]} not readable here ({exc})")
+        return None
+    built = list((ROOT / "market").glob("_book_core.*.so"))
+    if same_book:
+        for so in built:
+            shutil.copy2(so, tree / "market" / so.name)
+    elif built:
+        print("  (the reference's order book source differs from today's: it runs uncompiled)")
+    return tree
+
+
+def _timed_floor(tree: Path, cycles: int) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(tree), "LANGSMITH_TRACING": "false"}
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "reference_floor.py"), str(cycles)], cwd=tree,
+                         env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _against_reference(tmp: Path) -> bool:
+    """Issue 21's speed target: a 1,000-cycle rule floor with checkpoints in at most 0.5x the time of the
+    floor before the issue, on the same machine. Both are fresh processes taking turns, REFERENCE_ROUNDS
+    each; the figure is the median CPU time (other load on the two cores inflates wall time, not CPU)."""
+    tree = _reference_tree(tmp)
+    if tree is None:
+        return True
+    runs: dict[str, list[dict]] = {"reference": [], "today": []}
+    for _ in range(REFERENCE_ROUNDS):
+        runs["reference"].append(_timed_floor(tree, CYCLES))
+        runs["today"].append(_timed_floor(ROOT, CYCLES))
+    cpu = {k: statistics.median(r["cpu"] for r in v) for k, v in runs.items()}
+    wall = {k: statistics.median(r["wall"] for r in v) for k, v in runs.items()}
+    same = len({r["trades"] for v in runs.values() for r in v}) == 1
+    ratio = cpu["today"] / cpu["reference"]
+    print(f"{CYCLES} rule cycles, today against commit {REFERENCE[:7]} (before issue 21), {REFERENCE_ROUNDS} "
+          f"alternating runs each: CPU {cpu['today']:.2f}s vs {cpu['reference']:.2f}s -> {ratio:.2f}x "
+          f"(target <= {SPEED_TARGET}x); wall {wall['today']:.2f}s vs {wall['reference']:.2f}s")
+    print(f"  trades {runs['today'][0]['trades']:,} today, {runs['reference'][0]['trades']:,} in the reference "
+          f"({'the same' if same else 'NOT the same'}); each run's CPU: today "
+          + ", ".join(f"{r['cpu']:.2f}" for r in runs["today"]) + "; reference "
+          + ", ".join(f"{r['cpu']:.2f}" for r in runs["reference"]))
+    return ratio <= SPEED_TARGET and same
+
+
 def main() -> bool:
     with tempfile.TemporaryDirectory() as d:
         ok = _llm_run(Path(d))
+        ok = _against_reference(Path(d)) and ok
         ok = _rule_run(Path(d)) and ok
     return ok
 
