@@ -140,3 +140,9 @@ class Fundamentals(LogValues):
             if np.count_nonzero(jumps):
                 log_ret = np.array(log_ret) + jumps * cfg.jump_mean + np.sqrt(jumps) * cfg.jump_std * rng.standard_normal(n)
         self._log = self._log + log_ret
+
+
+# The compiled twin of this module, when it was built from this very source (market/compiled_twin.py).
+from market.compiled_twin import use_twin  # noqa: E402
+
+use_twin(globals())

@@ -418,3 +418,9 @@ def _price(entry: tuple) -> int:
 
 def _neg_price(entry: tuple) -> int:
     return -entry[0]
+
+
+# The compiled twin of this module, when it was built from this very source (market/compiled_twin.py).
+from market.compiled_twin import use_twin  # noqa: E402
+
+use_twin(globals())

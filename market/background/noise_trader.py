@@ -152,3 +152,9 @@ def _fallback(exchange, symbol: str, fair: dict[str, float]) -> float:
     """Reference price when the book is one-sided or empty: the last trade, else the public fundamental."""
     last = exchange.last_price(symbol)
     return float(last) if last is not None else fair[symbol]
+
+
+# The compiled twin of this module, when it was built from this very source (market/compiled_twin.py).
+from market.compiled_twin import use_twin  # noqa: E402
+
+use_twin(globals())

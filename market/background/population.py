@@ -154,3 +154,9 @@ def _etf_baskets(instruments) -> list[tuple[str, tuple[str, ...], tuple[int, ...
     """(symbol, component symbols, shares per unit, units) of each ETF, in instrument order."""
     return [(inst.symbol, tuple(s for s, _ in inst.basket), tuple(n for _, n in inst.basket), inst.units)
             for inst in instruments if inst.kind is InstrumentKind.ETF]
+
+
+# The compiled twin of this module, when it was built from this very source (market/compiled_twin.py).
+from market.compiled_twin import use_twin  # noqa: E402
+
+use_twin(globals())

@@ -141,3 +141,9 @@ class ValueTraders:
         self.orders_sent += next_id - self.next_id
         self.next_id = next_id
         return events
+
+
+# The compiled twin of this module, when it was built from this very source (market/compiled_twin.py).
+from market.compiled_twin import use_twin  # noqa: E402
+
+use_twin(globals())

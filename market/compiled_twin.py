@@ -1,0 +1,90 @@
+"""Compiled twins of the background market's pure-Python modules: the same source, compiled by Cython.
+
+The background agents (market makers, noise and value traders, their population, the fundamentals) are
+plain Python whose time is nearly all the interpreter's own work per line. setup.py compiles each module
+listed in `TWINS`, unchanged, as an extension module named `<module>_compiled` (Cython compiling Python
+source keeps Python semantics: the same integers, floats, random draws and iteration orders), with one
+line added: the SHA-256 of the source it was built from. At the end of each listed module,
+`use_twin(globals())` replaces the module's contents with its twin's when
+
+- the twin is built (an extension module; without Cython or a C compiler there is none),
+- it was built from exactly this source (a `.py` edited since the last `make install` keeps running as
+  plain Python, never as stale compiled code), and
+- `TRADING_FLOOR_PURE_TWINS=1` is not set (for comparing the two, as `TRADING_FLOOR_PURE_BOOK` does
+  for the order book).
+
+Classes and functions taken from the twin are renamed into the public module (`__module__`), so a pickled
+snapshot names `market.background.market_maker.MarketMakers` either way and loads under either.
+`status()` says, per module, which one runs.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.machinery
+import os
+from typing import Any
+
+TWINS = (
+    "market.background.market_maker",
+    "market.background.noise_trader",
+    "market.background.value_trader",
+    "market.background.population",
+    "market.fundamentals",
+)
+SUFFIX = "_compiled"
+SOURCE_HASH = "TWIN_SOURCE_SHA256"  # the name of the line setup.py adds to a twin's source
+PURE_REQUESTED = os.environ.get("TRADING_FLOOR_PURE_TWINS", "").strip().lower() in ("1", "true", "yes")
+
+_status: dict[str, str] = {}
+
+
+def source_hash(source: bytes) -> str:
+    return hashlib.sha256(source).hexdigest()
+
+
+def use_twin(namespace: dict[str, Any]) -> None:
+    """Called at the end of a module in `TWINS` with its globals(): take the twin's contents if it may."""
+    name = namespace["__name__"]
+    if name.endswith(SUFFIX) or name not in TWINS:
+        return  # the twin itself runs this line too, or a module not meant to have one
+    twin = _load(name, namespace.get("__file__"))
+    if twin is None:
+        return
+    for key, value in vars(twin).items():
+        if key.startswith("__") or key == SOURCE_HASH:
+            continue
+        if getattr(value, "__module__", None) == twin.__name__:  # a class or function the twin defines
+            value.__module__ = name
+        namespace[key] = value
+
+
+def _load(name: str, path: str | None) -> Any | None:
+    if PURE_REQUESTED:
+        _status[name] = "python (TRADING_FLOOR_PURE_TWINS)"
+        return None
+    try:
+        twin = importlib.import_module(name + SUFFIX)
+    except ImportError:
+        _status[name] = "python (no compiled twin built)"
+        return None
+    if not str(getattr(twin, "__file__", "")).endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)):
+        _status[name] = "python (the twin is not an extension module)"
+        return None
+    try:
+        with open(path, "rb") as f:  # type: ignore[arg-type]
+            current = source_hash(f.read())
+    except (OSError, TypeError):
+        current = None
+    if current is None or getattr(twin, SOURCE_HASH, None) != current:
+        _status[name] = "python (the twin was built from another version of the source: run `make install`)"
+        return None
+    _status[name] = "compiled"
+    return twin
+
+
+def status() -> dict[str, str]:
+    """Which code runs for each module in `TWINS`: "compiled", or "python (why)"."""
+    for name in TWINS:
+        importlib.import_module(name)
+    return {name: _status.get(name, "python") for name in TWINS}
