@@ -91,3 +91,12 @@ def test_only_listed_modules_take_a_twin():
     namespace = {"__name__": "market.exchange", "__file__": str(ROOT / "market" / "exchange.py"), "x": 1}
     compiled_twin.use_twin(namespace)
     assert namespace == {"__name__": "market.exchange", "__file__": str(ROOT / "market" / "exchange.py"), "x": 1}
+
+
+def test_setup_py_builds_the_twins_the_loader_knows():
+    import ast
+
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    listed = next(ast.literal_eval(node.value) for node in ast.walk(tree)
+                  if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "TWINS")
+    assert tuple(listed) == compiled_twin.TWINS
