@@ -21,6 +21,7 @@ and journals keep the parent's settings.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,10 +134,7 @@ class Floor:
         if not cycles:
             return
         trades = warm_up(self.exchange, cycles, self.config.market.ticks_per_cycle)
-        account = self.account_of
-        rows = [(t.trade_id, 0, t.tick, t.symbol, t.price, t.qty, buyer, seller, t.buy_order_id, t.sell_order_id)
-                for t in trades if (buyer := account(t.buyer)) != (seller := account(t.seller))]
-        result = self.ledger.settle_rows(0, rows)
+        result = self.ledger.settle_rows(0, self.fill_rows(trades, 0))
         if not result.ok:
             raise RuntimeError(f"warm-up: the ledger refused the background market's fills: {result.rejection}")
 
@@ -165,6 +163,19 @@ class Floor:
                 account = BACKGROUND_PREFIX + "value"  # see _open_scenario_account
             self._accounts[owner] = account
         return account
+
+    def fill_rows(self, trades: Iterable, cycle: int) -> list[tuple]:
+        """The exchange's trades as the ledger's fill rows of `cycle` (`Fill` field order, what
+        `Ledger.settle_rows` takes): no dataclass per trade. Two agents of one background class trade
+        within one account: that moves nothing, so it is left out.
+
+        Called for every trade of every cycle (~130): the owner -> account map is read directly, and
+        `account_of` is called only for an owner not seen yet (it fills the map)."""
+        known = self._accounts.get
+        account = self.account_of
+        return [(t.trade_id, cycle, t.tick, t.symbol, t.price, t.qty, buyer, seller, t.buy_order_id, t.sell_order_id)
+                for t in trades
+                if (buyer := known(t.buyer) or account(t.buyer)) != (seller := known(t.seller) or account(t.seller))]
 
     def marks(self) -> dict[str, int]:
         """Mark price per symbol (last trade, else mid, else initial price): `tools.market_tools.marks`."""

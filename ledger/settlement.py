@@ -340,9 +340,11 @@ def apply(conn: sqlite3.Connection, st: BranchState, cycle: int, fills: list[tup
         cash[FEES] = cash.get(FEES, 0) + fees_total
         st.dirty_cash.add(FEES)
     if st.pack_background:  # bg-vs-bg fills as one packed row (background_fills.py), the rest as rows
+        # both sides are accounts of the branch (`_validate`): a set lookup per side instead of a prefix slice
+        bg = {name for name in accts if name.startswith(BG)}
         plain, packed = [], []
         for r in rows:
-            (packed if r[9][:3] == BG and r[10][:3] == BG else plain).append(r)
+            (packed if r[9] in bg and r[10] in bg else plain).append(r)
         if packed and background_fills.write(conn, run_id, br, cycle, packed):
             rows = plain
     if rows:

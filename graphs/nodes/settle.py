@@ -25,15 +25,8 @@ def settle(state: CycleState, runtime: Runtime) -> dict:
     ledger, ex = floor.ledger, floor.exchange
     work.events.extend(work.journal.end_cycle(ex))
     traders = set(floor.trader_names)
-    account = floor.account_of
     trades = work.trades()
-    # Fills as the ledger's plain rows (Fill field order, `Ledger.settle_rows`): no dataclass per trade.
-    # Two agents of one background class trade within one account: that moves nothing, so it is not journaled.
-    fills = [
-        (t.trade_id, cycle, t.tick, t.symbol, t.price, t.qty, buyer, seller, t.buy_order_id, t.sell_order_id)
-        for t in trades
-        if (buyer := account(t.buyer)) != (seller := account(t.seller))
-    ]
+    fills = floor.fill_rows(trades, cycle)  # the ledger's plain rows (`Ledger.settle_rows`), not Fills
     floor_trades = [t for t in trades if t.buyer in traders or t.seller in traders]
     closed = {e.order_id: e for e in work.events if type(e) in _CLOSED and e.owner in traders}
     submitted = {o["order_id"] for o in work.orders if o["status"] == "submitted"}
