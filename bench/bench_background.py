@@ -10,8 +10,14 @@ Run: `.venv/bin/python -m bench background`.
 """
 from __future__ import annotations
 
+import json
+import os
 import pickle
+import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from market.background import BackgroundConfig, BackgroundMarket
 from market.events import TradeExecuted
@@ -20,6 +26,43 @@ from market.orders import CancelOrder, ModifyOrder, SubmitOrder
 TARGET_ORDERS_PER_S = 40_000
 CYCLES = 400
 SEED = 7
+TWIN_ROUNDS = 3
+ROOT = Path(__file__).resolve().parents[1]
+# a child process: CPU seconds of CYCLES cycles of the default background market, and which code ran
+_BARE = """
+import json, sys, time
+from floor.config import load_config
+from market import compiled_twin
+from market.background import BackgroundMarket
+from market.exchange import Exchange
+cfg = load_config()
+ex = Exchange(background=BackgroundMarket(cfg.market, seed=cfg.seed))
+start = time.process_time()
+for _ in range(int(sys.argv[1])):
+    ex.advance(cfg.market.ticks_per_cycle)
+    ex.end_cycle()
+print(json.dumps({"cpu": time.process_time() - start, "trades": ex.clock.seq,
+                  "compiled": sorted(set(compiled_twin.status().values())) == ["compiled"]}))
+"""
+
+
+def _twins_against_plain() -> None:
+    """The compiled twins (market/compiled_twin.py) against the plain modules, fresh processes taking turns."""
+    runs: dict[bool, list[dict]] = {True: [], False: []}
+    for _ in range(TWIN_ROUNDS):
+        for pure in (True, False):
+            env = {**os.environ, "TRADING_FLOOR_PURE_TWINS": "1" if pure else "", "OPENBLAS_NUM_THREADS": "1"}
+            out = subprocess.run([sys.executable, "-c", _BARE, str(CYCLES)], cwd=ROOT, env=env, check=True,
+                                 capture_output=True, text=True)
+            runs[pure].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    if not runs[False][0]["compiled"]:
+        print("compiled twins: not built here (no Cython or C compiler at install), plain Python runs")
+        return
+    plain, twins = (statistics.median(r["cpu"] for r in runs[k]) for k in (True, False))
+    same = len({r["trades"] for v in runs.values() for r in v}) == 1
+    print(f"compiled twins against the plain modules, default market, {CYCLES} cycles, {TWIN_ROUNDS} alternating "
+          f"runs each: CPU {twins:.2f}s vs {plain:.2f}s -> {twins / plain:.2f}x; the same sequence numbers: "
+          f"{'yes' if same else 'NO'}")
 
 
 class _Recorder:
@@ -136,6 +179,7 @@ def main() -> bool:
     print(f"cost per cycle: cycles 1-100 {1000 * early:.2f} ms, last 100 {1000 * late:.2f} ms ({late / early:.2f}x)")
     print(f"pickled BackgroundMarket: {bg_bytes:,} bytes; Exchange.snapshot(): {snap_bytes:,} bytes")
     print(f"target: >= {TARGET_ORDERS_PER_S:,} orders/s -> {'met' if orders_per_s >= TARGET_ORDERS_PER_S else 'NOT met'}")
+    _twins_against_plain()
     if raw_trades != trades or raw_orders != stats["orders"]:
         print("replay mismatch: the recorded stream did not reproduce the run")
         return False
