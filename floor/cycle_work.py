@@ -22,6 +22,9 @@ class CycleWork:
     views: dict[str, Any] = field(default_factory=dict)  # trader -> TraderView (with this cycle's chat)
     transcript: Any = None  # ChatTranscript
     pre_chat_decisions: dict[str, Any] = field(default_factory=dict)  # trader -> rule Decision before the chat
+    # trader -> (the dict decide put in the graph state, the Decision it dumps): the risk node takes the
+    # Decision instead of validating that very dict again (graphs/nodes/risk.py)
+    decided: dict[str, tuple[dict, Any]] = field(default_factory=dict)
     traces: list[tuple[str, str, str, dict]] = field(default_factory=list)  # (agent, node, kind, payload)
     orders: list[dict] = field(default_factory=list)  # floor orders as recorded in the ledger
     llm_details: dict[str, dict] = field(default_factory=dict)  # trader -> tool calls, tokens, retries

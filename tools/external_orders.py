@@ -131,26 +131,41 @@ def _row_to_intent(row: tuple) -> Intent:
     return Intent(intent_id, trader, kind, None, str(data["order_id"]))
 
 
+# What `take` claims for (cycle, branch): pending intents, and any this same (cycle, branch) took before.
+# Re-taking what this same (cycle, branch) already took makes the node safe to run again: after a crash
+# before settle, and when LangGraph re-runs the risk node on resuming the approval interrupt.
+_TO_TAKE = "(status='pending' OR (status IN ('taken', 'accepted', 'rejected') AND taken_cycle=? AND taken_branch=?))"
+
+
+def any_to_take(conn: sqlite3.Connection, run_id: int, branch_id: int, cycle: int) -> bool:
+    """Whether `take` would find intents for any trader of the run this cycle: one look for the floor
+    instead of one query per trader, since almost no cycle has any (the table does not even exist until an
+    intent is queued)."""
+    return bool(_select(conn, "SELECT 1 FROM external_orders WHERE run_id=? AND " + _TO_TAKE + " LIMIT 1",
+                        (run_id, cycle, branch_id), (branch_id, cycle)))
+
+
 def take(conn: sqlite3.Connection, run_id: int, branch_id: int, trader: str, cycle: int) -> list[Intent]:
     """Claim the trader's pending intents for `cycle` (and any this same cycle claimed before a crash)."""
-    # Re-taking what this same (cycle, branch) already took makes the node safe to run again: after a crash
-    # before settle, and when LangGraph re-runs the risk node on resuming the approval interrupt.
-    cond = ("run_id=? AND trader=? AND (status='pending' OR (status IN ('taken', 'accepted', 'rejected') "
-            "AND taken_cycle=? AND taken_branch=?))")
-    args = (run_id, trader, cycle, branch_id)
-    if _table_missing(conn, (branch_id, cycle)):
-        return []
-    try:
-        rows = conn.execute(f"SELECT intent_id, trader, kind, payload FROM external_orders WHERE {cond} "
-                            "ORDER BY intent_id", args).fetchall()
-    except sqlite3.OperationalError:  # no table yet: nobody ever queued an intent in this database
-        return []
+    rows = _select(conn, "SELECT intent_id, trader, kind, payload FROM external_orders WHERE run_id=? AND "
+                   "trader=? AND " + _TO_TAKE + " ORDER BY intent_id", (run_id, trader, cycle, branch_id),
+                   (branch_id, cycle))
     if not rows:
         return []
     ids = [r[0] for r in rows]
     conn.execute(f"UPDATE external_orders SET status='taken', taken_cycle=?, taken_branch=? "
                  f"WHERE intent_id IN ({','.join('?' * len(ids))})", (cycle, branch_id, *ids))
     return [_row_to_intent(r) for r in rows]
+
+
+def _select(conn: sqlite3.Connection, sql: str, args: tuple, asked_for: tuple) -> list:
+    """`sql`'s rows, or none when the table does not exist yet (nobody ever queued an intent here)."""
+    if _table_missing(conn, asked_for):  # PostgreSQL: a failed query would abort the cycle's transaction
+        return []
+    try:
+        return conn.execute(sql, args).fetchall()
+    except sqlite3.OperationalError:  # SQLite: the error changes nothing
+        return []
 
 
 def record_outcome(conn: sqlite3.Connection, intents: list[Intent], result: Any) -> list[int]:

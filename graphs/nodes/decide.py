@@ -44,8 +44,11 @@ def decide(payload: DecideInput, runtime: Runtime) -> dict:
         floor.work.trace(name, "decide", "learning", note)
     else:
         decision = rule_decision_after_chat(view, cfg, floor.work.pre_chat_decisions.get(name))
-    floor.work.trace(name, "decide", "decision", decision.model_dump(mode="json"))
-    return {"decisions": [decision.model_dump(mode="json")]}
+    # one dump for the trace and the state: the same value twice, and neither is changed after this
+    dumped = decision.model_dump(mode="json")
+    floor.work.trace(name, "decide", "decision", dumped)
+    floor.work.decided[name] = (dumped, decision)
+    return {"decisions": [dumped]}
 
 
 def _llm_decision(floor, cfg, view, memory_text: str = "") -> Decision:

@@ -21,15 +21,18 @@ def risk(state: CycleState, runtime: Runtime) -> dict:
     cycle = state["cycle"] + 1
     decisions = sorted((d for d in state.get("decisions", []) if d["cycle"] == cycle), key=lambda d: d["trader"])
     orders, cancels, rejections = [], [], []
+    conn = floor.ledger.db.conn
+    waiting = external_orders.any_to_take(conn, state["run_id"], state["branch_id"], cycle)
     for raw in decisions:
-        decision = Decision.model_validate(raw)
+        decision = _decision(floor.work, raw)
         cfg = floor.config.trader(decision.trader)
         # [issue 7] Order intents queued from outside the cycle (the MCP accounts server) join this trader's
         # decision after its own orders, so they pass the very same check_decision below.
-        intents = external_orders.take(floor.ledger.db.conn, state["run_id"], state["branch_id"], decision.trader, cycle)
+        intents = (external_orders.take(conn, state["run_id"], state["branch_id"], decision.trader, cycle)
+                   if waiting else [])
         decision = _with_intents(decision, intents)
         result = check_decision(decision, floor.work.views[decision.trader], cfg.risk, floor.by_symbol)
-        n_external = len(external_orders.record_outcome(floor.ledger.db.conn, intents, result)) if intents else 0
+        n_external = len(external_orders.record_outcome(conn, intents, result)) if intents else 0
         for kind, batch in (("stop_loss", result.stop_losses), ("decision", result.accepted)):
             orders.extend({"trader": decision.trader, "source": kind, **o.model_dump(mode="json")} for o in batch)
         for o in orders[len(orders) - n_external:] if n_external else ():  # [issue 7] accepted intents are the tail
@@ -54,6 +57,15 @@ def risk(state: CycleState, runtime: Runtime) -> dict:
         floor.work.trace("human", "risk", "approval", {"answer": answer, "kept": sorted(kept)})
         orders = [o for i, o in enumerate(orders) if i in kept]
     return {"orders": orders, "cancels": cancels, "rejections": rejections}
+
+
+def _decision(work, raw: dict) -> Decision:
+    """The Decision of a state entry: the one decide dumped into this very dict (this cycle, this process),
+    else validated from the dict (a resumed or replayed cycle)."""
+    made = work.decided.get(raw["trader"])
+    if made is not None and made[0] is raw:
+        return made[1]
+    return Decision.model_validate(raw)
 
 
 def _approved(answer, n: int) -> set[int]:
