@@ -8,7 +8,7 @@ from langgraph.runtime import Runtime
 from graphs.context import floor_of
 from graphs.state import CycleState
 from traders.base import rule_decision
-from traders.chat.group_chat import run_group_chat, view_with_chat
+from traders.chat.group_chat import run_group_chat, with_chat
 from traders.chat.rumours import with_rumours
 from traders.chat.topic import choose_topic
 from traders.views import trader_view
@@ -33,7 +33,9 @@ def discussion(state: CycleState, runtime: Runtime) -> dict:
     if cfg.chat.enabled:  # a scenario's rumours of this cycle join the chat, marked (traders/chat/rumours.py)
         transcript = with_rumours(transcript, work.market.headlines, work.market.symbols)
     work.transcript = transcript
-    work.views = {name: view_with_chat(v, transcript) for name, v in views.items()}
+    # every view shares this cycle's snapshot: add the chat to it once, not once per trader (view_with_chat)
+    market = with_chat(work.market, transcript)
+    work.views = {name: v.model_copy(update={"market": market}) for name, v in views.items()}
     work.trace("floor", "discussion", "topic", topic.model_dump(mode="json"))
     return {"topic": topic.headline, "sentiment": transcript.sentiment.overall, "messages": len(transcript.messages)}
 

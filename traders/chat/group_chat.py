@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict
 
 from floor.config import ChatSettings
 from traders.base import rule_decision
-from traders.chat.sentiment_lexicon import is_instruction_like, score
+from traders.chat.sentiment_lexicon import is_instruction_like, plainly_not_instruction, score, score_of_part
 from traders.chat.topic import Topic
 from traders.decision import Action, Decision
 from traders.registry import describe
@@ -237,11 +237,13 @@ def aggregate(messages: Sequence[ChatMessage], symbols: Sequence[str]) -> Sentim
             for sym in m.symbols:
                 per.setdefault(sym, []).append(m.sentiment)
             continue
+        # the floor's own messages are plainly not instructions, and then none of their clauses is either
+        clause_score = score_of_part if plainly_not_instruction(m.text) else score
         for clause in _CLAUSE.split(m.text):
             named = symbols_in(clause, symbols)
             if not named:
                 continue
-            s = score(clause)
+            s = clause_score(clause)
             for sym in named:
                 per.setdefault(sym, []).append(s)
     by_symbol = {sym: sum(v) / len(v) for sym, v in per.items()}

@@ -114,11 +114,23 @@ MEMO_SIZE = 4096
 @functools.lru_cache(maxsize=MEMO_SIZE)
 def is_instruction_like(text: str) -> bool:
     """True when `text` reads like an instruction to a model or to the risk system (module docstring)."""
-    # str.isascii() reads a flag of the string, where isdisjoint() looks at every character
-    plain = text.isascii() or _FOLDS_TO_ASCII.isdisjoint(text)
+    if plainly_not_instruction(text):  # the floor's own messages: ASCII, no trigger word, no long number
+        return False
+    # str.isascii() reads a flag of the string, where isdisjoint() looks at every character; an ASCII text
+    # that got here has a trigger word or a long number
+    plain = not text.isascii() and _FOLDS_TO_ASCII.isdisjoint(text)
     if plain and not _has_trigger(text.lower()) and _LONG_NUMBER.search(text) is None:
         return False
     return _INSTRUCTION.search(text) is not None
+
+
+@functools.lru_cache(maxsize=MEMO_SIZE)
+def plainly_not_instruction(text: str) -> bool:
+    """True for an ASCII text with no trigger word and no long number: it is not instruction-like, and
+    neither is any part of it (a clause): lower-casing ASCII goes letter by letter, so a trigger word or a
+    long number in a part would be one in the whole. `aggregate` scores such a message's clauses with
+    `score_of_part`, without looking at each again."""
+    return text.isascii() and not _has_trigger(text.lower()) and _LONG_NUMBER.search(text) is None
 
 
 def _has_trigger(low: str) -> bool:
@@ -155,5 +167,14 @@ def score(text: str) -> float:
     that is instruction-like (see the module docstring)."""
     if is_instruction_like(text):
         return 0.0
-    s = raw_score(text)
+    return _squash(raw_score(text))
+
+
+def score_of_part(text: str) -> float:
+    """`score` of a part (a clause) of a text for which `plainly_not_instruction` is True: the part is not
+    instruction-like either (see there), so only its words are looked at."""
+    return _squash(raw_score(text))
+
+
+def _squash(s: float) -> float:
     return 0.0 if s == 0 else s / math.sqrt(s * s + ALPHA)
