@@ -21,15 +21,14 @@ import math
 from collections.abc import Iterable
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from market.frozen_model import FrozenModel
 from market.instruments import Instrument, InstrumentKind
 
 
-class FundamentalConfig(BaseModel):
+class FundamentalConfig(FrozenModel):
     """Parameters of the fundamental process. All rates are per tick; log-returns are fractions."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     drift_per_tick: float = 0.0
     volatility_per_tick: float = Field(0.0004, ge=0.0)  # std of log-return per tick (4 bps)

@@ -35,8 +35,9 @@ fills per cycle).
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from market.frozen_model import FrozenModel
 from market.fundamentals import FundamentalConfig
 
 SEED_MAX = 2**63 - 1  # the largest seed: seeds are stored in SQLite INTEGER columns (64-bit signed)
@@ -49,11 +50,9 @@ MAX_TICKS_PER_CYCLE = 10_000
 MAX_ORDERS_PER_CYCLE = 1_000_000
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class MarketMakerConfig(_Frozen):
+class MarketMakerConfig(FrozenModel):
     """Market makers quote `levels` bids and asks around their estimate, skewed by inventory."""
 
     count: int = Field(2, ge=0, le=MAX_MARKET_MAKERS)
@@ -75,7 +74,7 @@ class MarketMakerConfig(_Frozen):
     max_quote_age_ticks: int = Field(50, ge=1)  # ... or the quotes are this old
 
 
-class NoiseTraderConfig(_Frozen):
+class NoiseTraderConfig(FrozenModel):
     """Noise traders arrive as Poisson processes and send market or limit orders around the mid."""
 
     count: int = Field(1000, ge=0, le=MAX_NOISE_TRADERS)
@@ -90,7 +89,7 @@ class NoiseTraderConfig(_Frozen):
     symbol_weights: dict[str, float] = Field(default_factory=dict)  # empty: all symbols alike
 
 
-class ValueTraderConfig(_Frozen):
+class ValueTraderConfig(FrozenModel):
     """Value traders hold a persistent, noisy view of the fundamental and trade toward it."""
 
     count: int = Field(100, ge=0, le=MAX_VALUE_TRADERS)
@@ -113,7 +112,7 @@ class ValueTraderConfig(_Frozen):
 REALISTIC_FUNDAMENTALS = {"garch_alpha": 0.03, "garch_beta": 0.968, "jump_intensity": 0.001, "jump_std": 0.003}
 
 
-class BackgroundConfig(_Frozen):
+class BackgroundConfig(FrozenModel):
     """The whole background market. `seed` is the master seed of every background random stream."""
 
     seed: int = Field(7, ge=0, le=SEED_MAX)

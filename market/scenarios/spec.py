@@ -25,18 +25,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from market.frozen_model import FrozenModel
 
 MAX_CYCLE = 10**9
 MAX_QTY = 10**9
 MAX_FEE_BPS = 1000  # a fee change's cap, as the floor config's `fee_bps` (10 % per side)
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class PriceCondition(_Frozen):
+class PriceCondition(FrozenModel):
     """Holds when `symbol`'s last price is `falls_pct` below (or `rises_pct` above) its price when the
     scenario started (the scenario's open)."""
 
@@ -56,7 +54,7 @@ class PriceCondition(_Frozen):
         return f"when {self.symbol} rises {self.rises_pct:g}% from its open"
 
 
-class _Event(_Frozen):
+class _Event(FrozenModel):
     at: int | None = Field(None, ge=1, le=MAX_CYCLE)  # the cycle it happens in (at its first tick)
     when: PriceCondition | None = None  # or: the first tick this condition holds (then `at` is the earliest cycle)
     headline: str | None = Field(None, min_length=1, max_length=300)
@@ -143,7 +141,7 @@ ScenarioEvent = Annotated[NewsShock | Drought | FlashCrash | Halt | Rumour | Fee
 EVENT_KINDS = ("news", "drought", "flash_crash", "halt", "rumour", "fee_change")
 
 
-class CircuitBreaker(_Frozen):
+class CircuitBreaker(FrozenModel):
     levels_pct: tuple[float, ...] = Field(min_length=1)  # drawdowns of the index that trip it, ascending
     halt_cycles: int = Field(1, ge=1, le=MAX_CYCLE)
 
@@ -160,7 +158,7 @@ class CircuitBreaker(_Frozen):
 Range = tuple[int, int]
 
 
-class Endowment(_Frozen):
+class Endowment(FrozenModel):
     """Opening deposits: a fixed value or an inclusive [min, max] range drawn with the run's seed.
     `cash` is in cents; `shares` is one amount for every symbol or a {symbol: amount} map."""
 
@@ -183,12 +181,12 @@ class Endowment(_Frozen):
         return self
 
 
-class Endowments(_Frozen):
+class Endowments(FrozenModel):
     default: Endowment = Field(default_factory=Endowment)  # every trader
     traders: dict[str, Endowment] = Field(default_factory=dict)  # per trader, overriding the default
 
 
-class Scenario(_Frozen):
+class Scenario(FrozenModel):
     name: str = Field("scenario", min_length=1, max_length=100)
     description: str = ""
     breaker: CircuitBreaker | None = None
