@@ -214,7 +214,7 @@ class FloorSession:
         self.stopped_by = None
         if self.thread is None:
             self.start()
-        self._recover_unfinished_cycle()
+        waiting = self._recover_unfinished_cycle()
         self.serve_commands()
         done = 0
         while self.stopped_by is None:
@@ -223,7 +223,10 @@ class FloorSession:
                     return
             elif done >= (cycles or 0):
                 return
-            report = self._invoke({})
+            # A cycle waiting for approval is begun again by a new input (its pending task discarded), as
+            # before; otherwise the next cycle starts at market_tick (session_support.next_cycle).
+            report = self._invoke({} if waiting else common.next_cycle())
+            waiting = bool(report.interrupted)
             done += 1
             yield report
             self.serve_commands()
@@ -266,16 +269,18 @@ class FloorSession:
         self.own()
         self.graph.update_state(self.thread.config_dict, {"approval": on}, as_node="settle")
 
-    def _recover_unfinished_cycle(self) -> None:
+    def _recover_unfinished_cycle(self) -> bool:
         """A checkpoint left mid-cycle by another process (a crash or an abandoned approval) is rewound to
-        the last completed cycle: its work in memory is gone, and the cycle is re-run from its start."""
+        the last completed cycle: its work in memory is gone, and the cycle is re-run from its start.
+        True when the cycle is this process's own, paused for approval (resume() continues it)."""
         snap = self.graph.get_state(self.thread.config_dict)
         if not snap.next:
-            return
+            return False
         if common.paused_here(self.floor):
-            return  # this process paused it (approval): resume() continues it
+            return True  # this process paused it (approval): resume() continues it
         last = self._checkpoint_at(snap.values["cycle"])
         self.graph.update_state(last.config, {}, as_node="settle")
+        return False
 
     # ----- time travel ----------------------------------------------------------------------------
     def history(self) -> list[dict]:
