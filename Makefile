@@ -18,7 +18,8 @@ $(BIN)/python:
 ## setup.py compiles market/_book_core.pyx (the fast matching engine) and the background market's modules
 ## (market/compiled_twin.py) in place: a change to one of them reinstalls.
 TWIN_SOURCES := market/background/market_maker.py market/background/noise_trader.py market/background/value_trader.py \
-                market/background/population.py market/fundamentals.py
+                market/background/population.py market/fundamentals.py \
+                $(wildcard market/background/*.pxd market/fundamentals.pxd)
 $(STAMP): pyproject.toml constraints.txt setup.py market/_book_core.pyx $(TWIN_SOURCES) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,ray]'
 	touch $(STAMP)

@@ -9,6 +9,7 @@ falls back to market/book.py; a module without its twin stays plain Python).
 install (`pip install -e .`, what `make install` runs) builds them in place, next to their sources.
 """
 import hashlib
+import sys
 from pathlib import Path
 
 from setuptools import Extension, setup
@@ -19,16 +20,35 @@ TWINS = ("market.background.market_maker", "market.background.noise_trader", "ma
          "market.background.population", "market.fundamentals")
 
 
+def _twin_hash(source: bytes, declarations: bytes | None) -> str:
+    """market/compiled_twin.py's `source_hash`: of the source, and of its .pxd (the C types) when it has one."""
+    h = hashlib.sha256(source)
+    if declarations is not None:
+        h.update(b"\0pxd\0" + declarations)
+    return h.hexdigest()
+
+
 def _twin_extension(module: str) -> Extension:
     """`module`'s source, copied under build/twins with the hash line market/compiled_twin.py checks, as the
-    extension `<module>_compiled`."""
-    source = (HERE / (module.replace(".", "/") + ".py")).read_bytes()
-    copy = HERE / "build" / "twins" / (module.replace(".", "/") + "_compiled.py")
+    extension `<module>_compiled`; its .pxd, if it has one (C types for the compiled copy only), is copied
+    next to it as `<module>_compiled.pxd`, where Cython reads it, and is part of the hash."""
+    base = module.replace(".", "/")
+    source = (HERE / (base + ".py")).read_bytes()
+    pxd = HERE / (base + ".pxd")
+    declarations = pxd.read_bytes() if pxd.is_file() else None
+    copy = HERE / "build" / "twins" / (base + "_compiled.py")
     copy.parent.mkdir(parents=True, exist_ok=True)
-    line = f'\nTWIN_SOURCE_SHA256 = "{hashlib.sha256(source).hexdigest()}"\n'.encode()
-    if not copy.exists() or copy.read_bytes() != source + line:  # unchanged: no rebuild
+    line = f'\nTWIN_SOURCE_SHA256 = "{_twin_hash(source, declarations)}"\n'.encode()
+    copy_pxd = copy.with_suffix(".pxd")
+    if declarations is None:
+        copy_pxd.unlink(missing_ok=True)
+    elif not copy_pxd.exists() or copy_pxd.read_bytes() != declarations:  # unchanged: no rebuild
+        copy_pxd.write_bytes(declarations)
+    if not copy.exists() or copy.read_bytes() != source + line:
         copy.write_bytes(source + line)
-    return Extension(module + "_compiled", [str(copy.relative_to(HERE))], optional=True)
+    # no contraction of a * b + c into one fused multiply-add: the twin's float arithmetic is Python's, to the bit
+    args = [] if sys.platform == "win32" else ["-ffp-contract=off"]
+    return Extension(module + "_compiled", [str(copy.relative_to(HERE))], optional=True, extra_compile_args=args)
 
 
 try:
@@ -50,6 +70,7 @@ else:
         ext_modules += cythonize(
             [_twin_extension(m) for m in TWINS],
             compiler_directives={"language_level": "3", "binding": True, "annotation_typing": False},
+            include_path=[str(HERE / "build" / "twins")],  # where each twin's .pxd is found, by its module's name
             quiet=True,
         )
     except Exception as exc:

@@ -39,8 +39,13 @@ PURE_REQUESTED = os.environ.get("TRADING_FLOOR_PURE_TWINS", "").strip().lower() 
 _status: dict[str, str] = {}
 
 
-def source_hash(source: bytes) -> str:
-    return hashlib.sha256(source).hexdigest()
+def source_hash(source: bytes, declarations: bytes | None = None) -> str:
+    """The hash a twin carries: of its module's source and, when the module has one, of its .pxd (the C types
+    its compiled copy was built with; setup.py computes the same)."""
+    h = hashlib.sha256(source)
+    if declarations is not None:
+        h.update(b"\0pxd\0" + declarations)
+    return h.hexdigest()
 
 
 def use_twin(namespace: dict[str, Any]) -> None:
@@ -73,7 +78,13 @@ def _load(name: str, path: str | None) -> Any | None:
         return None
     try:
         with open(path, "rb") as f:  # type: ignore[arg-type]
-            current = source_hash(f.read())
+            source = f.read()
+        pxd = os.path.splitext(path)[0] + ".pxd"  # type: ignore[type-var]
+        declarations = None
+        if os.path.isfile(pxd):
+            with open(pxd, "rb") as f:
+                declarations = f.read()
+        current = source_hash(source, declarations)
     except (OSError, TypeError):
         current = None
     if current is None or getattr(twin, SOURCE_HASH, None) != current:

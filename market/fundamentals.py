@@ -121,24 +121,39 @@ class Fundamentals(LogValues):
         shocks = (self._chol @ rng.standard_normal(n)).tolist()  # correlated, unit variance
         a, b = cfg.garch_alpha, cfg.garch_beta
         if a or b:
-            c0 = 1.0 - a - b  # the variance multiplier mean-reverts to 1
-            sqrt = math.sqrt
             vol = []
-            mult = []
-            for s, v, m in zip(shocks, self._vol, self._var_mult, strict=True):
-                root = sqrt(m)
-                scaled = s * root
-                mult.append(c0 + a * (scaled * scaled) + b * m)
-                vol.append(v * root)
-            self._var_mult = mult
+            self._var_mult = _garch(shocks, self._vol, self._var_mult, a, b, vol)
         else:
             vol = self._vol
-        log_ret = [d - 0.5 * (v * v) + v * s for d, v, s in zip(self._drift, vol, shocks, strict=True)]
+        log_ret = _log_returns(self._drift, vol, shocks)
         if cfg.jump_intensity > 0.0:
             jumps = rng.poisson(cfg.jump_intensity, n)
             if np.count_nonzero(jumps):
                 log_ret = np.array(log_ret) + jumps * cfg.jump_mean + np.sqrt(jumps) * cfg.jump_std * rng.standard_normal(n)
         self._log = self._log + log_ret
+
+
+def _garch(shocks: list, base_vol: list, var_mult: list, a: float, b: float, vol: list) -> list:
+    """The GARCH step of `Fundamentals.step`: the new variance multipliers (returned) and this tick's
+    volatilities (appended to `vol`), element by element. (A function of the module, not a method, so that
+    fundamentals.pxd can give it C types.)"""
+    c0 = 1.0 - a - b  # the variance multiplier mean-reverts to 1
+    sqrt = math.sqrt
+    mult = []
+    for s, v, m in zip(shocks, base_vol, var_mult, strict=True):
+        root = sqrt(m)
+        scaled = s * root
+        mult.append(c0 + a * (scaled * scaled) + b * m)
+        vol.append(v * root)
+    return mult
+
+
+def _log_returns(drift: list, vol: list, shocks: list) -> list:
+    """`drift - 0.5 * vol^2 + vol * shock`, element by element (squares as products)."""
+    out = []
+    for d, v, s in zip(drift, vol, shocks, strict=True):
+        out.append(d - 0.5 * (v * v) + v * s)
+    return out
 
 
 # The compiled twin of this module, when it was built from this very source (market/compiled_twin.py).

@@ -87,6 +87,38 @@ def test_a_twin_built_from_another_source_is_not_used(tmp_path):
     assert status["market.background.market_maker"] == "compiled"
 
 
+def test_a_twin_built_with_other_c_types_is_not_used(tmp_path):
+    """A module's .pxd (the C types of its compiled twin) is part of the twin's hash: a .pxd edited after the
+    install leaves the module as plain Python, and so does a .pxd added or removed."""
+    if not _built():
+        pytest.skip("the twins are not built here: nothing stale to refuse")
+    shutil.copytree(ROOT / "market", tmp_path / "market", ignore=shutil.ignore_patterns("__pycache__"))
+    pxds = sorted((tmp_path / "market").rglob("*.pxd"))
+    assert pxds, "no .pxd to edit"
+    edited = pxds[0]
+    edited.write_text(edited.read_text() + "\n# edited after the install\n")
+    module = ".".join(edited.relative_to(tmp_path).with_suffix("").parts)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "TRADING_FLOOR_PURE_TWINS": ""}
+    out = subprocess.run([sys.executable, "-c", "import json, market.compiled_twin as t; print(json.dumps(t.status()))"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=True)
+    status = json.loads(out.stdout)
+    assert status[module].startswith("python (the twin was built from another version")
+    assert sum(v == "compiled" for v in status.values()) == len(status) - 1
+
+
+def test_setup_py_hashes_twins_as_the_loader_does():
+    """setup.py (which does not import the package) computes the hash a twin carries as `source_hash` does."""
+    import ast
+
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    fn = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "_twin_hash")
+    namespace: dict = {}
+    exec("import hashlib\n" + ast.get_source_segment((ROOT / "setup.py").read_text(), fn), namespace)
+    for source, pxd in ((b"x = 1\n", None), (b"x = 1\n", b"cdef int y\n"), (b"", b"")):
+        assert namespace["_twin_hash"](source, pxd) == compiled_twin.source_hash(source, pxd)
+    assert compiled_twin.source_hash(b"x") != compiled_twin.source_hash(b"x", b"")
+
+
 def test_only_listed_modules_take_a_twin():
     namespace = {"__name__": "market.exchange", "__file__": str(ROOT / "market" / "exchange.py"), "x": 1}
     compiled_twin.use_twin(namespace)

@@ -212,204 +212,240 @@ class MarketMakers:
         # one draw per error, in the array's (row-major) order: a flat draw of the same count gives the same
         # values as one shaped (maker, stock)
         z = iter(rng.standard_normal(len(self._err) * len(self.stocks)).tolist())
-        errors = self._err = [[phi * e + k * next(z) for e in row] for row in self._err]
-        interval = cfg.quote_interval_ticks
-        track = cfg.track_move_steps > 0
-        stock_fair = list(map(fair.__getitem__, self.stocks))
-        plan = self._plan
-        events: list = []
+        errors = self._err = _ar1(self._err, phi, k, z)
         halts = getattr(exchange, "halts", None)  # symbols a scenario halted: makers leave their quotes there as they are
-        for m, err in enumerate(errors):  # maker by maker, symbol by symbol: a fixed order
-            est = list(map(_mul, stock_fair, map(_one_plus, err)))  # as in `estimates`
-            due = (-(tick + m)) % interval  # (tick + m + j) % interval == 0  <=>  j % interval == due
-            # (a look at symbol j rewrites only entry j of these lists, after zip has read it)
-            row = zip(plan, self._skew[m], self._lo[m], self._hi[m], strict=True)
-            for j, (c, skew, lo, hi) in enumerate(row):
-                e = est[c] if c.__class__ is int else sum(map(_mul, c[1], map(est.__getitem__, c[0])))
-                if (j % interval == due or (track and not lo <= e * skew <= hi)) and not (
-                        halts and self._consts[j][0] in halts):
-                    events += self._look(exchange, m, j, e, tick)
-        return events
+        return _scan(self, exchange, errors, list(map(fair.__getitem__, self.stocks)), tick,
+                     cfg.quote_interval_ticks, cfg.track_move_steps > 0, halts)
 
-    def _look(self, exchange, m: int, j: int, est: float, tick: int) -> list:
-        """Place the ladder around this maker's centre for symbol j; requote it if it is not where it
-        should be (see the module docstring), else only pick off stale orders."""
-        sym, lot, tick_size, limit, size, min_half, inv_move = self._consts[j]
-        skew_k, half_bps, min_spacing, spacing_bps, extra_steps, max_age, pick_off, levels, _, _ = self._k
-        owner = self._owners[m]
-        q = self.quotes[m][j]
-        inv = exchange.position(owner, sym)
-        skew = 1.0 - skew_k * inv / limit
-        centre = est * skew
-        # target prices on a grid of `step` so small moves keep levels, and the range [lo, hi] of centres
-        # for which the best bid and best ask stay where they are
-        # (`b if b > a else a` is max(a, b) and `b if b < a else a` is min(a, b), without the call)
-        half = centre * half_bps * 1e-4
-        if not half > min_half:
-            half = min_half
-        step = round(centre * spacing_bps * 1e-4 / tick_size)
-        step = (step if step > min_spacing else min_spacing) * tick_size
-        best_bid = math.floor((centre - half) / step) * step
-        best_ask = math.ceil((centre + half) / step) * step
-        # floor((c - half) / step) stays for c in [bid + half, bid + step + half); ceil((c + half) / step)
-        # for c in (ask - step - half, ask - half]. (half moves with c by a negligible 2e-4 of its move.)
-        extra = extra_steps * step  # look early only when the best would move track_move_steps steps
-        a, b = best_bid + half, best_ask - step - half
-        self._lo[m][j] = (b if b > a else a) - extra
-        a, b = best_bid + step + half, best_ask - half
-        self._hi[m][j] = (b if b < a else a) + extra
-        self._skew[m][j] = skew
-        qb, qa = q.bids, q.asks
-        if (
-            qb
-            and qa
-            and best_bid > 0  # the target bids are not empty
-            and qb[0][0] == best_bid
-            and qa[0][0] == best_ask
-            and abs(inv - q.inventory) < inv_move
-            and tick - q.tick < max_age
-            and exchange.open_qty(qb[0][1]) is not None
-            and exchange.open_qty(qa[0][1]) is not None
-        ):  # the ladder is where it should be
-            return self._pick_off(exchange, owner, j, centre, inv, limit, qb, qa) if pick_off else []
-        # requote: move the best quotes to their targets; keep deeper orders still on the grid (and their
-        # time priority); refill a ladder that got thin; take stale orders through the centre in between
-        low = best_bid - levels * step
-        target_bids = list(range(best_bid, low if low > 0 else 0, -step))  # the positive ones
-        target_asks = list(range(best_ask, best_ask + levels * step, step))
-        events: list = []
-        refresh = tick - q.tick >= max_age
-        bids = self._trim(exchange, owner, qb, target_bids, True, refresh, size, events) if qb else qb
-        asks = self._trim(exchange, owner, qa, target_asks, False, refresh, size, events) if qa else qa
-        if pick_off:
-            taken = self._pick_off(exchange, owner, j, centre, inv, limit, bids, asks)
-            if taken:
-                events += taken
-                inv = exchange.position(owner, sym)
-        q.bids = self._fill(exchange, owner, sym, lot, _BUY, bids, target_bids, limit - inv, size, events)
-        q.asks = self._fill(exchange, owner, sym, lot, _SELL, asks, target_asks, limit + inv, size, events)
-        q.centre, q.inventory, q.tick = centre, inv, tick
-        return events
 
-    def _trim(self, exchange, owner, side: list, target: list[int], is_bid: bool, refresh: bool, size: int,
-              events: list) -> list[tuple[int, str, int]]:
-        """Cancel this side's orders that must go (ahead of the target best, off the grid, too deep, or
-        too old) and return the ones kept, best first. A best order that is depleted is replaced too."""
-        kept: list[tuple[int, str, int]] = []
-        open_qty = exchange.open_qty
-        cancel = exchange.cancel
-        cancels = 0
-        if target and not refresh:
-            top = target[0]
-            step = top - target[1] if len(target) > 1 else 0
-            if not is_bid:
-                step = -step
-            room = self._k[8]  # levels + ladder_slack_levels
-            depth = (room - 1) * step
-            last = None
-            for entry in side:
-                price = entry[0]
-                behind = top - price if is_bid else price - top
-                if 0 <= behind <= depth and price != last and len(kept) < room and (not step or not behind % step):
-                    if behind == 0:  # the new best level: it must be alive and not depleted
-                        left = open_qty(entry[1])
-                        if left is None:
-                            continue
-                        if left * 2 < size:
-                            events += cancel(_tuple_new(CancelOrder, (entry[1], owner)))
-                            cancels += 1
-                            continue
-                    kept.append(entry)
-                    last = price
-                elif open_qty(entry[1]) is not None:
-                    events += cancel(_tuple_new(CancelOrder, (entry[1], owner)))
-                    cancels += 1
-        else:
-            for entry in side:
-                if open_qty(entry[1]) is not None:
-                    events += cancel(_tuple_new(CancelOrder, (entry[1], owner)))
-                    cancels += 1
-        if cancels:
-            self.cancels_sent += cancels
-        return kept
+# The work of `MarketMakers.act`, symbol by symbol: plain functions taking the makers as their first argument,
+# which market_maker.pxd declares with C types for the compiled twin (methods cannot be typed there).
+def _ar1(rows: list, phi: float, k: float, z) -> list:
+    """`[[phi * e + k * next(z) for e in row] for row in rows]`, spelled out for C doubles."""
+    out = []
+    for row in rows:
+        new = []
+        for e in row:
+            x = next(z)
+            new.append(phi * e + k * x)
+        out.append(new)
+    return out
 
-    def _fill(self, exchange, owner, sym: str, lot: int, side: Side, kept: list, target: list[int], room: int,
-              size: int, events: list) -> list[tuple[int, str, int]]:
-        """Add the target best quote if it is missing, and every missing target level if the side got
-        thin, within `room` (the inventory limit less what already rests on this side)."""
-        if not target:
-            return kept
+
+def _scan(mm: MarketMakers, exchange, errors: list, stock_fair: list, tick: int, interval: int, track: bool,
+          halts) -> list:
+    """Every maker's every symbol, in a fixed order: look at the ones that are due (see the module docstring)."""
+    plan = mm._plan
+    consts = mm._consts
+    n = len(plan)
+    events: list = []
+    for m, err in enumerate(errors):  # maker by maker, symbol by symbol: a fixed order
+        est = []  # as in `estimates`: fair * (1 + error)
+        for f, e in zip(stock_fair, err, strict=False):  # (as map would: to the shorter)
+            est.append(f * (1.0 + e))
+        due = (-(tick + m)) % interval  # (tick + m + j) % interval == 0  <=>  j % interval == due
+        skews, los, his = mm._skew[m], mm._lo[m], mm._hi[m]
+        if not len(skews) == len(los) == len(his) == n:
+            raise ValueError(f"maker {m}: per-symbol state of another length than the {n} instruments")
+        # (a look at symbol j rewrites only entry j of these lists, after it was read here)
+        for j in range(n):
+            c = plan[j]
+            e = est[c] if type(c) is int else sum(map(_mul, c[1], map(est.__getitem__, c[0])))
+            if j % interval == due:
+                due_now = True
+            elif track:
+                skew = skews[j]
+                due_now = not los[j] <= e * skew <= his[j]
+            else:
+                due_now = False
+            if due_now and not (halts and consts[j][0] in halts):
+                events += _look(mm, exchange, m, j, e, tick)
+    return events
+
+
+def _look(mm: MarketMakers, exchange, m: int, j: int, est: float, tick: int) -> list:
+    """Place the ladder around this maker's centre for symbol j; requote it if it is not where it
+    should be (see the module docstring), else only pick off stale orders."""
+    sym, lot, tick_size, limit, size, min_half, inv_move = mm._consts[j]
+    skew_k, half_bps, min_spacing, spacing_bps, extra_steps, max_age, pick_off, levels, _, _ = mm._k
+    owner = mm._owners[m]
+    q = mm.quotes[m][j]
+    inv = exchange.position(owner, sym)
+    skew = 1.0 - skew_k * inv / limit
+    centre = est * skew
+    # target prices on a grid of `step` so small moves keep levels, and the range [lo, hi] of centres
+    # for which the best bid and best ask stay where they are
+    # (`b if b > a else a` is max(a, b) and `b if b < a else a` is min(a, b), without the call)
+    half = centre * half_bps * 1e-4
+    if not half > min_half:
+        half = min_half
+    step = round(centre * spacing_bps * 1e-4 / tick_size)
+    step = (step if step > min_spacing else min_spacing) * tick_size
+    best_bid = math.floor((centre - half) / step) * step
+    best_ask = math.ceil((centre + half) / step) * step
+    # floor((c - half) / step) stays for c in [bid + half, bid + step + half); ceil((c + half) / step)
+    # for c in (ask - step - half, ask - half]. (half moves with c by a negligible 2e-4 of its move.)
+    extra = extra_steps * step  # look early only when the best would move track_move_steps steps
+    a, b = best_bid + half, best_ask - step - half
+    mm._lo[m][j] = (b if b > a else a) - extra
+    a, b = best_bid + step + half, best_ask - half
+    mm._hi[m][j] = (b if b < a else a) + extra
+    mm._skew[m][j] = skew
+    qb, qa = q.bids, q.asks
+    if (
+        qb
+        and qa
+        and best_bid > 0  # the target bids are not empty
+        and qb[0][0] == best_bid
+        and qa[0][0] == best_ask
+        and abs(inv - q.inventory) < inv_move
+        and tick - q.tick < max_age
+        and exchange.open_qty(qb[0][1]) is not None
+        and exchange.open_qty(qa[0][1]) is not None
+    ):  # the ladder is where it should be
+        return _pick_off(mm, exchange, owner, j, centre, inv, limit, qb, qa) if pick_off else []
+    # requote: move the best quotes to their targets; keep deeper orders still on the grid (and their
+    # time priority); refill a ladder that got thin; take stale orders through the centre in between
+    low = best_bid - levels * step
+    target_bids = list(range(best_bid, low if low > 0 else 0, -step))  # the positive ones
+    target_asks = list(range(best_ask, best_ask + levels * step, step))
+    events: list = []
+    refresh = tick - q.tick >= max_age
+    bids = _trim(mm, exchange, owner, qb, target_bids, True, refresh, size, events) if qb else qb
+    asks = _trim(mm, exchange, owner, qa, target_asks, False, refresh, size, events) if qa else qa
+    if pick_off:
+        taken = _pick_off(mm, exchange, owner, j, centre, inv, limit, bids, asks)
+        if taken:
+            events += taken
+            inv = exchange.position(owner, sym)
+    q.bids = _fill(mm, exchange, owner, sym, lot, _BUY, bids, target_bids, limit - inv, size, events)
+    q.asks = _fill(mm, exchange, owner, sym, lot, _SELL, asks, target_asks, limit + inv, size, events)
+    q.centre, q.inventory, q.tick = centre, inv, tick
+    return events
+
+
+def _trim(mm: MarketMakers, exchange, owner, side: list, target: list[int], is_bid: bool, refresh: bool, size: int,
+          events: list) -> list[tuple[int, str, int]]:
+    """Cancel this side's orders that must go (ahead of the target best, off the grid, too deep, or
+    too old) and return the ones kept, best first. A best order that is depleted is replaced too."""
+    kept: list[tuple[int, str, int]] = []
+    open_qty = exchange.open_qty
+    cancel = exchange.cancel
+    cancels = 0
+    if target and not refresh:
         top = target[0]
-        has_top = bool(kept) and kept[0][0] == top
-        if len(kept) + (not has_top) >= self._k[9]:  # levels - ladder_slack_levels
-            if has_top:
-                return kept
-            wanted = target[:1]
-        else:
-            have = {e[0] for e in kept}
-            wanted = [p for p in target if p not in have]
-        for e in kept:
-            room -= e[2]
-        submit = exchange.submit
-        next_id = self.next_id
-        added = []
-        for price in wanted:
-            qty = room if room < size else size  # min(size, room)
-            qty -= qty % lot
-            if qty <= 0:
-                break
-            room -= qty
-            oid = f"bg-m{next_id}"
-            next_id += 1
-            events += submit(_tuple_new(SubmitOrder, (oid, owner, sym, side, qty, _LIMIT, price, None, _GTC)))
-            added.append((price, oid, qty))
-        if not added:
+        step = top - target[1] if len(target) > 1 else 0
+        if not is_bid:
+            step = -step
+        room = mm._k[8]  # levels + ladder_slack_levels
+        depth = (room - 1) * step
+        last = None
+        for entry in side:
+            price = entry[0]
+            behind = top - price if is_bid else price - top
+            if 0 <= behind <= depth and price != last and len(kept) < room and (not step or not behind % step):
+                if behind == 0:  # the new best level: it must be alive and not depleted
+                    left = open_qty(entry[1])
+                    if left is None:
+                        continue
+                    if left * 2 < size:
+                        events += cancel(_tuple_new(CancelOrder, (entry[1], owner)))
+                        cancels += 1
+                        continue
+                kept.append(entry)
+                last = price
+            elif open_qty(entry[1]) is not None:
+                events += cancel(_tuple_new(CancelOrder, (entry[1], owner)))
+                cancels += 1
+    else:
+        for entry in side:
+            if open_qty(entry[1]) is not None:
+                events += cancel(_tuple_new(CancelOrder, (entry[1], owner)))
+                cancels += 1
+    if cancels:
+        mm.cancels_sent += cancels
+    return kept
+
+
+def _fill(mm: MarketMakers, exchange, owner, sym: str, lot: int, side: Side, kept: list, target: list[int], room: int,
+          size: int, events: list) -> list[tuple[int, str, int]]:
+    """Add the target best quote if it is missing, and every missing target level if the side got
+    thin, within `room` (the inventory limit less what already rests on this side)."""
+    if not target:
+        return kept
+    top = target[0]
+    has_top = bool(kept) and kept[0][0] == top
+    if len(kept) + (not has_top) >= mm._k[9]:  # levels - ladder_slack_levels
+        if has_top:
             return kept
-        self.orders_sent += next_id - self.next_id
-        self.next_id = next_id
-        if len(added) == 1 and added[0][0] == top:
-            return added + kept
-        ladder = kept + added
-        ladder.sort(key=_neg_price if side is _BUY else _price)
-        return ladder
+        wanted = target[:1]
+    else:
+        have = {e[0] for e in kept}
+        wanted = [p for p in target if p not in have]
+    for e in kept:
+        room -= e[2]
+    submit = exchange.submit
+    next_id = mm.next_id
+    added = []
+    for price in wanted:
+        qty = room if room < size else size  # min(size, room)
+        qty -= qty % lot
+        if qty <= 0:
+            break
+        room -= qty
+        oid = f"bg-m{next_id}"
+        next_id += 1
+        events += submit(_tuple_new(SubmitOrder, (oid, owner, sym, side, qty, _LIMIT, price, None, _GTC)))
+        added.append((price, oid, qty))
+    if not added:
+        return kept
+    mm.orders_sent += next_id - mm.next_id
+    mm.next_id = next_id
+    if len(added) == 1 and added[0][0] == top:
+        return added + kept
+    ladder = kept + added
+    ladder.sort(key=_neg_price if side is _BUY else _price)
+    return ladder
 
-    def _pick_off(self, exchange, owner, j: int, centre: float, inv: int, limit: int,
-                  bids: list, asks: list) -> list:
-        """Take other traders' orders that are through the centre by more than `pick_off_bps`, within the
-        inventory limit (counting what rests on our own side as if it all filled), with IOC orders."""
-        sym, lot, tick_size, _, size, _, _ = self._consts[j]
-        edge = self._edge
-        events: list = []
-        ask = exchange.best_ask(sym)
-        if ask is not None and ask < centre * (1.0 - edge):
-            price = int(centre * (1.0 - edge) // tick_size) * tick_size
-            qty = limit - inv
-            for e in bids:
-                qty -= e[2]
-            if size < qty:
-                qty = size
-            qty -= qty % lot
-            if qty > 0 and price >= ask:
-                events += self._ioc(exchange, owner, sym, _BUY, qty, price)
-        bid = exchange.best_bid(sym)
-        if bid is not None and bid > centre * (1.0 + edge):
-            price = -int(-centre * (1.0 + edge) // tick_size) * tick_size
-            qty = limit + inv
-            for e in asks:
-                qty -= e[2]
-            if size < qty:
-                qty = size
-            qty -= qty % lot
-            if qty > 0 and price <= bid:
-                events += self._ioc(exchange, owner, sym, _SELL, qty, price)
-        return events
 
-    def _ioc(self, exchange, owner, sym, side, qty, price) -> list:
-        oid = f"bg-m{self.next_id}"
-        self.next_id += 1
-        self.orders_sent += 1
-        self.picked_off += 1
-        return exchange.submit(_tuple_new(SubmitOrder, (oid, owner, sym, side, qty, _LIMIT, price, None, _IOC)))
+def _pick_off(mm: MarketMakers, exchange, owner, j: int, centre: float, inv: int, limit: int,
+              bids: list, asks: list) -> list:
+    """Take other traders' orders that are through the centre by more than `pick_off_bps`, within the
+    inventory limit (counting what rests on our own side as if it all filled), with IOC orders."""
+    sym, lot, tick_size, _, size, _, _ = mm._consts[j]
+    edge = mm._edge
+    events: list = []
+    ask = exchange.best_ask(sym)
+    if ask is not None and ask < centre * (1.0 - edge):
+        price = int(centre * (1.0 - edge) // tick_size) * tick_size
+        qty = limit - inv
+        for e in bids:
+            qty -= e[2]
+        if size < qty:
+            qty = size
+        qty -= qty % lot
+        if qty > 0 and price >= ask:
+            events += _ioc(mm, exchange, owner, sym, _BUY, qty, price)
+    bid = exchange.best_bid(sym)
+    if bid is not None and bid > centre * (1.0 + edge):
+        price = -int(-centre * (1.0 + edge) // tick_size) * tick_size
+        qty = limit + inv
+        for e in asks:
+            qty -= e[2]
+        if size < qty:
+            qty = size
+        qty -= qty % lot
+        if qty > 0 and price <= bid:
+            events += _ioc(mm, exchange, owner, sym, _SELL, qty, price)
+    return events
+
+
+def _ioc(mm: MarketMakers, exchange, owner, sym, side, qty, price) -> list:
+    oid = f"bg-m{mm.next_id}"
+    mm.next_id += 1
+    mm.orders_sent += 1
+    mm.picked_off += 1
+    return exchange.submit(_tuple_new(SubmitOrder, (oid, owner, sym, side, qty, _LIMIT, price, None, _IOC)))
 
 
 def _price(entry: tuple) -> int:

@@ -82,70 +82,78 @@ class NoiseTraders:
         if n == 0 or not self.instruments:
             return []
         # one batch of uniforms per tick: 6 per arrival (trader, symbol, side, kind, distance, size)
-        u = iter(rng.random(6 * n).tolist())
+        u = rng.random(6 * n).tolist()
         events: list = []
-        submit = exchange.submit
-        best_bid = exchange.best_bid
-        best_ask = exchange.best_ask
-        symbols = self._symbols
-        n_sym = len(symbols)
-        last_sym = n_sym - 1
-        cum = self._cum_list
-        p_market, p_aggr, aggr, passive, max_off, max_lots = self._params
-        log_q = self._log_q
-        owners = self._owners
-        count = len(owners)
-        last_trader = count - 1
-        log1p = math.log1p
-        next_id = self.next_id
-        # (`k if k < cap else cap` below is min(k, cap) without the call: a few hundred thousand per run)
-        for who, us, uside, ukind, uoff, usize in zip(u, u, u, u, u, u, strict=True):  # six at a time, in draw order
-            if cum is None:
-                k = int(us * n_sym)
-                sym, lot, tick_size = symbols[k if k < last_sym else last_sym]
-            else:
-                sym, lot, tick_size = symbols[bisect_right(cum, us)]
-            buy = uside < 0.5
-            side = _BUY if buy else _SELL
-            if log_q == 0.0:
-                qty = lot
-            else:
-                k = 1 + int(log1p(-usize) / log_q)
-                qty = (k if k < max_lots else max_lots) * lot
-            oid = f"bg-n{next_id}"
-            next_id += 1
-            k = int(who * count)
-            owner = owners[k if k < last_trader else last_trader]
-            if ukind < p_market:
-                events += submit(_tuple_new(SubmitOrder, (oid, owner, sym, side, qty, _MARKET, None, None, _IOC)))
-                continue
-            bid = best_bid(sym)
-            ask = best_ask(sym)
-            if ukind < p_aggr:  # cross the spread by up to `aggressive_bps`
-                ref = ask if buy else bid
-                if ref is None:
-                    ref = bid if buy else ask
-                base = float(ref) if ref is not None else _fallback(exchange, sym, fair)
-                off = uoff * aggr
-                raw = base * (1.0 + off) if buy else base * (1.0 - off)
-            else:  # rest an exponential distance behind the mid
-                if bid is not None and ask is not None:
-                    base = (bid + ask) * 0.5
-                elif bid is None and ask is None:
-                    base = _fallback(exchange, sym, fair)
-                else:
-                    base = float(bid if bid is not None else ask)
-                off = -log1p(-uoff) * passive
-                if off > max_off:
-                    off = max_off
-                raw = base * (1.0 - off) if buy else base * (1.0 + off)
-            price = int(round(raw / tick_size)) * tick_size  # Instrument.round_to_tick, inlined
-            if price < tick_size:
-                price = tick_size
-            events += submit(_tuple_new(SubmitOrder, (oid, owner, sym, side, qty, _LIMIT, price, None, _DAY)))
+        next_id = _arrivals(self, exchange, fair, u, n, self.next_id, events)
         self.orders_sent += n
         self.next_id = next_id
         return events
+
+
+def _arrivals(noise: NoiseTraders, exchange, fair: dict[str, float], u: list, n: int, next_id: int,
+              events: list) -> int:
+    """Send the tick's `n` arrivals, drawn six uniforms each in `u`; returns the next order number.
+    (A function of the module, not a method, so that noise_trader.pxd can give it C types.)"""
+    submit = exchange.submit
+    best_bid = exchange.best_bid
+    best_ask = exchange.best_ask
+    symbols = noise._symbols
+    n_sym = len(symbols)
+    last_sym = n_sym - 1
+    cum = noise._cum_list
+    p_market, p_aggr, aggr, passive, max_off, max_lots = noise._params
+    log_q = noise._log_q
+    owners = noise._owners
+    count = len(owners)
+    last_trader = count - 1
+    log1p = math.log1p
+    # (`k if k < cap else cap` below is min(k, cap) without the call: a few hundred thousand per run)
+    for i in range(0, 6 * n, 6):  # six at a time, in draw order
+        who, us, uside, ukind, uoff, usize = u[i], u[i + 1], u[i + 2], u[i + 3], u[i + 4], u[i + 5]
+        if cum is None:
+            k = int(us * n_sym)
+            sym, lot, tick_size = symbols[k if k < last_sym else last_sym]
+        else:
+            sym, lot, tick_size = symbols[bisect_right(cum, us)]
+        buy = uside < 0.5
+        side = _BUY if buy else _SELL
+        if log_q == 0.0:
+            qty = lot
+        else:
+            lots = 1 + int(log1p(-usize) / log_q)
+            qty = (lots if lots < max_lots else max_lots) * lot
+        oid = f"bg-n{next_id}"
+        next_id += 1
+        k = int(who * count)
+        owner = owners[k if k < last_trader else last_trader]
+        if ukind < p_market:
+            events += submit(_tuple_new(SubmitOrder, (oid, owner, sym, side, qty, _MARKET, None, None, _IOC)))
+            continue
+        bid = best_bid(sym)
+        ask = best_ask(sym)
+        if ukind < p_aggr:  # cross the spread by up to `aggressive_bps`
+            ref = ask if buy else bid
+            if ref is None:
+                ref = bid if buy else ask
+            base = float(ref) if ref is not None else _fallback(exchange, sym, fair)
+            off = uoff * aggr
+            raw = base * (1.0 + off) if buy else base * (1.0 - off)
+        else:  # rest an exponential distance behind the mid
+            if bid is not None and ask is not None:
+                base = (bid + ask) * 0.5
+            elif bid is None and ask is None:
+                base = _fallback(exchange, sym, fair)
+            else:
+                base = float(bid if bid is not None else ask)
+            off = -log1p(-uoff) * passive
+            if off > max_off:
+                off = max_off
+            raw = base * (1.0 - off) if buy else base * (1.0 + off)
+        price = int(round(raw / tick_size)) * tick_size  # Instrument.round_to_tick, inlined
+        if price < tick_size:
+            price = tick_size
+        events += submit(_tuple_new(SubmitOrder, (oid, owner, sym, side, qty, _LIMIT, price, None, _DAY)))
+    return next_id
 
 
 def _fallback(exchange, symbol: str, fair: dict[str, float]) -> float:

@@ -89,58 +89,65 @@ class ValueTraders:
         phi = cfg.view_bias_persistence
         scale = math.sqrt(1.0 - phi * phi) * cfg.view_bias_bps * 1e-4
         innov = [z * scale for z in rng.standard_normal(n).tolist()]
-        stock_pos = self._stock_pos
-        bias = self.bias
-        stock_fair = None
-        instruments = self.instruments
-        best_bid, best_ask, position = exchange.best_bid, exchange.best_ask, exchange.position
-        max_position_lots = cfg.max_position_lots
-        next_id = self.next_id
-
         events: list = []
-        for k in range(n):
-            inst = instruments[sym_idx[k]]
-            sym = inst.symbol
-            i = who[k]
-            if inst.kind is _ETF:
-                if stock_fair is None:
-                    stock_fair = np.array([fair[s] for s in self.stocks])
-                views = stock_fair * (1.0 + bias[i])
-                view = inst.nav(dict(zip(self.stocks, views.tolist(), strict=True)))
-            else:
-                j = stock_pos[sym]
-                b = phi * float(bias[i, j]) + innov[k]
-                bias[i, j] = b
-                view = fair[sym] * (1.0 + b)
-            view *= 1.0 + noise[k]
-            bid = best_bid(sym)
-            ask = best_ask(sym)
-            if bid is not None and ask is not None:
-                ref = (bid + ask) * 0.5
-            else:
-                last = exchange.last_price(sym)
-                ref = float(last) if last is not None else fair[sym]
-            gap = view / ref - 1.0
-            lot = inst.lot_size
-            cap = max_position_lots * lot
-            excess = abs(gap) - threshold
-            target = 0 if excess <= 0.0 else int(min(1.0, excess * slope) * cap) * (1 if gap > 0 else -1)
-            owner = f"value:{i}"
-            want = target - position(owner, sym)
-            qty = min(lots[k] * lot, abs(want))
-            qty -= qty % lot
-            if qty <= 0:
-                continue
-            if want > 0:
-                side, price = _BUY, inst.round_to_tick(view * (1.0 - edge))
-            else:
-                side, price = _SELL, inst.round_to_tick(view * (1.0 + edge))
-            oid = f"bg-v{next_id}"
-            next_id += 1
-            events += exchange.submit(_tuple_new(SubmitOrder, (oid, owner, sym, side, qty, _LIMIT, price, None, _DAY)))
+        next_id = _decide(self, exchange, fair, n, who, sym_idx, noise, lots, innov, threshold, slope, edge, phi,
+                          cfg.max_position_lots, self.next_id, events)
         self.orders_sent += next_id - self.next_id
         self.next_id = next_id
         return events
+
+
+def _decide(value: ValueTraders, exchange, fair: dict[str, float], n: int, who: list, sym_idx: list, noise: list,
+            lots: list, innov: list, threshold: float, slope: float, edge: float, phi: float, max_position_lots: int,
+            next_id: int, events: list) -> int:
+    """The tick's `n` arrivals, with their draws: send each one's order; returns the next order number.
+    (A function of the module, not a method, so that value_trader.pxd can give it C types.)"""
+    stock_pos = value._stock_pos
+    bias = value.bias
+    stock_fair = None
+    instruments = value.instruments
+    best_bid, best_ask, position = exchange.best_bid, exchange.best_ask, exchange.position
+    for k in range(n):
+        inst = instruments[sym_idx[k]]
+        sym = inst.symbol
+        i = who[k]
+        if inst.kind is _ETF:
+            if stock_fair is None:
+                stock_fair = np.array([fair[s] for s in value.stocks])
+            views = stock_fair * (1.0 + bias[i])
+            view = inst.nav(dict(zip(value.stocks, views.tolist(), strict=True)))
+        else:
+            j = stock_pos[sym]
+            b = phi * float(bias[i, j]) + innov[k]
+            bias[i, j] = b
+            view = fair[sym] * (1.0 + b)
+        view *= 1.0 + noise[k]
+        bid = best_bid(sym)
+        ask = best_ask(sym)
+        if bid is not None and ask is not None:
+            ref = (bid + ask) * 0.5
+        else:
+            last = exchange.last_price(sym)
+            ref = float(last) if last is not None else fair[sym]
+        gap = view / ref - 1.0
+        lot = inst.lot_size
+        cap = max_position_lots * lot
+        excess = abs(gap) - threshold
+        target = 0 if excess <= 0.0 else int(min(1.0, excess * slope) * cap) * (1 if gap > 0 else -1)
+        owner = f"value:{i}"
+        want = target - position(owner, sym)
+        qty = min(lots[k] * lot, abs(want))
+        qty -= qty % lot
+        if qty <= 0:
+            continue
+        if want > 0:
+            side, price = _BUY, inst.round_to_tick(view * (1.0 - edge))
+        else:
+            side, price = _SELL, inst.round_to_tick(view * (1.0 + edge))
+        oid = f"bg-v{next_id}"
+        next_id += 1
+        events += exchange.submit(_tuple_new(SubmitOrder, (oid, owner, sym, side, qty, _LIMIT, price, None, _DAY)))
+    return next_id
 
 
 # The compiled twin of this module, when it was built from this very source (market/compiled_twin.py).
