@@ -66,8 +66,9 @@ def _bare_market(cycles: int, cfg) -> float:
 
 
 def _empty_graph(tmp: Path, cycles: int) -> float:
-    """Seconds for `cycles` invocations of a graph of the cycle's shape whose nodes do nothing (six nodes,
-    one Send per trader, SqliteSaver, durability "exit"): LangGraph's own cost per cycle on this machine."""
+    """Seconds for `cycles` invocations of a graph of the cycle's shape when issue 21 was filed, whose nodes do
+    nothing (six nodes, one Send per trader, SqliteSaver, durability "exit"): the issue's measure of LangGraph's
+    own cost per cycle on this machine (the floor now runs five nodes: graphs/cycle_graph.py)."""
     g = StateGraph(_EmptyState)
     for name in ("market_tick", "discussion", "risk", "execution"):
         g.add_node(name, lambda s: {})
@@ -110,7 +111,7 @@ def _rule_run(tmp: Path) -> bool:
                   f"(targets <= 20 s, >= 10,000 trades); CPU time {cpu1000:.2f}s (what other load cannot inflate)")
             print(f"  bare background market, same cycles: {bare:.2f}s -> graph + ledger + checkpoints cost "
                   f"{t1000 / bare:.2f}x the market alone; {1000 * t1000 / CYCLES:.1f} ms per cycle")
-            print(f"  an empty graph of the same shape (6 nodes, 6 Sends, SqliteSaver), same cycles: {empty:.2f}s; "
+            print(f"  an empty graph of the issue's shape (6 nodes, 6 Sends, SqliteSaver), same cycles: {empty:.2f}s; "
                   f"bare market + empty graph = {bare + empty:.2f}s, the floor's own work the other "
                   f"{t1000 - bare - empty:.2f}s")
         if len(trades) % 1000 == 0:

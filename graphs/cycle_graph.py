@@ -1,8 +1,16 @@
 """The trading cycle as a LangGraph state machine: one invocation per cycle, on the run's thread.
 
     START -> market_tick -> discussion -> decide (one Send per trader, in parallel, when some trader calls
-          a model; one Send for all when every trader is rule-based: graphs/nodes/fan_out.py) -> risk -> execution
-          -> settle -> END
+          a model; one Send for all when every trader is rule-based: graphs/nodes/fan_out.py) -> risk
+          -> settle (execution, then settlement) -> END
+
+The settle node runs two stages in one LangGraph super-step: execution (graphs/nodes/execution.py: cancels,
+reservations, orders to the exchange) and settlement (graphs/nodes/settle.py: the cycle's end, fills to the
+ledger, everything recorded in one transaction). Each super-step costs LangGraph about 3.4% of a rule cycle
+(scheduling, channels, the step's checkpoint bookkeeping; instructions counted under valgrind), and nothing
+needs a step between the two: a person approves orders at risk, before either; with durability "exit" no
+checkpoint was written between them; a crash anywhere in the cycle leaves the last completed cycle, as
+before. Their traces keep their own stages ("execution", "settle"), which the chat UI shows as steps.
 
 `build_graph()` returns the uncompiled builder; callers compile it with their checkpointer
 (SqliteSaver on the command line, AsyncSqliteSaver in Chainlit, none for `langgraph dev`). Compiled with a
@@ -12,6 +20,7 @@ LangSmith trace named "cycle N", each trader's decision a child run (see graphs/
 from __future__ import annotations
 
 from langgraph.graph import END, START
+from langgraph.runtime import Runtime
 
 from graphs.context import FloorContext
 from graphs.nodes.decide import decide
@@ -24,7 +33,13 @@ from graphs.nodes.settle import settle
 from graphs.state import CycleState
 from graphs.tracing import CycleGraphBuilder, traced_decide
 
-NODES = ("market_tick", "discussion", "decide", "risk", "execution", "settle")
+NODES = ("market_tick", "discussion", "decide", "risk", "settle")
+
+
+def execute_and_settle(state: CycleState, runtime: Runtime) -> dict:
+    """The settle node: the approved orders reach the exchange, then the cycle settles (module docstring)."""
+    update = execution(state, runtime)
+    return {**update, **settle({**state, **update}, runtime)}
 
 
 def build_graph() -> CycleGraphBuilder:
@@ -33,13 +48,11 @@ def build_graph() -> CycleGraphBuilder:
     g.add_node("discussion", discussion)
     g.add_node("decide", decide_each(traced_decide(decide)))
     g.add_node("risk", risk)
-    g.add_node("execution", execution)
-    g.add_node("settle", settle)
+    g.add_node("settle", execute_and_settle)
     g.add_edge(START, "market_tick")
     g.add_edge("market_tick", "discussion")
     g.add_conditional_edges("discussion", fan_out, ["decide"])
     g.add_edge("decide", "risk")
-    g.add_edge("risk", "execution")
-    g.add_edge("execution", "settle")
+    g.add_edge("risk", "settle")
     g.add_edge("settle", END)
     return g

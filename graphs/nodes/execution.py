@@ -1,4 +1,5 @@
-"""Node 5, execution: cancels first, then orders reach the exchange in a seeded-shuffle arrival order.
+"""Execution, the settle node's first stage (graphs/cycle_graph.py): cancels first, then orders reach the
+exchange in a seeded-shuffle arrival order.
 
 Each order first reserves its cash (buys) or shares (sells) in the ledger, so two orders can never
 spend the same cash; a reservation the ledger refuses is recorded as a rejection and the order never
