@@ -27,7 +27,7 @@ from cpython.object cimport PyObject, PyTypeObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from libc.stdlib cimport calloc, free, realloc
 from libc.string cimport memset
-from cpython.tuple cimport PyTuple_SET_ITEM
+from cpython.tuple cimport PyTuple_GET_SIZE, PyTuple_SET_ITEM
 
 from heapq import heappop, heappush
 
@@ -43,7 +43,7 @@ from market.events import (
 )
 from market.market_data import Bar
 from market.order_state import MAX_UNITS as _MAX_UNITS_PY
-from market.orders import OrderType, Side, SubmitOrder, TimeInForce
+from market.orders import CancelOrder, OrderType, Side, SubmitOrder, TimeInForce
 
 cdef extern from *:
     """
@@ -135,7 +135,7 @@ cdef object _ACCEPTED = OrderAccepted, _TRADE = TradeExecuted, _CANCELLED = Orde
 cdef PyTypeObject* P_ACCEPTED = <PyTypeObject*>OrderAccepted
 cdef PyTypeObject* P_TRADE = <PyTypeObject*>TradeExecuted
 cdef PyTypeObject* P_CANCELLED = <PyTypeObject*>OrderCancelled
-cdef object _SUBMIT = SubmitOrder, _SIDE = Side, _TIF = TimeInForce
+cdef object _SUBMIT = SubmitOrder, _CANCEL = CancelOrder, _SIDE = Side, _TIF = TimeInForce
 cdef object LIMIT = OrderType.LIMIT
 cdef object BUY = Side.BUY
 cdef object IOC = TimeInForce.IOC, FOK = TimeInForce.FOK
@@ -435,6 +435,64 @@ cdef class IdTable:
         memset(self.index, 0, (self.mask + 1) * sizeof(unsigned long long))
         self.used = self.size = 0
         self.epoch += 1
+
+    # ------------------------------------------------------------- the Exchange's end of a cycle, in C
+    def live_since(self, Py_ssize_t mark, tif):
+        """`[o for o in islice(self.values(), mark, None) if o is not None and o[TIF] is tif and o[STATE] != DONE]`:
+        the live records of time in force `tif` accepted after the first `mark` ids (Exchange.end_cycle)."""
+        cdef Py_ssize_t i, skip = mark
+        cdef list out = []
+        cdef PyObject* v
+        for i in range(self.used):
+            if self.entries[i].key is NULL:
+                continue
+            if skip > 0:
+                skip -= 1
+                continue
+            v = self.entries[i].value
+            if v == <PyObject*>None:
+                continue
+            if Py_TYPE(v) == <PyTypeObject*>Order:
+                if (<Order>v).tif is tif and (<Order>v).state != DONE:
+                    out.append(<object>v)
+            elif (<object>v)[6] is tif and (<object>v)[11] != DONE:  # TIF, STATE (market/order_state.py)
+                out.append(<object>v)
+        return out
+
+    def pop_first(self, Py_ssize_t count):
+        """Remove the first `count` ids; returns the (id, record) pairs of the live records among them, in
+        order: `[(k, o) for k in list(islice(self, count)) if (o := self.pop(k)) is not None and o[STATE] != DONE]`
+        (Exchange._forget_old_ids)."""
+        cdef Py_ssize_t i, left = count
+        cdef list keep = []
+        cdef PyObject* v
+        cdef IdEntry* e
+        cdef size_t k
+        cdef unsigned long long want
+        for i in range(self.used):
+            if left <= 0:
+                break
+            e = &self.entries[i]
+            if e.key is NULL:
+                continue
+            left -= 1
+            v = e.value
+            if v != <PyObject*>None:
+                if Py_TYPE(v) == <PyTypeObject*>Order:
+                    if (<Order>v).state != DONE:
+                        keep.append((<object>e.key, <object>v))
+                elif (<object>v)[11] != DONE:  # STATE
+                    keep.append((<object>e.key, <object>v))
+            k = (<size_t>e.hash) & <size_t>self.mask  # its index slot: the one that holds its entry number
+            want = <unsigned long long>(i + 1)
+            while (self.index[k] & 0xFFFFFFFFULL) != want:
+                k = (k + 1) & <size_t>self.mask
+            self.index[k] = SLOT_TOMB
+            Py_XDECREF(e.key)
+            Py_XDECREF(e.value)
+            e.key = e.value = NULL
+            self.size -= 1
+        return keep
 
     def __iter__(self):
         cdef Py_ssize_t i = 0
@@ -773,11 +831,7 @@ cdef class OrderBook:
                                        RESTING, 0))
 
     def cancel(self, Order o, reason=REQUESTED):
-        cdef long long rem = self._remove(o)
-        cdef Clock clk = self.clock
-        cdef long long seq = clk.seq
-        clk.seq = seq + 1
-        return _cancelled(seq, clk.cycle, clk.tick, o.oid, o.owner, self.symbol, rem, reason)
+        return self._cancel(o, reason)
 
     def remove_for_expiry(self, Order o):
         """Take a live order out of the book (for DAY expiry); returns its remaining quantity."""
@@ -818,6 +872,13 @@ cdef class OrderBook:
         return ev
 
     # ----------------------------------------------------------------- internals
+    cdef object _cancel(self, Order o, object reason):
+        cdef long long rem = self._remove(o)
+        cdef Clock clk = self.clock
+        cdef long long seq = clk.seq
+        clk.seq = seq + 1
+        return _cancelled(seq, clk.cycle, clk.tick, o.oid, o.owner, self.symbol, rem, reason)
+
     cdef list _limit(self, str oid, str owner, object side, bint is_buy, object tif, object price_o,
                      long long price, object qty_o, long long qty, Py_ssize_t id_ix):
         """`submit_limit` once `ids[oid]` exists (as None, at entry number `id_ix`)."""
@@ -1263,3 +1324,107 @@ def exchange_submit(self, cmd):
                             return book._limit(<str>oid, <str>owner, <object>side, side == <PyObject*>BUY, <object>tif,
                                                <object>price, p, <object>qty, q, ix)
     return self._submit_checked(cmd)
+
+
+# ------------------------------------------------------------------ the Exchange's hot reads and cancel
+# Compiled copies of `Exchange.open_qty`, `cancel`, `position`, `best_bid` and `best_ask` (market/exchange.py
+# installs them like `exchange_submit` above; its Python methods stay the specification, as `_<name>_python`).
+# Each handles the common case in C: exact strs for ids, owners and symbols, the compiled engine's tables
+# (an `IdTable` of `Order`s, books of this module's `OrderBook`) and, for cancel, a live order cancelled by
+# its owner. Anything else (garbage input, unknown ids on the cancel path, str subclasses, the pure engine's
+# tables of an old snapshot) goes to the Python method, so results, events and errors are the same.
+
+cdef inline PyObject* _live_record(object ids, object oid) except? NULL:
+    """The table's value for the exact str `oid` when `ids` is an IdTable: NULL if absent (borrowed)."""
+    cdef IdTable t = <IdTable>ids
+    cdef Py_ssize_t slot, ix = t._find(oid, hash(oid), &slot)
+    return NULL if ix < 0 else t.entries[ix].value
+
+
+def exchange_open_qty(self, order_id):
+    """`Exchange.open_qty` on the compiled engine: the open quantity of a live order, else None."""
+    cdef object ids
+    cdef PyObject* v
+    if PyUnicode_CheckExact(order_id):
+        ids = self._ids
+        if type(ids) is IdTable:
+            v = _live_record(ids, order_id)
+            if v is NULL or v == <PyObject*>None:
+                return None
+            if Py_TYPE(v) == <PyTypeObject*>Order:
+                return None if (<Order>v).state == DONE else (<Order>v).qty
+    return self._open_qty_python(order_id)
+
+
+def exchange_cancel(self, cmd):
+    """`Exchange.cancel` on the compiled engine: its fast path (a live order cancelled by its owner) in C."""
+    cdef object ids, books
+    cdef PyObject* v
+    cdef PyObject* b
+    cdef PyObject* oid
+    cdef PyObject* owner
+    cdef Order o
+    if type(cmd) is _CANCEL and PyTuple_GET_SIZE(cmd) == 2:
+        oid, owner = PyTuple_GET_ITEM(cmd, 0), PyTuple_GET_ITEM(cmd, 1)
+        if PyUnicode_CheckExact(<object>oid) and (owner == <PyObject*>None or PyUnicode_CheckExact(<object>owner)):
+            ids, books = self._ids, self._books
+            if type(ids) is IdTable and type(books) is dict:
+                v = _live_record(ids, <object>oid)
+                if v is not NULL and Py_TYPE(v) == <PyTypeObject*>Order:
+                    o = <Order>v
+                    if o.state != DONE and (owner == <PyObject*>None or tf_str_eq(<str>owner, o.owner)):
+                        b = PyDict_GetItemWithError(books, o.symbol)
+                        if b is not NULL and type(<object>b) is OrderBook:
+                            return [(<OrderBook>b)._cancel(o, REQUESTED)]
+    return self._cancel_python(cmd)
+
+
+def exchange_position(self, owner, symbol):
+    """`Exchange.position` on the compiled engine."""
+    cdef object books
+    cdef PyObject* b
+    cdef PyObject* a
+    if PyUnicode_CheckExact(symbol) and PyUnicode_CheckExact(owner):
+        books = self._books
+        if type(books) is dict:
+            b = PyDict_GetItemWithError(books, symbol)
+            if b is NULL:
+                return 0
+            if type(<object>b) is OrderBook:
+                a = PyDict_GetItemWithError((<OrderBook>b).accts, owner)
+                return 0 if a is NULL else (<Acct>a).pos
+    return self._position_python(owner, symbol)
+
+
+def exchange_best_bid(self, symbol):
+    """`Exchange.best_bid` on the compiled engine."""
+    cdef object books
+    cdef PyObject* b
+    cdef list side
+    if PyUnicode_CheckExact(symbol):
+        books = self._books
+        if type(books) is dict:
+            b = PyDict_GetItemWithError(books, symbol)
+            if b is NULL:
+                return None
+            if type(<object>b) is OrderBook:
+                side = (<OrderBook>b).bids
+                return _best(side).price_o if PyList_GET_SIZE(side) else None
+    return self._best_bid_python(symbol)
+
+
+def exchange_best_ask(self, symbol):
+    """`Exchange.best_ask` on the compiled engine."""
+    cdef object books
+    cdef PyObject* b
+    cdef list side
+    if PyUnicode_CheckExact(symbol):
+        books = self._books
+        if type(books) is dict:
+            b = PyDict_GetItemWithError(books, symbol)
+            if b is NULL:
+                return None
+            if type(<object>b) is OrderBook:
+                side = (<OrderBook>b).asks
+                return _best(side).price_o if PyList_GET_SIZE(side) else None
+    return self._best_ask_python(symbol)

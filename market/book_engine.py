@@ -26,6 +26,9 @@ class Engine(NamedTuple):
     Clock: type
     IdTable: type  # the exchange-wide order id table: a dict, or the compiled engine's ordered table
     exchange_submit: Callable | None  # a compiled Exchange.submit (same behaviour), or None
+    # compiled `Exchange` methods (same behaviour), name -> function: open_qty, cancel, position, best_bid,
+    # best_ask; empty for the pure engine
+    exchange_methods: dict[str, Callable] = {}
 
 
 PYTHON = Engine("python", book.OrderBook, order_state.Clock, dict, None)
@@ -36,7 +39,16 @@ def _load_compiled() -> Engine | None:
         from market import _book_core
     except ImportError:
         return None
-    return Engine("compiled", _book_core.OrderBook, _book_core.Clock, _book_core.IdTable, _book_core.exchange_submit)
+    methods = {name: getattr(_book_core, "exchange_" + name, None) for name in EXCHANGE_METHODS}
+    if None in methods.values() or not hasattr(_book_core.IdTable, "pop_first"):
+        return None  # built from an older market/_book_core.pyx: the pure engine runs until it is rebuilt
+    return Engine("compiled", _book_core.OrderBook, _book_core.Clock, _book_core.IdTable, _book_core.exchange_submit,
+                  methods)
+
+
+# the Exchange methods the compiled engine carries in C besides `submit` (market/_book_core.pyx's
+# `exchange_<name>`): the background market calls them about a thousand times a cycle
+EXCHANGE_METHODS = ("open_qty", "cancel", "position", "best_bid", "best_ask")
 
 
 COMPILED = _load_compiled()

@@ -145,8 +145,12 @@ class Exchange:
         # among the ids added since `_cycle_mark`: `_ids` is in order of acceptance and loses entries only
         # in `_forget_old_ids` (which counts on the same). Looking at those alone spares a pass over the
         # whole memory window of ids. (Without a window the mark stays 0: every id is looked at.)
-        recent = islice(self._ids.values(), self._cycle_mark, None)
-        day = [o for o in recent if o is not None and o[TIF] is _DAY and o[STATE] != DONE]
+        ids = self._ids
+        if type(ids) is dict:
+            recent = islice(ids.values(), self._cycle_mark, None)
+            day = [o for o in recent if o is not None and o[TIF] is _DAY and o[STATE] != DONE]
+        else:  # the compiled engine's IdTable makes the same list in C
+            day = ids.live_since(self._cycle_mark, _DAY)
         day.sort(key=_arrival)  # in order of time priority
         books, add = self._books, events.append
         seq, cycle, tick = clk.seq, clk.cycle, clk.tick
@@ -180,6 +184,9 @@ class Exchange:
         counts.append(len(ids) - self._cycle_mark)
         keep = []
         while len(counts) > self._id_memory:
+            if type(ids) is not dict:  # the compiled engine's IdTable does the loop below in C
+                keep += ids.pop_first(counts.popleft())
+                continue
             for oid in list(islice(ids, counts.popleft())):
                 o = ids.pop(oid)
                 if o is not None and o[STATE] != DONE:
@@ -267,6 +274,10 @@ class Exchange:
             return [rej]
         return [self._books[o[SYMBOL]].cancel(o)]
 
+    _cancel_python = cancel
+    # The compiled engine carries a C copy of the fast path above; anything else it hands to `_cancel_python`.
+    cancel = _engine.exchange_methods.get("cancel", cancel)
+
     def modify(self, cmd: ModifyOrder) -> list:
         o, values, rej = self._find(cmd, 4)
         if rej is not None:
@@ -327,7 +338,10 @@ class Exchange:
     # ----------------------------------------------------------------- market data
     # The reads below are the background agents' hot path (hundreds of thousands of calls per thousand
     # cycles): each looks its book up inline, `_lookup` spelled out (None for an unknown or unhashable
-    # symbol), which saves a Python call per read.
+    # symbol), which saves a Python call per read. On the compiled engine, `best_bid`, `best_ask`,
+    # `open_qty` and `position` (and `cancel`, `submit`) are C copies of these methods
+    # (market/_book_core.pyx's `exchange_<name>`): the Python ones, kept as `_<name>_python`, are the
+    # specification, and the C ones hand them every case they do not handle themselves.
     def book(self, symbol: str) -> OrderBook | None:
         return _lookup(self._books, symbol)
 
@@ -338,12 +352,18 @@ class Exchange:
             return None
         return b.best_bid()
 
+    _best_bid_python = best_bid
+    best_bid = _engine.exchange_methods.get("best_bid", best_bid)  # a C copy on the compiled engine
+
     def best_ask(self, symbol: str) -> int | None:
         try:
             b = self._books[symbol]
         except (KeyError, TypeError):
             return None
         return b.best_ask()
+
+    _best_ask_python = best_ask
+    best_ask = _engine.exchange_methods.get("best_ask", best_ask)  # likewise
 
     def mid(self, symbol: str) -> float | None:
         bid, ask = self.best_bid(symbol), self.best_ask(symbol)
@@ -427,12 +447,18 @@ class Exchange:
             return None
         return None if o is None or o[STATE] == DONE else o[QTY]
 
+    _open_qty_python = open_qty
+    open_qty = _engine.exchange_methods.get("open_qty", open_qty)  # likewise
+
     def position(self, owner: str, symbol: str) -> int:
         try:
             b = self._books[symbol]
         except (KeyError, TypeError):
             return 0
         return b.position(owner) if isinstance(owner, str) else 0
+
+    _position_python = position
+    position = _engine.exchange_methods.get("position", position)  # likewise
 
     # ----------------------------------------------------------------- snapshots
     def __getstate__(self):
@@ -480,6 +506,11 @@ class PurePythonExchange(Exchange):
 
     _engine = book_engine.PYTHON
     submit = Exchange._submit_python
+    open_qty = Exchange._open_qty_python
+    cancel = Exchange._cancel_python
+    position = Exchange._position_python
+    best_bid = Exchange._best_bid_python
+    best_ask = Exchange._best_ask_python
 
 
 def _too_big(oid, qty: int, price: int | None, stop: int | None) -> tuple[RejectReason, str] | None:

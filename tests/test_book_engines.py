@@ -35,6 +35,9 @@ if COMPILED is not None:
 
         _engine = COMPILED
         submit = COMPILED.exchange_submit
+        # the hot reads and cancel in C too (market/_book_core.pyx's exchange_<name>)
+        open_qty, cancel, position, best_bid, best_ask = map(
+            COMPILED.exchange_methods.__getitem__, ("open_qty", "cancel", "position", "best_bid", "best_ask"))
 
 SYMS = ("X", "LOT")
 OWNERS = ("a", "b", "c", "d")
