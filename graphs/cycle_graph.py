@@ -1,7 +1,7 @@
 """The trading cycle as a LangGraph state machine: one invocation per cycle, on the run's thread.
 
     START -> market_tick -> discussion -> decide (one Send per trader, in parallel, when some trader calls
-          a model; one Send for all when every trader is rule-based: graphs/nodes/fan_out.py) -> risk
+          a model; a plain edge to one task when every trader is rule-based: graphs/nodes/fan_out.py) -> risk
           -> settle (execution, then settlement) -> END
 
 The settle node runs two stages in one LangGraph super-step: execution (graphs/nodes/execution.py: cancels,

@@ -38,7 +38,10 @@ class DecideInput(TypedDict):
     cycle: int
 
 
-class DecideBatch(TypedDict):
-    """Every trader's decision in one task (rule-mode floors: graphs/nodes/fan_out.py)."""
+class DecideStep(TypedDict, total=False):
+    """What the decide node gets (graphs/nodes/fan_out.py): a trader's Send (`trader`, and `cycle` in
+    progress), or, on an all-rule floor reached by the plain edge, the state's `traders` and `cycle` (the last
+    completed one)."""
+    trader: str
     traders: list[str]
     cycle: int
