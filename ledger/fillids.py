@@ -40,18 +40,28 @@ def split(fill_id: str) -> tuple[str, int]:
     return (m[1], int(m[2])) if m else (fill_id, -1)
 
 
+def numbered(ids: Sequence[str]) -> tuple[str, list[int]] | None:
+    """(prefix, the ids' numbers in order) when every id is one `prefix` (non-empty, without digit or comma)
+    followed by a canonical number, as the exchange's trade ids are; else None. C-level passes: one regex
+    over the joined ids checks them all; removing the prefix then leaves exactly the numbers."""
+    if not ids:
+        return None
+    prefix, _ = split(ids[0])
+    if prefix and not _DIGIT_OR_COMMA.search(prefix):
+        joined = ",".join(ids)
+        if joined.count(",") == len(ids) - 1 and _ids_pattern(prefix).fullmatch(joined):
+            return prefix, list(map(int, joined.replace(prefix, "").split(",")))
+    return None
+
+
 def summarize(ids: Sequence[str]) -> dict[str, list[int]]:
     """{prefix: [lo, hi]} of the given (distinct) ids."""
     if not ids:
         return {}
-    prefix, _ = split(ids[0])
-    # Fast path, C-level passes: every id is `prefix` + a canonical number, checked by one regex over
-    # the joined ids; with no digit or comma in the prefix, removing it leaves exactly the numbers.
-    if prefix and not _DIGIT_OR_COMMA.search(prefix):
-        joined = ",".join(ids)
-        if joined.count(",") == len(ids) - 1 and _ids_pattern(prefix).fullmatch(joined):
-            nums = list(map(int, joined.replace(prefix, "").split(",")))
-            return {prefix: [min(nums), max(nums)]}
+    fast = numbered(ids)
+    if fast is not None:
+        prefix, nums = fast
+        return {prefix: [min(nums), max(nums)]}
     out: dict[str, list[int]] = {}
     for i in ids:
         p, n = split(i)

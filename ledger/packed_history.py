@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.dialect import dialect_of
+from ledger.json_text import encode_with
 
 # table -> (packed table, the columns a pack row holds, in order)
 PACKED = {
@@ -53,7 +54,7 @@ TABLE_SPECS = tuple(
 PACKED_TABLES = tuple(packed for packed, _ in PACKED.values())
 LEVEL = 6  # zlib level: a cycle's few KB take ~0.1 ms
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_dumps = encode_with(json.JSONEncoder(separators=(",", ":"), ensure_ascii=False))
 
 
 def packed_by_default() -> bool:

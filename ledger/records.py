@@ -12,11 +12,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ledger import packed_history
+from ledger.json_text import encode_with
 from ledger.lineage import lineage, lineage_sql
 from ledger.state import BranchState
 
-# json.dumps(x, sort_keys=True, default=str, separators=(",", ":")) builds this same encoder on every call
-_dumps = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":")).encode
+# json.dumps(x, sort_keys=True, default=str, separators=(",", ":")) builds this same encoder on every call (and
+# `.encode` its C encoder: json_text.py)
+_dumps = encode_with(json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":")))
 
 ORDER_INSERT = ("INSERT INTO orders(run_id, branch_id, cycle, tick, order_id, account, side, symbol, order_type, "
                 "qty, limit_price, status, reason, detail, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")

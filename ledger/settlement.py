@@ -30,6 +30,7 @@ import gc
 import sqlite3
 from collections import deque
 from collections.abc import Sequence
+from operator import itemgetter
 
 from ledger import background_fills, fillids, fillkeys, lots
 from ledger.errors import RejectCode, Rejection
@@ -40,6 +41,8 @@ from ledger.types import FEES, Fill, SettleResult
 FILL_INSERT = "INSERT INTO fills VALUES (" + ",".join("?" * 21) + ")"
 CHUNK = 500
 BG = background_fills.PREFIX
+_SEQ = itemgetter(3)
+_MAX_NUMBER = 10**18  # ids' numbers of up to 18 digits are coded as numbers (lots.py, background_fills.py)
 
 
 class BatchRejected(Exception):
@@ -221,8 +224,11 @@ def apply(conn: sqlite3.Connection, st: BranchState, cycle: int, fills: list[tup
     cfloor = {n: rcash.get(n, 0) - a.credit_limit for n, a in accts.items()}
     sfloor = {n: (-a.short_limit if a.allow_short else 0) for n, a in accts.items()}
     touched: dict[tuple[str, str], _Touch] = {}
-    rows: list[tuple] = []
-    add = rows.append
+    rows: list[tuple] = []  # the fill rows written as rows...
+    packed: list[tuple] = []  # ...and the bg-vs-bg ones, written as one packed row (background_fills.py)
+    # both sides are accounts of the branch (`_validate`): a set lookup per side instead of a prefix slice
+    bg = {name for name in accts if name.startswith(BG)} if st.pack_background else ()
+    add, add_bg = rows.append, packed.append
     seq = fillkeys.seq_of(br, cycle, i0)
     fees_total = 0
     for fid, _, tick, sym, p, q, b, s, bo, so in fills:
@@ -323,30 +329,27 @@ def apply(conn: sqlite3.Connection, st: BranchState, cycle: int, fills: list[tup
             ps.realized += real_s
         ps.cost += cost_s
         ps.fees += sf
-        add((run_id, br, cycle, seq, tick, fid, sym, p, q, b, s, bo, so, bf, sf, cover, close,
-             real_b, real_s, cost_b, cost_s))
+        (add_bg if b in bg and s in bg else add)((run_id, br, cycle, seq, tick, fid, sym, p, q, b, s, bo, so, bf, sf,
+                                                  cover, close, real_b, real_s, cost_b, cost_s))
         seq += 1
     chunk_rows = []
+    # The fill ids split once into prefix and number for the two codings that need it (lot chunks' sources
+    # and the packed fills), instead of each id parsed by each (issue 21)
+    ids = fill_id_numbers([f[0] for f in fills])
     for key, t in touched.items():
         shares[key] = t.sh
         if t.lch is not None:
-            chunk_rows.append(chunk_row(run_id, br, key[0], key[1], 1, t.lch[0], cycle, *t.lch[1:]))
+            chunk_rows.append(chunk_row(run_id, br, key[0], key[1], 1, t.lch[0], cycle, *t.lch[1:], ids))
         if t.sch is not None:
-            chunk_rows.append(chunk_row(run_id, br, key[0], key[1], -1, t.sch[0], cycle, *t.sch[1:]))
+            chunk_rows.append(chunk_row(run_id, br, key[0], key[1], -1, t.sch[0], cycle, *t.sch[1:], ids))
     st.dirty_shares.update(touched)
     st.dirty_pos.update(touched)
     st.dirty_cash.update(k[0] for k in touched)
     if fees_total:
         cash[FEES] = cash.get(FEES, 0) + fees_total
         st.dirty_cash.add(FEES)
-    if st.pack_background:  # bg-vs-bg fills as one packed row (background_fills.py), the rest as rows
-        # both sides are accounts of the branch (`_validate`): a set lookup per side instead of a prefix slice
-        bg = {name for name in accts if name.startswith(BG)}
-        plain, packed = [], []
-        for r in rows:
-            (packed if r[9] in bg and r[10] in bg else plain).append(r)
-        if packed and background_fills.write(conn, run_id, br, cycle, packed):
-            rows = plain
+    if packed and not background_fills.write(conn, run_id, br, cycle, packed, ids):
+        rows = sorted(rows + packed, key=_SEQ)  # amounts too large to pack: every fill a row, in seq order
     if rows:
         conn.executemany(FILL_INSERT, rows)
     if chunk_rows:
@@ -354,6 +357,16 @@ def apply(conn: sqlite3.Connection, st: BranchState, cycle: int, fills: list[tup
     st.flush(conn, cycle)
     st.next_seq = i0 + len(fills)
     st.last_fill_cycle = cycle
+
+
+def fill_id_numbers(ids: list[str]) -> tuple[str, dict[str, int]] | None:
+    """(prefix, {id: number}) when the batch's ids are one prefix and canonical numbers of at most 18 digits
+    (the exchange's "T356025"...), the case in which the lot chunks (`lots.chunk_row`) and the packed fills
+    (`background_fills.pack`) code an id as that prefix and number; else None (each codes its ids itself)."""
+    found = fillids.numbered(ids)
+    if found is None or max(found[1]) >= _MAX_NUMBER:
+        return None
+    return found[0], dict(zip(ids, found[1], strict=True))
 
 
 def settle(conn: sqlite3.Connection, st: BranchState, cycle: int, fills: Sequence[tuple]) -> SettleResult:

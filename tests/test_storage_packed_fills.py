@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 
 import pytest
 from floor_helpers import fast_config
@@ -79,6 +80,103 @@ def _realistic(rows):
 def test_realistic_amounts_always_pack(rows):
     run_id, b, c = rows[0][:3]
     assert background_fills.unpack(run_id, b, c, background_fills.pack(rows)) == rows
+
+
+def _row_wise_pack(rows):
+    """The blob as the first version of `background_fills.pack` built it, row by row: the specification the
+    column-wise coding must meet byte for byte (files already hold blobs of this coding)."""
+    import zlib
+    from array import array
+
+    strings: dict[str, int] = {}
+    idx = strings.setdefault
+
+    def split(ident):
+        head = ident.rstrip("0123456789")
+        tail = ident[len(head):]
+        if not tail or len(tail) > 18 or (tail[0] == "0" and tail != "0"):
+            return idx(ident, len(strings)), -1
+        return idx(head, len(strings)), int(tail)
+
+    out: list[int] = []
+    i0 = tick0 = 0
+    last_num: dict[int, int] = {}
+    last_price: dict[int, int] = {}
+    for (_, _, _, seq, tick, fid, sym, p, q, b, s, bo, so, bf, sf, cov, cl, rb, rs, cb, cs) in rows:
+        i = seq & (fillkeys.PER_CYCLE - 1)
+        fp, fn = split(fid)
+        bp, bn = split(bo)
+        sp, sn = split(so)
+        k = idx(sym, len(strings))
+        d_fn = fn - last_num.get(fp, 0)
+        last_num[fp] = fn
+        d_bn = bn - last_num.get(bp, 0)
+        last_num[bp] = bn
+        d_sn = sn - last_num.get(sp, 0)
+        last_num[sp] = sn
+        n = p * q
+        out.extend((i - i0, tick - tick0, fp, d_fn, k, p - last_price.get(k, 0), q, idx(b, len(strings)),
+                    idx(s, len(strings)), bp, d_bn, sp, d_sn, bf, sf, cov, q - cl, rb, rs, cb - rb - n, cs - rs + n))
+        last_price[k] = p
+        i0, tick0 = i, tick
+    try:
+        arr = array("i", out) if out else array("q")
+    except OverflowError:
+        arr = array("q", out)
+    if sys.byteorder == "big":
+        arr.byteswap()
+    body, w = arr.tobytes(), arr.itemsize
+    planes = b"".join([body[c * w + k::21 * w] for k in range(w) for c in range(21)])
+    return zlib.compress(json.dumps([w, *strings], separators=(",", ":")).encode() + b"\0" + planes, 6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(batches(), batches().map(_realistic)))
+def test_the_blob_is_byte_for_byte_the_row_wise_coding(rows):
+    try:
+        want = _row_wise_pack(rows)
+    except OverflowError:
+        with pytest.raises(OverflowError):
+            background_fills.pack(rows)
+        return
+    assert background_fills.pack(rows) == want
+
+
+def test_the_blob_of_a_floor_like_batch_and_of_none_is_the_row_wise_coding():
+    rows = [(1, 2, 7, fillkeys.seq_of(2, 7, i), i // 3, f"T{5000 + 3 * i}", ("AAPL", "FLOR")[i % 2], 10000 + i, 1 + i,
+             ("bg:mm", "bg:noise")[i % 2], ("bg:noise", "bg:value")[i % 2], f"bg-m{90 + i // 2}", f"bg-n{40 + i}",
+             0, 0, 0, 1 + i, 0, 0, (10000 + i) * (1 + i), -(10000 + i) * (1 + i)) for i in range(0, 40, 2)]
+    rows += [(*rows[0][:3], rows[-1][3] + 1, 30, "T0", "X", 5, 5, "bg:mm", "bg:value", "0", "007", *[0] * 8)]
+    assert background_fills.pack(rows) == _row_wise_pack(rows)
+    assert background_fills.pack([]) == _row_wise_pack([])
+
+
+@settings(max_examples=150, deadline=None)
+@given(batches(), st.sampled_from(["T", "bg-x", "Tr:"]))
+def test_fill_ids_split_once_give_the_same_blob_and_lot_chunks(rows, prefix):
+    from ledger.settlement import fill_id_numbers
+
+    rows = [(*r[:5], f"{prefix}{r[3] * 7919 % 10**12}", *r[6:]) for r in rows]  # distinct canonical ids
+    ids = fill_id_numbers([r[5] for r in rows])
+    assert ids is not None and ids[0] == prefix
+    try:
+        want = background_fills.pack(rows)
+    except OverflowError:
+        return
+    assert background_fills.pack(rows, ids) == want
+    sources = [r[5] for r in rows]
+    qtys, prices = [r[8] for r in rows], [r[7] for r in rows]
+    assert chunk_row(1, 1, "bg:mm", "X", 1, 0, 3, qtys, prices, sources, ids) == chunk_row(
+        1, 1, "bg:mm", "X", 1, 0, 3, qtys, prices, sources)
+
+
+def test_fill_ids_that_are_not_one_prefix_and_short_numbers_are_not_split_once():
+    from ledger.settlement import fill_id_numbers
+
+    assert fill_id_numbers(["T1", "U2"]) is None
+    assert fill_id_numbers(["T1", "T01"]) is None
+    assert fill_id_numbers(["T" + "9" * 19]) is None
+    assert fill_id_numbers(["T" + "9" * 18, "T0"]) == ("T", {"T" + "9" * 18: 10**18 - 1, "T0": 0})
 
 
 # ------------------------------------------------------------------------------------------ floor runs
@@ -254,6 +352,20 @@ def test_fill_id_sources_are_stored_compactly():
     sources = [f"T{n}" for n in range(356025, 356025 + 60, 3)]
     row = chunk_row(1, 1, "bg:mm", "X", 1, 0, 3, [1] * len(sources), [100] * len(sources), sources)
     assert json.loads(row[-1])[2:] == ["T", [356025] + [3] * (len(sources) - 1)]
+
+
+@pytest.mark.parametrize(("sources", "compact"), [
+    (["T0", "T5"], ["T", [0, 5]]),  # "0" is a canonical number
+    (["T5", "T05"], None),  # a leading zero is kept as written
+    (["T5", "T"], None),  # no number
+    (["T" + "9" * 18, "T1"], ["T", [10**18 - 1, 1 - (10**18 - 1)]]),
+    (["T" + "9" * 19], None),  # too long for the number column
+    (["T5", "X6"], None),  # two prefixes
+])
+def test_sources_are_compact_only_when_all_are_one_prefix_and_canonical_numbers(sources, compact):
+    row = chunk_row(1, 1, "bg:mm", "X", 1, 0, 3, [1] * len(sources), [100] * len(sources), sources)
+    assert json.loads(row[-1])[2:] == ([sources] if compact is None else compact)
+    assert decode_items(row[-1])[2] == sources
 
 
 def test_a_reader_opens_a_file_without_the_packed_tables_read_only(tmp_path, monkeypatch):

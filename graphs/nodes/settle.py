@@ -1,10 +1,12 @@
-"""Node 6, settle and record: close the cycle, fills to the ledger, marks, snapshots, traces, messages.
+"""Settlement, the settle node's second stage (graphs/cycle_graph.py): close the cycle, fills to the ledger,
+marks, snapshots, traces, messages.
 
 Everything the cycle produced is written in ONE ledger transaction together with the end-of-cycle
 snapshot of the books, so a cycle is either wholly recorded or wholly absent.
 """
 from __future__ import annotations
 
+from itertools import compress
 from operator import attrgetter
 
 from langgraph.runtime import Runtime
@@ -15,6 +17,7 @@ from market.events import OrderCancelled, OrderExpired, OrderRejected
 from tools.cycle_feed import cycle_events
 
 _CLOSED = (OrderCancelled, OrderExpired, OrderRejected)
+_IS_CLOSED = frozenset(_CLOSED).__contains__
 _QTY = attrgetter("qty")
 
 
@@ -28,7 +31,9 @@ def settle(state: CycleState, runtime: Runtime) -> dict:
     trades = work.trades()
     fills = floor.fill_rows(trades, cycle)  # the ledger's plain rows (`Ledger.settle_rows`), not Fills
     floor_trades = [t for t in trades if t.buyer in traders or t.seller in traders]
-    closed = {e.order_id: e for e in work.events if type(e) in _CLOSED and e.owner in traders}
+    # the cycle's ~600 events filtered by type in C (map/compress), then the few closed ones by owner
+    closed = {e.order_id: e for e in compress(work.events, map(_IS_CLOSED, map(type, work.events)))
+              if e.owner in traders}
     submitted = {o["order_id"] for o in work.orders if o["status"] == "submitted"}
     marks = floor.marks()
     run_id, branch_id = state["run_id"], state["branch_id"]
