@@ -1379,52 +1379,53 @@ def exchange_cancel(self, cmd):
     return self._cancel_python(cmd)
 
 
-def exchange_position(self, owner, symbol):
-    """`Exchange.position` on the compiled engine."""
+cdef object _SLOW = object()  # `_book_for`: the Python method decides
+
+
+cdef inline object _book_for(object self, object symbol):
+    """For an exact-str `symbol` and the compiled engine's dict of books: the symbol's OrderBook, or None when
+    no book has that symbol; `_SLOW` in every other case (the Python method decides)."""
     cdef object books
     cdef PyObject* b
-    cdef PyObject* a
-    if PyUnicode_CheckExact(symbol) and PyUnicode_CheckExact(owner):
+    if PyUnicode_CheckExact(symbol):
         books = self._books
         if type(books) is dict:
             b = PyDict_GetItemWithError(books, symbol)
             if b is NULL:
-                return 0
+                return None
             if type(<object>b) is OrderBook:
-                a = PyDict_GetItemWithError((<OrderBook>b).accts, owner)
-                return 0 if a is NULL else (<Acct>a).pos
-    return self._position_python(owner, symbol)
+                return <object>b
+    return _SLOW
+
+
+def exchange_position(self, owner, symbol):
+    """`Exchange.position` on the compiled engine."""
+    cdef PyObject* a
+    book = _book_for(self, symbol) if PyUnicode_CheckExact(owner) else _SLOW
+    if book is None:
+        return 0
+    if book is _SLOW:
+        return self._position_python(owner, symbol)
+    a = PyDict_GetItemWithError((<OrderBook>book).accts, owner)
+    return 0 if a is NULL else (<Acct>a).pos
 
 
 def exchange_best_bid(self, symbol):
     """`Exchange.best_bid` on the compiled engine."""
-    cdef object books
-    cdef PyObject* b
-    cdef list side
-    if PyUnicode_CheckExact(symbol):
-        books = self._books
-        if type(books) is dict:
-            b = PyDict_GetItemWithError(books, symbol)
-            if b is NULL:
-                return None
-            if type(<object>b) is OrderBook:
-                side = (<OrderBook>b).bids
-                return _best(side).price_o if PyList_GET_SIZE(side) else None
-    return self._best_bid_python(symbol)
+    return _best_price(self, symbol, True)
 
 
 def exchange_best_ask(self, symbol):
     """`Exchange.best_ask` on the compiled engine."""
-    cdef object books
-    cdef PyObject* b
+    return _best_price(self, symbol, False)
+
+
+cdef object _best_price(object self, object symbol, bint bid):
     cdef list side
-    if PyUnicode_CheckExact(symbol):
-        books = self._books
-        if type(books) is dict:
-            b = PyDict_GetItemWithError(books, symbol)
-            if b is NULL:
-                return None
-            if type(<object>b) is OrderBook:
-                side = (<OrderBook>b).asks
-                return _best(side).price_o if PyList_GET_SIZE(side) else None
-    return self._best_ask_python(symbol)
+    book = _book_for(self, symbol)
+    if book is None:
+        return None
+    if book is _SLOW:
+        return self._best_bid_python(symbol) if bid else self._best_ask_python(symbol)
+    side = (<OrderBook>book).bids if bid else (<OrderBook>book).asks
+    return _best(side).price_o if PyList_GET_SIZE(side) else None
