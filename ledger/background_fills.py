@@ -32,6 +32,7 @@ from operator import add, mul, sub
 from typing import Any
 
 from ledger import fillkeys
+from ledger.id_numbers import DIGITS, canonical, split
 from ledger.json_text import encode_with
 
 TABLE = "bg_fills"
@@ -46,7 +47,6 @@ COLUMNS = ("run_id", "branch_id", "cycle", "seq", "tick", "fill_id", "symbol", "
 FILL_SQL = "SELECT " + ", ".join(COLUMNS) + " FROM fills"
 _NCOL = 21
 _POS = fillkeys.PER_CYCLE - 1
-_DIGITS = "0123456789"
 _BIG = sys.byteorder == "big"
 _removeprefix = str.removeprefix
 _pack_ints = struct.pack
@@ -63,35 +63,16 @@ def is_background(row: tuple) -> bool:
 
 
 # ------------------------------------------------------------------------------------------- encoding
-def _split(ident: str, strings: dict[str, int]) -> tuple[int, int]:
-    """(index of the id's prefix in the string table, its canonical decimal tail, or -1 for none)."""
-    head = ident.rstrip(_DIGITS)
-    tail = ident[len(head):]
-    if not tail or len(tail) > 18 or (tail[0] == "0" and tail != "0"):
-        return strings.setdefault(ident, len(strings)), -1
-    return strings.setdefault(head, len(strings)), int(tail)
-
-
 def _split_all(ids: tuple[str, ...]) -> tuple[list[str], list[int]]:
-    """`_split` of a column of ids at once: (each id's prefix string, its number or -1). When every id is a
-    prefix and a canonical decimal tail (the exchange's ids: "T356025", "bg-n11237"), a handful of C-level
-    passes do it; otherwise each id goes through the rule one by one (the same result)."""
-    heads = [x.rstrip(_DIGITS) for x in ids]
+    """Each id's prefix string and its number, or the id itself and -1 (ledger/id_numbers.py's rule). When
+    every id is a prefix and a canonical number (the exchange's ids: "T356025", "bg-n11237"), a handful of
+    C-level passes do it; otherwise each id is split in turn (the same result)."""
+    heads = [x.rstrip(DIGITS) for x in ids]
     tails = list(map(_removeprefix, ids, heads))  # x[len(head):]: every id starts with its head
-    # canonical: no tail empty, longer than 18 digits, or starting with 0 (ASCII digits only: rstrip's)
-    if all(tails) and max(map(len, tails)) <= 18 and "\n0" not in "\n" + "\n".join(tails):
+    if canonical(tails):
         return heads, list(map(int, tails))
-    heads, nums = [], []
-    for ident in ids:
-        head = ident.rstrip(_DIGITS)
-        tail = ident[len(head):]
-        if not tail or len(tail) > 18 or (tail[0] == "0" and tail != "0"):
-            heads.append(ident)
-            nums.append(-1)
-        else:
-            heads.append(head)
-            nums.append(int(tail))
-    return heads, nums
+    split_ids = list(map(split, ids))
+    return [h for h, _ in split_ids], [n for _, n in split_ids]
 
 
 def pack(rows: list[tuple], ids: tuple[str, dict[str, int]] | None = None) -> bytes:

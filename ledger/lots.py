@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from itertools import accumulate
 from operator import sub
 
+from ledger.id_numbers import DIGITS, canonical
 from ledger.json_text import encode_with
 
 # The ledger's in-memory mirror (state.py) keeps, per stream, only its oldest open lots, at most this
@@ -36,7 +37,6 @@ from ledger.json_text import encode_with
 # whole run: about 12 MiB per 1,000 cycles of the default floor.
 LOT_WINDOW = 256
 _dumps = encode_with(json.JSONEncoder(separators=(",", ":")))
-_DIGITS = "0123456789"
 CHUNK_INSERT = "INSERT INTO lots VALUES (?,?,?,?,?,?,?,?,?)"
 _FIRST = ("coalesce((SELECT max(start) FROM lots WHERE branch_id=? AND account=? AND symbol=? AND side=? "
           "AND start<=?), 0)")
@@ -58,15 +58,12 @@ def chunk_row(run_id: int, branch_id: int, account: str, symbol: str, side: int,
 def _compact(sources: list[str]) -> list:
     """The items' sources: [prefix, [first number, deltas...]] when they all are prefix + a canonical decimal
     number (fill ids "T356025", "T356031", ...: about half the text), else [[source, ...]] as written."""
-    heads = {x.rstrip(_DIGITS) for x in sources}
+    heads = {x.rstrip(DIGITS) for x in sources}
     if len(heads) == 1:
         head = heads.pop()
         cut = len(head)
         tails = [x[cut:] for x in sources]
-        # canonical tails (ASCII digits, rstrip's): none empty, longer than 18 or with a leading zero. Checked
-        # with C-level passes; a tail "0" (canonical, but seen by the last test) takes the per-tail test
-        if all(tails) and max(map(len, tails)) <= 18 and (
-                "\n0" not in "\n" + "\n".join(tails) or all(t[0] != "0" or t == "0" for t in tails)):
+        if canonical(tails):  # ledger/id_numbers.py's rule
             nums = list(map(int, tails))
             return [head, [nums[0], *map(sub, nums[1:], nums)]]
     return [sources]

@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import Sequence
 from operator import itemgetter
 
-from ledger import background_fills, fillids, fillkeys, lots
+from ledger import background_fills, fillids, fillkeys, id_numbers, lots
 from ledger.errors import RejectCode, Rejection
 from ledger.lots import CHUNK_INSERT, chunk_row, load_window
 from ledger.state import BranchState, Pos, fee_for
@@ -42,7 +42,7 @@ FILL_INSERT = "INSERT INTO fills VALUES (" + ",".join("?" * 21) + ")"
 CHUNK = 500
 BG = background_fills.PREFIX
 _SEQ = itemgetter(3)
-_MAX_NUMBER = 10**18  # ids' numbers of up to 18 digits are coded as numbers (lots.py, background_fills.py)
+_MAX_NUMBER = 10**id_numbers.MAX_DIGITS  # the numbers lots.py and background_fills.py code (id_numbers.py)
 
 
 class BatchRejected(Exception):
