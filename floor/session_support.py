@@ -66,14 +66,16 @@ def interrupt_request(snap: Any) -> dict | None:
 
 def next_cycle() -> Any:
     """The input that starts the next cycle on a thread whose last cycle is complete: LangGraph's
-    `Command(goto="market_tick")`, which schedules the first node directly. An input dict (even `{}`) goes
+    `Command(goto=<the graph's first node>)`, which schedules that node directly. An input dict (even `{}`) goes
     through the graph's `__start__` task first: a super-step of LangGraph's own scheduling that writes
     nothing here, about 1.7% of a rule cycle (instructions counted under valgrind, 100 cycles). The
     cycle, its checkpoint and every row are the same. A cycle paused mid-way (approval) is not complete:
     a new cycle there starts with an input dict, which begins it again (`FloorSession.iter_cycles`)."""
     from langgraph.types import Command
 
-    return Command(goto="market_tick")
+    from graphs.cycle_graph import NODES
+
+    return Command(goto=NODES[0])
 
 
 def paused(out: dict) -> bool:
