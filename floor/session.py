@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from floor import database as run_database
+from floor import gc_policy
 from floor import session_support as common
 from floor.checkpoint_reader import CheckpointReader, UnsupportedCheckpoint
 from floor.config import FloorConfig
@@ -214,6 +215,7 @@ class FloorSession:
         self.stopped_by = None
         if self.thread is None:
             self.start()
+        gc_policy.tune_for_cycles()
         waiting = self._recover_unfinished_cycle()
         self.serve_commands()
         done = 0
