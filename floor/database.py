@@ -13,6 +13,7 @@ that points to `trading-floor doctor`, which checks every thread's checkpoint ag
 """
 from __future__ import annotations
 
+import inspect
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,7 @@ def make_saver(conn, lock=None, *, readonly: bool = False):
         from langgraph.checkpoint.postgres import PostgresSaver
 
         saver = PostgresSaver(conn, serde=CompressedSerializer())
+        _keep_put_writes_signature(saver)
         if not readonly:
             from ledger.pg_connection import schema_change_lock
 
@@ -137,11 +139,26 @@ def make_saver(conn, lock=None, *, readonly: bool = False):
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     saver = SqliteSaver(conn, serde=CompressedSerializer())
+    _keep_put_writes_signature(saver)
     if lock is not None:
         saver.lock = lock
     if readonly:
         saver.is_setup = True  # its setup creates tables and sets WAL: a reader only reads them
     return saver
+
+
+def _keep_put_writes_signature(saver) -> None:
+    """LangGraph asks `inspect.signature(saver.put_writes)` at the start of every invoke (whether the saver
+    takes `task_path`), and inspect works it out from the code each time: about 50 us, 0.3% of a rule
+    cycle. The saver's `put_writes` becomes a function that calls the same bound method and carries the
+    signature worked out once (`__signature__`, which inspect returns as it is)."""
+    bound = saver.put_writes
+
+    def put_writes(*args: Any, **kwargs: Any) -> Any:
+        return bound(*args, **kwargs)
+
+    put_writes.__signature__ = inspect.signature(bound)
+    saver.put_writes = put_writes
 
 
 def pair_commits(ledger_conn: Any, checkpoint_conn: Any) -> None:
