@@ -54,11 +54,20 @@ class CompressedSerializer:
             inner = JsonPlusSerializer()
         self.inner = inner
 
+    _last: tuple[Any, tuple[str, bytes]] | None = None
+
     def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
         type_, blob = self.inner.dumps_typed(obj)
+        self._last = (obj, (type_, blob))
         if len(blob) < MIN_BYTES:
             return type_, blob
         return type_ + SUFFIX, compress(blob)
+
+    def last_payload(self, obj: Any) -> tuple[str, bytes] | None:
+        """The inner serializer's (type, bytes) of `obj` when `obj` is what this serializer wrote last, once
+        (floor/latest_checkpoint_saver.py keeps the checkpoint it wrote without compressing it again)."""
+        last, self._last = self._last, None
+        return last[1] if last is not None and last[0] is obj else None
 
     def loads_typed(self, data: tuple[str, bytes]) -> Any:
         return self.inner.loads_typed(unwrap(*data))

@@ -136,9 +136,9 @@ def make_saver(conn, lock=None, *, readonly: bool = False):
             with schema_change_lock(conn):  # idempotent, but not against a concurrent setup
                 saver.setup()  # its own migrations table
         return saver
-    from langgraph.checkpoint.sqlite import SqliteSaver
+    from floor.latest_checkpoint_saver import LatestCheckpointSaver
 
-    saver = SqliteSaver(conn, serde=CompressedSerializer())
+    saver = LatestCheckpointSaver(conn, serde=CompressedSerializer())
     _keep_put_writes_signature(saver)
     if lock is not None:
         saver.lock = lock
