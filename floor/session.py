@@ -242,8 +242,10 @@ class FloorSession:
 
     def _invoke(self, payload: Any) -> CycleReport:
         config = self.thread.config_dict
+        # version "v2": LangGraph streams the state after each step and nothing else; its default ("v1")
+        # also streams every task's update, only to find interrupts in them, which "v2" hands over itself
         if self.floor.config.has_llm_traders:
-            out = self.graph.invoke(payload, config, context=self.context, durability="exit")
+            got = self.graph.invoke(payload, config, context=self.context, durability="exit", version="v2")
         else:
             # Rule decisions take a fraction of a millisecond and hold the GIL: the decide fan-out gains
             # nothing from a pool of threads, which LangGraph would start (and join) on every cycle; its one
@@ -251,8 +253,9 @@ class FloorSession:
             from graphs.inline_background import inline_background
 
             with inline_background():
-                out = self.graph.invoke(payload, {**config, "max_concurrency": 1}, context=self.context,
-                                        durability="exit")
+                got = self.graph.invoke(payload, {**config, "max_concurrency": 1}, context=self.context,
+                                        durability="exit", version="v2")
+        out = got.value if not got.interrupts else {**(got.value or {}), "__interrupt__": list(got.interrupts)}
         snap = self.graph.get_state(self.thread.config_dict) if common.paused(out) else None
         return CycleReport(**common.report_fields(out, snap))
 
