@@ -49,6 +49,9 @@ class CycleReport:
     interrupted: dict | None = None  # the approval request, when the graph paused before execution
 
 
+_REPORTED = ["cycle", "summary"]  # the state's keys an invocation's CycleReport reads (session_support.report_fields)
+
+
 class FloorSession:
     def __init__(self, db_path: str | Path, config: FloorConfig | None = None, *, thread_id: str | None = None,
                  llm_models: dict[str, Any] | None = None, readonly: bool = False) -> None:
@@ -245,7 +248,7 @@ class FloorSession:
         # version "v2": LangGraph streams the state after each step and nothing else; its default ("v1")
         # also streams every task's update, only to find interrupts in them, which "v2" hands over itself
         if self.floor.config.has_llm_traders:
-            got = self.graph.invoke(payload, config, context=self.context, durability="exit", version="v2")
+            got = self.graph.invoke(payload, config, context=self.context, durability="exit", version="v2", output_keys=_REPORTED)
         else:
             # Rule decisions take a fraction of a millisecond and hold the GIL: the decide fan-out gains
             # nothing from a pool of threads, which LangGraph would start (and join) on every cycle; its one
@@ -254,7 +257,7 @@ class FloorSession:
 
             with inline_background():
                 got = self.graph.invoke(payload, {**config, "max_concurrency": 1}, context=self.context,
-                                        durability="exit", version="v2")
+                                        durability="exit", version="v2", output_keys=_REPORTED)
         out = got.value if not got.interrupts else {**(got.value or {}), "__interrupt__": list(got.interrupts)}
         snap = self.graph.get_state(self.thread.config_dict) if common.paused(out) else None
         return CycleReport(**common.report_fields(out, snap))
