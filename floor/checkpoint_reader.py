@@ -42,7 +42,7 @@ from floor.checkpoint_serde import unwrap
 
 # The cycle graph's nodes in the order LangGraph lists them (START's node, then graphs/cycle_graph.py's
 # `add_node` order): `next` lists triggered nodes in this order. A test checks it against the graph.
-NODE_ORDER = ("__start__", "market_tick", "discussion", "decide", "risk", "settle")
+NODE_ORDER = ("__start__", "discussion", "decide", "risk", "settle")
 # The state's keys in the order `get_state` returns them: graphs/state.py CycleState, then decide's input
 # (DecideInput) key that is not a CycleState key; it rides in the Sends, never in the state itself.
 STATE_KEYS = ("run_id", "branch_id", "cycle", "traders", "approval", "quotes", "topic", "sentiment", "messages",

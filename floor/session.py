@@ -229,7 +229,7 @@ class FloorSession:
             elif done >= (cycles or 0):
                 return
             # A cycle waiting for approval is begun again by a new input (its pending task discarded), as
-            # before; otherwise the next cycle starts at market_tick (session_support.next_cycle).
+            # before; otherwise the next cycle starts at the graph's first node (session_support.next_cycle).
             report = self._invoke({} if waiting else common.next_cycle())
             waiting = bool(report.interrupted)
             done += 1

@@ -1,8 +1,14 @@
 """The trading cycle as a LangGraph state machine: one invocation per cycle, on the run's thread.
 
-    START -> market_tick -> discussion -> decide (one Send per trader, in parallel, when some trader calls
-          a model; a plain edge to one task when every trader is rule-based: graphs/nodes/fan_out.py) -> risk
-          -> settle (execution, then settlement) -> END
+    START -> discussion (market tick, then the chat) -> decide (one Send per trader, in parallel, when some
+          trader calls a model; a plain edge to one task when every trader is rule-based: graphs/nodes/fan_out.py)
+          -> risk -> settle (execution, then settlement) -> END
+
+The discussion node runs two stages in one LangGraph super-step: the market tick (graphs/nodes/market_tick.py:
+align books and ledger with the checkpoint, then the background market's ticks) and the chat
+(graphs/nodes/discussion.py). Nothing needs a step between them either: with durability "exit" no checkpoint
+was written after the tick, and a cycle that fails in the chat starts again from its first stage, as before.
+Folding them saved 1.1 M of a rule cycle's 39.8 M instructions (2.7%).
 
 The settle node runs two stages in one LangGraph super-step: execution (graphs/nodes/execution.py: cancels,
 reservations, orders to the exchange) and settlement (graphs/nodes/settle.py: the cycle's end, fills to the
@@ -33,7 +39,13 @@ from graphs.nodes.settle import settle
 from graphs.state import CycleState
 from graphs.tracing import CycleGraphBuilder, traced_decide
 
-NODES = ("market_tick", "discussion", "decide", "risk", "settle")
+NODES = ("discussion", "decide", "risk", "settle")
+
+
+def tick_and_discuss(state: CycleState, runtime: Runtime) -> dict:
+    """The discussion node: the background market moves, then the traders talk about it (module docstring)."""
+    update = market_tick(state, runtime)
+    return {**update, **discussion({**state, **update}, runtime)}
 
 
 def execute_and_settle(state: CycleState, runtime: Runtime) -> dict:
@@ -44,13 +56,11 @@ def execute_and_settle(state: CycleState, runtime: Runtime) -> dict:
 
 def build_graph() -> CycleGraphBuilder:
     g = CycleGraphBuilder(CycleState, context_schema=FloorContext)
-    g.add_node("market_tick", market_tick)
-    g.add_node("discussion", discussion)
+    g.add_node("discussion", tick_and_discuss)
     g.add_node("decide", decide_each(traced_decide(decide)))
     g.add_node("risk", risk)
     g.add_node("settle", execute_and_settle)
-    g.add_edge(START, "market_tick")
-    g.add_edge("market_tick", "discussion")
+    g.add_edge(START, "discussion")
     g.add_conditional_edges("discussion", fan_out, ["decide"])
     g.add_edge("decide", "risk")
     g.add_edge("risk", "settle")

@@ -3,7 +3,7 @@
 What a trace looks like (one per cycle, in the project named by `LANGSMITH_PROJECT`):
 
     cycle 23                                  root: the graph invocation of cycle 23
-      market_tick, discussion, risk, settle                 LangGraph's own node runs
+      discussion, risk, settle               LangGraph's own node runs (each stage's own name in the traces)
       decide  (one per trader, in parallel)
         decision momentum                     inputs: the trader's view, as an LLM would read it;
                                               outputs: its signals and its decision (mode, orders)

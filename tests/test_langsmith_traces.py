@@ -23,7 +23,7 @@ from support.stub_process import StubProcess, submit
 
 TRADING_FLOOR = str(Path(sys.executable).with_name("trading-floor"))
 TRADERS = ("momentum", "mean_reversion", "risk_parity", "arbitrage", "trend_following", "sentiment")
-NODES = {"market_tick", "discussion", "decide", "risk", "settle"}
+NODES = {"discussion", "decide", "risk", "settle"}  # the graph's nodes (market_tick is a stage of discussion)
 
 
 def env_for(url: str, tracing: bool) -> dict:
