@@ -29,6 +29,7 @@ class CycleWork:
     orders: list[dict] = field(default_factory=list)  # floor orders as recorded in the ledger
     llm_details: dict[str, dict] = field(default_factory=dict)  # trader -> tool calls, tokens, retries
     journal: CycleJournal = field(default_factory=CycleJournal)  # every call that reached the exchange
+    checked: bool = False  # the risk stage ran (in its own node, or as the settle node's first stage)
 
     def trace(self, agent: str, node: str, kind: str, payload: dict) -> None:
         self.traces.append((agent, node, kind, payload))

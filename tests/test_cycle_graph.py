@@ -22,7 +22,9 @@ def test_a_cycle_runs_every_node_and_settles_into_the_ledger(session):
                                       stream_mode="updates"):
         seen.extend(chunk.keys())
         decided += [[d["trader"] for d in chunk["decide"]["decisions"]]] if "decide" in chunk else []
-    assert [n for n in NODES if n in seen] == list(NODES)
+    # without approval decide goes straight to settle, whose first stage is the risk check (cycle_graph.py)
+    assert [n for n in NODES if n in seen] == [n for n in NODES if n != "risk"]
+    assert session.floor.ledger.traces(cycle=1, node="risk", limit=None)
     # every trader is rule-based: one decide task for all of them, in config order (graphs/nodes/fan_out.py)
     assert decided == [[t.name for t in session.floor.config.traders]]
     state = session.state()
@@ -102,3 +104,24 @@ def test_a_floor_with_an_llm_trader_decides_in_one_task_per_trader(tmp_path, ope
         assert "momentum" in {d["trader"] for d in s.state()["decisions"] if d["mode"] != "rule"}
     finally:
         s.close()
+
+
+def test_approving_every_order_at_the_risk_node_fills_as_settle_s_own_risk_stage(tmp_path):
+    """The two paths of the risk check (graphs/cycle_graph.py): with approval on, the risk node checks and
+    pauses, and every order is approved; without, settle runs the check first. The same fills either way."""
+    def run(approval: bool) -> tuple[list, int]:
+        s = FloorSession(tmp_path / f"approval-{approval}.db", fast_config(approval=approval))
+        s.start()
+        pauses = 0
+        for _ in range(4):
+            report = s.run(1)[-1]
+            while report.interrupted:
+                pauses += 1
+                report = s.resume(True)
+        fills = ledger_fills(s, range(1, 5))
+        s.close()
+        return fills, pauses
+
+    (asked, pauses), (plain, none) = run(True), run(False)
+    assert pauses > 0 and none == 0
+    assert asked == plain and plain

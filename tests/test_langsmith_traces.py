@@ -23,7 +23,8 @@ from support.stub_process import StubProcess, submit
 
 TRADING_FLOOR = str(Path(sys.executable).with_name("trading-floor"))
 TRADERS = ("momentum", "mean_reversion", "risk_parity", "arbitrage", "trend_following", "sentiment")
-NODES = {"discussion", "decide", "risk", "settle"}  # the graph's nodes (market_tick is a stage of discussion)
+# the nodes a cycle without approval visits: market_tick is discussion's first stage, risk settle's
+NODES = {"discussion", "decide", "settle"}
 
 
 def env_for(url: str, tracing: bool) -> dict:

@@ -1,4 +1,7 @@
-"""Node 4, risk: every decision passes the pre-trade checks; optional human approval before execution.
+"""The risk stage: every decision passes the pre-trade checks; optional human approval before execution.
+
+It is a node of its own when a cycle may pause for approval (`approval_step`); otherwise the settle node
+runs it as its first stage (graphs/cycle_graph.py), which spares LangGraph a super-step.
 
 Decisions are merged in a fixed order (by trader name), whatever order the parallel branches finished in.
 With approval on, the graph pauses here with `interrupt()`: the person sees the proposed orders and
@@ -6,11 +9,11 @@ answers True (approve all), False (reject all), or a list of the order indices t
 """
 from __future__ import annotations
 
-from langgraph.runtime import Runtime
+from langgraph.runtime import Runtime, get_runtime
 from langgraph.types import interrupt
 
 from floor.risk import check_decision
-from graphs.context import floor_of
+from graphs.context import FloorContext, floor_of
 from graphs.state import CycleState
 from tools import external_orders
 from traders.decision import Decision
@@ -56,7 +59,19 @@ def risk(state: CycleState, runtime: Runtime) -> dict:
                                    "message": "A person rejected this order at the approval step."})
         floor.work.trace("human", "risk", "approval", {"answer": answer, "kept": sorted(kept)})
         orders = [o for i, o in enumerate(orders) if i in kept]
+    floor.work.checked = True
     return {"orders": orders, "cancels": cancels, "rejections": rejections}
+
+
+def approval_step(state: CycleState) -> str:
+    """Where the decide step goes: the risk node when the cycle may pause for a person's approval (the
+    state asks for it, or the floor is not known: `update_state`, or `langgraph dev` before its floor is
+    built), else straight to settle, whose first stage then makes the same checks (graphs/cycle_graph.py)."""
+    ctx = getattr(get_runtime(), "context", None)  # get_runtime(): None under update_state
+    floor = ctx.floor if isinstance(ctx, FloorContext) else None
+    if floor is None or state.get("approval", floor.config.approval):
+        return "risk"
+    return "settle"
 
 
 def _decision(work, raw: dict) -> Decision:
