@@ -22,7 +22,6 @@ score 0 and are left out of the averages. Persistence is the graph's job (ledger
 """
 from __future__ import annotations
 
-import functools
 import random
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -32,7 +31,9 @@ from pydantic import BaseModel, ConfigDict
 
 from floor.config import ChatSettings
 from traders.base import rule_decision
-from traders.chat.sentiment_lexicon import is_instruction_like, plainly_not_instruction, score, score_of_part
+from traders.chat.clauses import clause_sentiments
+from traders.chat.clauses import tickers as _tickers
+from traders.chat.sentiment_lexicon import is_instruction_like, plainly_not_instruction, score
 from traders.chat.topic import Topic
 from traders.decision import Action, Decision
 from traders.registry import describe
@@ -40,8 +41,6 @@ from traders.snapshot import ChatMessage, MarketSnapshot, TraderView
 from traders.trader_config import TraderConfig
 
 _MENTION = re.compile(r"@([a-z][a-z0-9_]*)")
-_TICKER = re.compile(r"(?<![A-Za-z0-9_])[A-Z][A-Z0-9]*(?:\.[A-Z]+)?(?![A-Za-z0-9_])")
-_CLAUSE = re.compile(r"[.;!?]\s+|\n")
 NEWSWIRE = "newswire"  # the sender of messages injected from outside the floor (a scenario's rumours)
 
 
@@ -89,11 +88,6 @@ def symbols_in(text: str, symbols: Sequence[str]) -> tuple[str, ...]:
     """The symbols (in `symbols` order) that appear in `text` as whole upper-case words."""
     found = _tickers(text)
     return tuple(s for s in symbols if s in found)
-
-
-@functools.lru_cache(maxsize=4096)  # messages and their clauses recur from cycle to cycle
-def _tickers(text: str) -> frozenset[str]:
-    return frozenset(_TICKER.findall(text))
 
 
 def _stance(decision: Decision, topic: Topic) -> tuple[int, str | None]:
@@ -230,20 +224,17 @@ def aggregate(messages: Sequence[ChatMessage], symbols: Sequence[str]) -> Sentim
     messages = [m for m in messages if not is_instruction_like(m.text)]
     if not messages:
         return SentimentAggregate()
-    overall = sum(m.sentiment for m in messages) / len(messages)
+    overall = sum([m.sentiment for m in messages]) / len(messages)
+    symbols = tuple(symbols)
     per: dict[str, list[float]] = {}
     for m in messages:
         if m.sender == NEWSWIRE:  # an injected rumour (traders/chat/rumours.py) counts once, at its own tone
             for sym in m.symbols:
                 per.setdefault(sym, []).append(m.sentiment)
             continue
-        # the floor's own messages are plainly not instructions, and then none of their clauses is either
-        clause_score = score_of_part if plainly_not_instruction(m.text) else score
-        for clause in _CLAUSE.split(m.text):
-            named = symbols_in(clause, symbols)
-            if not named:
-                continue
-            s = clause_score(clause)
+        # the floor's own messages are plainly not instructions, and then none of their clauses is either;
+        # the clauses recur from cycle to cycle, and their scores are memoized (traders/chat/clauses.py)
+        for named, s in clause_sentiments(m.text, symbols, plainly_not_instruction(m.text)):
             for sym in named:
                 per.setdefault(sym, []).append(s)
     by_symbol = {sym: sum(v) / len(v) for sym, v in per.items()}
