@@ -30,6 +30,10 @@ class TheoryParams(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+_PARAMS: dict[tuple[int, type], tuple[TraderConfig, TheoryParams]] = {}
+_PARAMS_SIZE = 1024
+
+
 class Theory:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
@@ -39,7 +43,17 @@ class Theory:
     reads_chat: ClassVar[bool] = True
 
     def params(self, cfg: TraderConfig) -> Any:
-        return self.Params.model_validate(cfg.params)
+        """`cfg.params` validated by this theory's `Params`. A TraderConfig is frozen, so the model validated
+        once per config object serves every later cycle (a bounded memo keyed on the object itself)."""
+        key = (id(cfg), self.Params)
+        hit = _PARAMS.get(key)
+        if hit is not None and hit[0] is cfg:
+            return hit[1]
+        p = self.Params.model_validate(cfg.params)
+        if len(_PARAMS) >= _PARAMS_SIZE:  # learned configs (traders/memory/) are new objects every cycle
+            _PARAMS.clear()
+        _PARAMS[key] = (cfg, p)  # holding cfg keeps its id from being reused while the entry lives
+        return p
 
     def decide(self, view: TraderView, cfg: TraderConfig) -> Decision:  # pragma: no cover - abstract
         raise NotImplementedError
