@@ -41,14 +41,28 @@ def return_matrix(series: dict[str, tuple[float, ...]], lookback: int) -> tuple[
     syms = [s for s, v in series.items() if len(v) >= lookback + 1 and min(v[-lookback - 1:]) > 0]
     if not syms:
         return [], np.empty((0, 0))
-    prices = np.array([series[s][-lookback - 1:] for s in syms], dtype=float).T
-    return syms, np.diff(np.log(prices), axis=0)
+    logs = np.log(np.array([series[s][-lookback - 1:] for s in syms], dtype=float).T)
+    return syms, logs[1:] - logs[:-1]  # np.diff(logs, axis=0) is this very subtraction, behind more Python
+
+
+def column_std(returns: np.ndarray) -> np.ndarray:
+    """`returns.std(axis=0, ddof=1)`, by the same ufunc calls numpy's `_var` and `_std` make (the same
+    reductions over the same memory layout, so the same floats: tests/test_risk_parity_std.py), without
+    their generic Python around them. Needs at least two rows."""
+    n = returns.shape[0]
+    mean = np.add.reduce(returns, axis=0, keepdims=True)
+    np.true_divide(mean, n, out=mean)
+    x = np.subtract(returns, mean)
+    np.square(x, out=x)
+    var = np.add.reduce(x, axis=0)
+    np.true_divide(var, n - 1, out=var)
+    return np.sqrt(var, out=var)
 
 
 def inverse_vol_weights(returns: np.ndarray) -> np.ndarray:
-    vol = np.maximum(returns.std(axis=0, ddof=1), VOL_FLOOR)  # a steady drift is not riskless
+    vol = np.maximum(column_std(returns), VOL_FLOOR)  # a steady drift is not riskless
     w = 1.0 / vol
-    return w / w.sum()
+    return w / np.add.reduce(w)  # w.sum()
 
 
 def equal_risk_weights(cov: np.ndarray, iterations: int = 500, tol: float = 1e-10) -> np.ndarray:
@@ -89,7 +103,7 @@ class RiskParity(Theory):
             w = equal_risk_weights(np.atleast_2d(np.cov(rets, rowvar=False)))
         else:
             w = inverse_vol_weights(rets)
-        return {s: float(x) for s, x in zip(syms, w, strict=True)}
+        return dict(zip(syms, w.tolist(), strict=True))
 
     def decide(self, view: TraderView, cfg: TraderConfig) -> Decision:
         p: RiskParityParams = self.params(cfg)
