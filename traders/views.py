@@ -5,6 +5,7 @@ this cycle, and one `TraderView` per trader with its own cash, positions and ope
 """
 from __future__ import annotations
 
+import functools
 from operator import attrgetter
 
 from ledger.store import Ledger
@@ -12,8 +13,10 @@ from market.events import TradeExecuted
 from market.exchange import Exchange
 from market.instruments import Instrument
 from traders.snapshot import (
+    EtfBasket,
     FillNote,
     Headline,
+    InstrumentSpec,
     MarketSnapshot,
     OpenOrder,
     Position,
@@ -26,6 +29,28 @@ from traders.snapshot import (
 _close = attrgetter("close")
 _seq = attrgetter("seq")
 _qty = attrgetter("qty")
+
+
+@functools.lru_cache(maxsize=16)
+def _listing(instruments: tuple[Instrument, ...]) -> tuple[dict[str, InstrumentSpec], tuple[EtfBasket, ...]]:
+    """The specs of a floor's instruments and its ETF baskets without NAV: fixed for the instruments, so
+    built once per instruments tuple, not every cycle (the snapshot copies the dict; the models are frozen)."""
+    baskets = tuple(
+        EtfBasket(symbol=inst.symbol, components=tuple(inst.basket), units=getattr(inst, "units", 1))
+        for inst in instruments if getattr(inst, "basket", ())
+    )
+    return instrument_specs(instruments), baskets
+
+
+def _etfs(instruments, quotes: dict[str, Quote]) -> tuple[dict[str, InstrumentSpec], tuple[EtfBasket, ...]]:
+    """instrument_specs(instruments) and etf_baskets(instruments, quotes), from `_listing` for a tuple."""
+    if type(instruments) is not tuple:
+        return instrument_specs(instruments), etf_baskets(instruments, quotes)
+    specs, baskets = _listing(instruments)
+    if not baskets:
+        return specs, ()
+    mids = {sym: q.mid for sym, q in quotes.items()}
+    return specs, tuple(etf.model_copy(update={"nav": etf.nav_from(mids)}) for etf in baskets)
 
 
 def market_snapshot(
@@ -51,12 +76,13 @@ def market_snapshot(
     # descending, which keeps seq order among equal quantities) cost half of a Python key per fill; the
     # fills come in seq order, so the first sort only checks it
     biggest = sorted(sorted(fills, key=_seq), key=_qty, reverse=True)[:big_fills]
+    specs, etfs = _etfs(instruments, quotes)
     return MarketSnapshot(
         cycle=cycle,
-        instruments=instrument_specs(instruments),
+        instruments=specs,
         quotes=quotes,
         history=history,
-        etfs=etf_baskets(instruments, quotes),
+        etfs=etfs,
         recent_fills=tuple(
             FillNote(symbol=t.symbol, price=t.price, qty=t.qty, buyer=t.buyer, seller=t.seller) for t in biggest
         ),
