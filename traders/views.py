@@ -91,12 +91,25 @@ def market_snapshot(
     )
 
 
+_POSITIONS: dict[tuple[int, float], Position] = {}
+
+
+def _position(qty: int, avg_cost: float) -> Position:
+    """Position(qty=qty, avg_cost=avg_cost): a holding mostly stays as it was from one cycle to the next, and
+    the frozen model validated for it then serves again (a bounded memo keyed on the two values)."""
+    key = (qty, avg_cost)
+    pos = _POSITIONS.get(key)
+    if pos is None:
+        if len(_POSITIONS) >= 4096:
+            _POSITIONS.clear()
+        pos = _POSITIONS[key] = Position(qty=qty, avg_cost=avg_cost)
+    return pos
+
+
 def trader_view(
     trader: str, market: MarketSnapshot, ledger: Ledger, exchange: Exchange, initial_cash: int
 ) -> TraderView:
-    positions = {
-        p.symbol: Position(qty=p.qty, avg_cost=p.avg_cost or 0.0) for p in ledger.positions(trader) if p.qty
-    }
+    positions = {p.symbol: _position(p.qty, p.avg_cost or 0.0) for p in ledger.positions(trader) if p.qty}
     open_orders = tuple(
         OpenOrder(order_id=o.order_id, symbol=o.symbol, side=str(o.side), qty=o.qty, price=o.price,
                   order_type=str(o.order_type))
