@@ -12,6 +12,8 @@ say. Deterministic: the same snapshot always gives the same topic.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from operator import itemgetter
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -39,6 +41,7 @@ def _movers(snap: MarketSnapshot, lookback: int) -> dict[str, float]:
     return out
 
 
+_score = itemgetter(0)
 _NEWSWORTHY = ("breaker", "flash_crash", "news", "rumour", "halt", "drought")  # most newsworthy first
 
 
@@ -57,43 +60,40 @@ def choose_topic(snap: MarketSnapshot, settings: TopicSettings | None = None) ->
     cfg = settings or TopicSettings()
     if snap.headlines and (news := _news_topic(snap)) is not None:
         return news
-    candidates: list[Topic] = []
+    # (score, kind, symbol, magnitude, headline maker): only the winner's Topic and headline are built
+    candidates: list[tuple[float, str, str, float, Callable[[], str]]] = []
     movers = _movers(snap, cfg.mover_lookback)
     if movers:
         sym = max(movers, key=lambda s: abs(movers[s]))  # first of equals in snapshot order
         r = movers[sym]
         span = "cycle" if cfg.mover_lookback == 1 else f"{cfg.mover_lookback} cycles"
-        candidates.append(Topic(
-            kind="biggest_mover", symbol=sym, magnitude=r, score=abs(r) / cfg.min_move_pct,
-            headline=f"{sym} is the biggest mover: {'up' if r >= 0 else 'down'} {abs(r):.2%} over the last {span}",
-        ))
+        candidates.append((abs(r) / cfg.min_move_pct, "biggest_mover", sym, r, lambda sym=sym, r=r: (
+            f"{sym} is the biggest mover: {'up' if r >= 0 else 'down'} {abs(r):.2%} over the last {span}")))
     for etf in snap.etfs:
         nav = etf.nav if etf.nav is not None else etf.nav_from(snap.mids())
         mid = snap.mid(etf.symbol)
         if nav and mid:
             prem = mid / nav - 1.0
-            candidates.append(Topic(
-                kind="etf_dislocation", symbol=etf.symbol, magnitude=prem, score=abs(prem) / cfg.etf_dislocation_pct,
-                headline=f"{etf.symbol} trades {abs(prem):.2%} {'above' if prem >= 0 else 'below'} its basket NAV "
-                         f"({mid / 100:,.2f} vs {nav / 100:,.2f})",
-            ))
+            candidates.append((abs(prem) / cfg.etf_dislocation_pct, "etf_dislocation", etf.symbol, prem,
+                               lambda sym=etf.symbol, prem=prem, mid=mid, nav=nav: (
+                f"{sym} trades {abs(prem):.2%} {'above' if prem >= 0 else 'below'} its basket NAV "
+                f"({mid / 100:,.2f} vs {nav / 100:,.2f})")))
     if snap.recent_fills:
         fill = max(snap.recent_fills, key=lambda f: f.qty)
         who = f" ({fill.buyer} bought from {fill.seller})" if fill.buyer and fill.seller else ""
-        candidates.append(Topic(
-            kind="big_fill", symbol=fill.symbol, magnitude=float(fill.qty), score=fill.qty / cfg.big_fill_qty,
-            headline=f"Big fill: {fill.qty} {fill.symbol} at {fill.price / 100:,.2f}{who}",
-        ))
+        candidates.append((fill.qty / cfg.big_fill_qty, "big_fill", fill.symbol, float(fill.qty), lambda: (
+            f"Big fill: {fill.qty} {fill.symbol} at {fill.price / 100:,.2f}{who}")))
     if not candidates:
         return Topic(kind="quiet", headline="No market data yet: strategies and plans")
-    best = max(candidates, key=lambda t: t.score)  # max keeps the first of equal scores
-    if best.score >= 1.0:
-        return best
-    mover = candidates[0] if candidates[0].kind == "biggest_mover" else None
+    best = max(candidates, key=_score)  # max keeps the first of equal scores
+    if best[0] >= 1.0:
+        score, kind, symbol, magnitude, headline = best
+        return Topic(kind=kind, symbol=symbol, magnitude=magnitude, score=score, headline=headline())
+    mover = candidates[0] if candidates[0][1] == "biggest_mover" else None
     return Topic(
         kind="quiet",
-        symbol=mover.symbol if mover else None,
-        magnitude=mover.magnitude if mover else 0.0,
-        score=best.score,
-        headline="Quiet market" + (f"; the biggest mover is {mover.symbol} at {mover.magnitude:+.2%}" if mover else ""),
+        symbol=mover[2] if mover else None,
+        magnitude=mover[3] if mover else 0.0,
+        score=best[0],
+        headline="Quiet market" + (f"; the biggest mover is {mover[2]} at {mover[3]:+.2%}" if mover else ""),
     )
