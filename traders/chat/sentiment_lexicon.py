@@ -155,8 +155,10 @@ def raw_score(text: str) -> float:
         if valence is None:
             continue
         for prev in toks[max(0, i - INTENSIFIER_WINDOW):i]:
-            valence *= INTENSIFIERS.get(prev, 1.0)
-        if any(prev in NEGATIONS for prev in toks[max(0, i - NEGATION_WINDOW):i]):
+            factor = INTENSIFIERS.get(prev)
+            if factor is not None:  # a word that is no intensifier would multiply by 1.0, which changes nothing
+                valence *= factor
+        if not NEGATIONS.isdisjoint(toks[max(0, i - NEGATION_WINDOW):i]):  # any negation among them
             valence *= NEGATION_SCALE
         total += valence
     return total
