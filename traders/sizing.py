@@ -55,7 +55,7 @@ def _vol_of(window: Sequence[float]) -> float:
     if len(rets) < 2:
         return VOL_FLOOR
     mean = sum(rets) / len(rets)
-    var = sum((r - mean) ** 2 for r in rets) / (len(rets) - 1)
+    var = sum([(r - mean) ** 2 for r in rets]) / (len(rets) - 1)  # a list sums as a generator did, faster
     return max(math.sqrt(var), VOL_FLOOR)
 
 

@@ -236,7 +236,9 @@ class TraderView(BaseModel):
         return p.qty if p is not None else 0
 
     def open_qty(self, symbol: str, side: str) -> int:
-        return sum(o.qty for o in self.open_orders if o.symbol == symbol and o.side == side)
+        if not self.open_orders:  # the usual case at the start of a cycle: no generator for nothing
+            return 0
+        return sum([o.qty for o in self.open_orders if o.symbol == symbol and o.side == side])
 
     def market_value(self) -> float:
         """Positions marked at mid (at average cost when no mid exists), in cents."""
