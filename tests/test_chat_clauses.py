@@ -99,3 +99,16 @@ def test_random_messages_aggregate_as_before(texts_and_senders):
     messages = _messages(texts_and_senders)
     _same(messages)
     _same(messages)
+
+
+_FORMER_TICKER = re.compile(r"(?<![A-Za-z0-9_])[A-Z][A-Z0-9]*(?:\.[A-Z]+)?(?![A-Za-z0-9_])")
+ticker_texts = st.lists(st.sampled_from([*"ABNVDZaz09_. -:'\n.ÉéßİK", *SYMBOLS, "BRK.B"]), max_size=40).map("".join)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(ticker_texts)
+def test_ticker_pattern_finds_what_the_former_did(text):
+    from traders.chat.clauses import _TICKER, tickers
+
+    assert _TICKER.findall(text) == _FORMER_TICKER.findall(text)
+    assert tickers.__wrapped__(text) == frozenset(_FORMER_TICKER.findall(text))
