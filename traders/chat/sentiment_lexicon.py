@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from itertools import compress, count
 
 ALPHA = 8.0
 NEGATION_SCALE = -0.75
@@ -150,10 +151,9 @@ def raw_score(text: str) -> float:
     """The unsquashed sum of valences (see the module docstring)."""
     toks = tokens(text)
     total = 0.0
-    for i, tok in enumerate(toks):
-        valence = LEXICON.get(tok)
-        if valence is None:
-            continue
+    # the positions of the lexicon's words, in order, found without a Python step per token
+    for i in compress(count(), map(LEXICON.__contains__, toks)):
+        valence = LEXICON[toks[i]]
         for prev in toks[max(0, i - INTENSIFIER_WINDOW):i]:
             factor = INTENSIFIERS.get(prev)
             if factor is not None:  # a word that is no intensifier would multiply by 1.0, which changes nothing
