@@ -56,6 +56,9 @@ def theory_names() -> tuple[str, ...]:
 
 
 def get_theory(name: str) -> Any:
+    inst = _INSTANCES.get(name)  # the shared instance once made (made only for a registered, loaded theory)
+    if inst is not None:
+        return inst
     _load_builtins()
     if name not in _REGISTRY:
         raise KeyError(f"unknown theory {name!r}; known: {', '.join(sorted(_REGISTRY))}")
