@@ -15,7 +15,7 @@ from pydantic import Field
 from traders.base import Theory, TheoryParams, marketable_price, usd
 from traders.decision import Decision, ProposedOrder
 from traders.registry import register
-from traders.sizing import buy_size, realized_vol, sell_size
+from traders.sizing import buy_size, realized_vol, sell_size, squared_deviations
 from traders.snapshot import TraderView
 from traders.trader_config import TraderConfig
 
@@ -33,7 +33,7 @@ def zscore(series: tuple[float, ...], lookback: int) -> tuple[float, float, floa
         return None
     window = series[-lookback - 1:-1]
     mean = sum(window) / len(window)
-    std = math.sqrt(sum([(x - mean) ** 2 for x in window]) / (len(window) - 1))  # a list sums as a generator did, faster
+    std = math.sqrt(squared_deviations(window, mean) / (len(window) - 1))
     std = max(std, mean * 1e-4)  # a perfectly flat window: one basis point, not a division by zero
     return (series[-1] - mean) / std, mean, std
 
