@@ -184,14 +184,21 @@ def run_group_chat(
         if rng is not None:
             rng.shuffle(order)
         turns: list[Turn] = []
+        # the first message of the last round by (stance, symbol), and to each name addressed: whom a speaker
+        # answers, looked up instead of searched for each speaker
+        first_by_stance: dict[tuple[int, str | None], ChatMessage] = {}
+        first_to: dict[str, ChatMessage] = {}
+        for m, addressed in previous:
+            first_by_stance.setdefault(stances[m.sender], m)
+            for name in addressed:
+                first_to.setdefault(name, m)
         for cfg in order:
             reply_to = None
             if rnd == 1:  # open the debate: answer someone who took the opposite side of my symbol
-                mine = stances[cfg.name]
-                reply_to = next((m for m, _ in previous if mine[0] * stances[m.sender][0] < 0
-                                 and stances[m.sender][1] == mine[1]), None)
+                sign, sym = stances[cfg.name]  # stances are +1, -1 or 0: "opposite" is the other non-zero sign
+                reply_to = first_by_stance.get((-sign, sym)) if sign else None
             elif rnd > 1:  # continue it: answer whoever addressed me
-                reply_to = next((m for m, addressed in previous if cfg.name in addressed), None)
+                reply_to = first_to.get(cfg.name)
             if rnd > 0 and reply_to is None:
                 continue
             stance, symbol = stances[cfg.name]
