@@ -86,8 +86,7 @@ def parse_mentions(text: str, known: Sequence[str], sender: str = "") -> tuple[s
 
 def symbols_in(text: str, symbols: Sequence[str]) -> tuple[str, ...]:
     """The symbols (in `symbols` order) that appear in `text` as whole upper-case words."""
-    found = _tickers(text)
-    return tuple(s for s in symbols if s in found)
+    return tuple(filter(_tickers(text).__contains__, symbols))  # in `symbols` order, without a Python step each
 
 
 def _stance(decision: Decision, topic: Topic) -> tuple[int, str | None]:
