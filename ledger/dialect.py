@@ -78,6 +78,11 @@ class SQLiteDialect:
     def data_version(self, conn: Any) -> Any:
         return conn.execute("PRAGMA data_version").fetchone()[0]
 
+    def data_version_after_commit(self, before: Any, bumped: Any) -> Any:
+        """`data_version` after this connection committed a ledger transaction that stored the write counter
+        `bumped`, without asking: SQLite's does not move for the connection's own commits."""
+        return before
+
     def rewind_ids(self, conn: Any, tables: Iterable[str]) -> None:
         """After deleting rows: the next generated key of each table is max(key) + 1 again. SQLite does
         that by itself (a rowid key without AUTOINCREMENT), so a truncated and replayed branch gets
@@ -165,6 +170,9 @@ class PostgresDialect(SQLiteDialect):
         # No per-connection commit counter in PostgreSQL: the ledger's own write counter (meta) stands in.
         row = conn.execute("SELECT value FROM meta WHERE key='ledger_version'").fetchone()
         return row[0] if row else None
+
+    def data_version_after_commit(self, before: Any, bumped: Any) -> Any:
+        return bumped  # the write counter is the stand-in, and the commit just stored `bumped`
 
 
 SQLITE = SQLiteDialect()

@@ -155,9 +155,16 @@ class Ledger(TradingMixin, ReadingMixin):
                 self._reload()
                 raise LedgerError(RejectCode.ABORTED, "a request inside this transaction (opened with "
                                   "savepoints=False) failed, so the whole transaction was rolled back")
-            self._lv = self._bump_version()
+            lv, raw = self._bump_version()
             self.conn.execute("COMMIT")
-            self._dv = self._data_version()
+            # Our own commit: SQLite's data_version does not move for it (it counts other connections'
+            # commits), PostgreSQL's stand-in is the counter just bumped, so no query is needed. A bump
+            # that skipped a number found another connection's ledger commit the mirror has not seen.
+            missed = self._lv is not None and lv != self._lv + 1
+            self._lv = lv
+            self._dv = self.dialect.data_version_after_commit(self._dv, raw)
+            if missed:
+                self._reload()
         elif name is not None:
             self.conn.execute(f"RELEASE {name}")
 
@@ -228,7 +235,11 @@ class Ledger(TradingMixin, ReadingMixin):
 
     @property
     def ref(self) -> RunRef:
-        st = self._state()
+        # The active branch is this object's choice (`use`, `start_run`, `fork`), and a reload keeps it, so
+        # naming it needs no look for other connections' commits (`_state`): the mirror's reads do that
+        st = self._st
+        if st is None:
+            raise LedgerError(RejectCode.NO_ACTIVE_RUN, "no active run: call start_run() or use() first")
         return RunRef(st.run_id, st.branch_id)
 
     @property
@@ -298,12 +309,13 @@ class Ledger(TradingMixin, ReadingMixin):
         row = self.conn.execute("SELECT value FROM meta WHERE key='ledger_version'").fetchone()
         return int(row[0]) if row else 0
 
-    def _bump_version(self) -> int:
-        """Inside a write transaction: count it, so other connections know the ledger changed."""
+    def _bump_version(self) -> tuple[int, Any]:
+        """Inside a write transaction: count it, so other connections know the ledger changed.
+        Returns the new count, and the value as stored (what `dialect.data_version` would read)."""
         (value,) = self.conn.execute(
             "INSERT INTO meta(key, value) VALUES ('ledger_version', '1') ON CONFLICT(key) DO UPDATE "
             "SET value = CAST(meta.value AS INTEGER) + 1 RETURNING value").fetchone()
-        return int(value)
+        return int(value), value
 
     def _reload(self) -> None:
         if self._st is not None:
