@@ -76,10 +76,13 @@ def summarize(ids: Sequence[str]) -> dict[str, list[int]]:
 
 
 def overlapping(conn: sqlite3.Connection, branch_id: int, summary: dict[str, list[int]], *,
-                ancestors_only: bool = False, first: bool = False) -> set[tuple[int, int]]:
-    """(branch, cycle) of stored ranges on the lineage that overlap the summary's ranges."""
+                ancestors_only: bool = False, first: bool = False,
+                lin: list[tuple[int, int]] | None = None) -> set[tuple[int, int]]:
+    """(branch, cycle) of stored ranges on the lineage that overlap the summary's ranges. `lin`: the branch's
+    lineage when the caller has it."""
     found: set[tuple[int, int]] = set()
-    lin = lineage(conn, branch_id)
+    if lin is None:
+        lin = lineage(conn, branch_id)
     q = ("SELECT branch_id, cycle FROM fill_ids WHERE branch_id=? AND prefix=? AND hi>=? AND lo<=? AND +cycle<=?"
          + (" LIMIT 1" if first else ""))
     for b, max_cycle in (lin[1:] if ancestors_only else lin):

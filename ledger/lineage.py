@@ -29,6 +29,15 @@ def lineage(conn: sqlite3.Connection, branch_id: int) -> list[tuple[int, int]]:
     return out
 
 
+def state_lineage(conn: sqlite3.Connection, st) -> list[tuple[int, int]]:
+    """`lineage` of a mirror's branch (`state.BranchState`), read once per mirror: the settlement's and the
+    reservations' checks ask for it on every write."""
+    lin = st.lin
+    if lin is None:
+        lin = st.lin = lineage(conn, st.branch_id)
+    return lin
+
+
 def lineage_sql(lin: list[tuple[int, int]], alias: str = "", *, table: str = "") -> tuple[str, list[int]]:
     """A WHERE fragment selecting the rows visible on a branch, with its parameters.
 

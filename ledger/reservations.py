@@ -11,14 +11,14 @@ from __future__ import annotations
 import sqlite3
 
 from ledger.errors import RejectCode, Rejection
-from ledger.lineage import lineage
+from ledger.lineage import state_lineage
 from ledger.state import BranchState, Res
 
 
 def order_known(conn: sqlite3.Connection, st: BranchState, order_id: str) -> bool:
     if order_id in st.res:
         return True
-    for b, max_cycle in lineage(conn, st.branch_id):
+    for b, max_cycle in state_lineage(conn, st):
         row = conn.execute("SELECT cycle FROM reservations WHERE branch_id=? AND order_id=?",
                            (b, order_id)).fetchone()
         if row is not None and row[0] <= max_cycle:

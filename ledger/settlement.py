@@ -34,6 +34,7 @@ from operator import itemgetter
 
 from ledger import background_fills, fillids, fillkeys, id_numbers, lots
 from ledger.errors import RejectCode, Rejection
+from ledger.lineage import state_lineage
 from ledger.lots import CHUNK_INSERT, chunk_row, load_window
 from ledger.state import BranchState, Pos, fee_for
 from ledger.types import FEES, Fill, SettleResult
@@ -108,9 +109,10 @@ def prepare(conn: sqlite3.Connection, st: BranchState, cycle: int,
     ids = [r[0] for r in uniq]
     summary = fillids.summarize(ids)
     new = uniq
-    where = fillids.overlapping(conn, st.branch_id, summary, first=True)
+    lin = state_lineage(conn, st)
+    where = fillids.overlapping(conn, st.branch_id, summary, first=True, lin=lin)
     if where:  # some id may have been settled before: compare id by id
-        stored = fillids.stored_fills(conn, fillids.overlapping(conn, st.branch_id, summary), set(ids))
+        stored = fillids.stored_fills(conn, fillids.overlapping(conn, st.branch_id, summary, lin=lin), set(ids))
         if stored:
             new = []
             for r in uniq:

@@ -100,6 +100,9 @@ class BranchState:
     dirty_res: set[str] = field(default_factory=set)
     # bg-vs-bg fills written packed (background_fills.py); False: every fill a `fills` row (the old layout)
     pack_background: bool = field(default_factory=background_fills.packed_by_default)
+    # the branch's lineage (lineage.py), read once: a branch's parent and fork cycle change only when
+    # truncation rebuilds it from its parent, after which the mirror is reloaded (a new BranchState)
+    lin: list[tuple[int, int]] | None = None
 
     # --- helpers -------------------------------------------------------------------------------
     def fee_cap_per_share(self, limit_price: int) -> int:
