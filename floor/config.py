@@ -113,10 +113,15 @@ class FloorConfig(BaseSettings):
         return any(t.mode == "llm" for t in self.traders)
 
     def trader(self, name: str) -> TraderConfig:
-        for t in self.traders:
-            if t.name == name:
-                return t
-        raise KeyError(f"no trader named {name!r}")
+        """The trader named `name` (a dict lookup: the graph asks several times per trader and cycle)."""
+        traders = self.traders
+        hit = _TRADER_INDEX.get(id(traders))
+        if hit is None or hit[0] is not traders:
+            hit = _trader_index(traders)
+        t = hit[1].get(name)
+        if t is None:
+            raise KeyError(f"no trader named {name!r}")
+        return t
 
     def llm_for(self, trader: TraderConfig) -> LLMConfig | None:
         """The trader's named LLM config, or the first one defined when it names none."""
@@ -128,6 +133,19 @@ class FloorConfig(BaseSettings):
         """A copy with every trader switched to `mode` (the command line's --llm/--no-llm)."""
         traders = [t.model_dump() | {"mode": mode} for t in self.traders]
         return type(self).model_validate(self.model_dump() | {"traders": traders})  # no env re-read
+
+
+# {id(traders tuple): (that tuple, {name: TraderConfig})}: `FloorConfig.trader`'s index, kept outside the frozen
+# model (a cached value inside it would survive `model_copy(update={"traders": ...})`). The entry holds its tuple,
+# so the id is not reused while the entry lives, and `is` tells a stale entry from a current one.
+_TRADER_INDEX: dict[int, tuple[tuple[TraderConfig, ...], dict[str, TraderConfig]]] = {}
+
+
+def _trader_index(traders: tuple[TraderConfig, ...]) -> tuple[tuple[TraderConfig, ...], dict[str, TraderConfig]]:
+    if len(_TRADER_INDEX) >= 64:  # configs come and go (forks, tests): keep the index small
+        _TRADER_INDEX.clear()
+    hit = _TRADER_INDEX[id(traders)] = (traders, {t.name: t for t in traders})
+    return hit
 
 
 def load_config(path: str | Path | None = None, **overrides: Any) -> FloorConfig:
