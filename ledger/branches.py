@@ -188,6 +188,7 @@ def truncate_after(conn: sqlite3.Connection, st: BranchState, k: int) -> tuple[i
     for acct, sym in conn.execute("SELECT account, symbol FROM positions WHERE branch_id=? AND cycle>?",
                                   (b, k)).fetchall():
         st.pos.pop((acct, sym), None)
+        st.pos_index = None
         for side in (1, -1):  # a position born after k: every lot of it was opened after k
             delete_from(conn, b, acct, sym, side, 0)
     conn.execute("DELETE FROM balances WHERE branch_id=? AND cycle>?", (b, k))

@@ -103,6 +103,9 @@ class BranchState:
     # the branch's lineage (lineage.py), read once: a branch's parent and fork cycle change only when
     # truncation rebuilds it from its parent, after which the mirror is reloaded (a new BranchState)
     lin: list[tuple[int, int]] | None = None
+    # `pos`'s keys by account, each account's sorted by symbol (views.account_keys), with len(pos) when built:
+    # positions are only added (a larger len rebuilds it); code that removes one sets this to None
+    pos_index: tuple[int, dict[str, list[tuple[str, str]]]] | None = None
 
     # --- helpers -------------------------------------------------------------------------------
     def fee_cap_per_share(self, limit_price: int) -> int:

@@ -212,3 +212,4 @@ def _drop_accounts(st: BranchState, names: set[str]) -> None:
     for key in [k for k in st.pos if k[0] in names]:
         st.pos.pop(key)
         st.dirty_pos.discard(key)
+    st.pos_index = None

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping
-from operator import itemgetter
 from typing import Any
 
 from ledger.lots import read_lots
 from ledger.state import BranchState
 from ledger.types import AccountView, PositionView
-
-_first = itemgetter(0)
 
 
 def account_view(st: BranchState, name: str) -> AccountView:
@@ -21,21 +18,39 @@ def account_view(st: BranchState, name: str) -> AccountView:
     return AccountView(name, c.theory, c.kind, st.cash.get(name, 0), st.rcash.get(name, 0), holdings)
 
 
+def account_keys(st: BranchState, name: str) -> list[tuple[str, str]] | tuple[()]:
+    """The account's (account, symbol) position keys, sorted by symbol: from an index of `st.pos` by account,
+    built again only when positions were added (len grew) or removed (the remover drops it)."""
+    idx = st.pos_index
+    if idx is None or idx[0] != len(st.pos):
+        by: dict[str, list[tuple[str, str]]] = {}
+        for key in sorted(st.pos):
+            lst = by.get(key[0])
+            if lst is None:
+                by[key[0]] = [key]
+            else:
+                lst.append(key)
+        idx = st.pos_index = (len(st.pos), by)
+    return idx[1].get(name, ())
+
+
 def position_views(st: BranchState, name: str, marks: Mapping[str, int] | None) -> list[PositionView]:
     out = []
-    # this account's positions by symbol: the order of sorting every account's (account, symbol) keys, but
-    # the floor's traders ask once each per cycle, so the other accounts are skipped before the sort
-    a = name
-    for sym, p in sorted(((sym, p) for (acct, sym), p in st.pos.items() if acct == name), key=_first):
-        q = st.shares.get((a, sym), 0)
+    # this account's positions by symbol (the order of sorting every account's (account, symbol) keys): the
+    # floor's traders ask once each per cycle, so the keys come from an index by account, not a scan and sort
+    pos, shares, rshares = st.pos, st.shares, st.rshares
+    for key in account_keys(st, name):
+        p = pos[key]
+        q = shares.get(key, 0)
         if not q and not p.realized and not p.fees:
             continue
+        sym = key[1]
         mark = None if marks is None else marks.get(sym)
         mv = None if mark is None else q * mark
-        out.append(PositionView(
-            account=a, symbol=sym, qty=q, reserved=st.rshares.get((a, sym), 0), cost_basis=p.cost,
-            avg_cost=abs(p.cost) / abs(q) if q else None, realized_pnl=p.realized, fees=p.fees, mark=mark,
-            market_value=mv, unrealized_pnl=None if mv is None else mv - p.cost))
+        cost = p.cost
+        out.append(PositionView(  # positional, in field order: account, symbol, qty, reserved, cost_basis, avg_cost,
+            name, sym, q, rshares.get(key, 0), cost,  # realized_pnl, fees, mark, market_value, unrealized_pnl
+            abs(cost) / abs(q) if q else None, p.realized, p.fees, mark, mv, None if mv is None else mv - cost))
     return out
 
 
