@@ -158,14 +158,43 @@ def take(conn: sqlite3.Connection, run_id: int, branch_id: int, trader: str, cyc
     return [_row_to_intent(r) for r in rows]
 
 
+# SQLite connections `_select` has seen the table on or without: {id(conn): (conn, None if the table was there,
+# else the file's schema version when it was not)}. A query on the missing table fails in SQLite's parser (about
+# four times the cost of a PRAGMA), and the floor asks every cycle; the table can only appear by a schema change,
+# which moves `PRAGMA schema_version`, so while that stays put the answer is known. The version is read before the
+# failing query, so a table created after it is seen by the next call. The entry holds its connection, so the id
+# is not reused while it lives (sqlite3 connections take no weak reference); the map is kept small.
+_SQLITE_SEEN: dict[int, tuple[Any, int | None]] = {}
+
+
 def _select(conn: sqlite3.Connection, sql: str, args: tuple, asked_for: tuple) -> list:
     """`sql`'s rows, or none when the table does not exist yet (nobody ever queued an intent here)."""
     if _table_missing(conn, asked_for):  # PostgreSQL: a failed query would abort the cycle's transaction
         return []
+    version = None
+    if isinstance(conn, sqlite3.Connection):
+        seen = _SQLITE_SEEN.get(id(conn))
+        if seen is None or seen[0] is not conn or seen[1] is not None:  # not known to have the table
+            version = conn.execute("PRAGMA schema_version").fetchone()[0]
+            if seen is not None and seen[0] is conn and seen[1] == version:
+                return []  # missing, and no schema change since
     try:
-        return conn.execute(sql, args).fetchall()
-    except sqlite3.OperationalError:  # SQLite: the error changes nothing
+        rows = conn.execute(sql, args).fetchall()
+    except sqlite3.OperationalError as exc:  # SQLite: the error changes nothing
+        if version is not None and "no such table" in str(exc):
+            _remember(conn, version)
+        else:
+            _SQLITE_SEEN.pop(id(conn), None)
         return []
+    if version is not None:
+        _remember(conn, None)
+    return rows
+
+
+def _remember(conn: sqlite3.Connection, version: int | None) -> None:
+    if len(_SQLITE_SEEN) >= 16 and id(conn) not in _SQLITE_SEEN:
+        _SQLITE_SEEN.clear()
+    _SQLITE_SEEN[id(conn)] = (conn, version)
 
 
 def record_outcome(conn: sqlite3.Connection, intents: list[Intent], result: Any) -> list[int]:
