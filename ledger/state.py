@@ -132,27 +132,26 @@ class BranchState:
         """Upsert every dirty state row (inside the caller's transaction).
 
         A state row's `cycle` is the cycle it was created in (never updated), so truncation can delete
-        the rows born after the cut, which makes the stored state identical to the state at the cut."""
+        the rows born after the cut, which makes the stored state identical to the state at the cut.
+
+        On SQLite the rows are first UPDATEd (cheaper than an upsert, and after the first cycles every dirty
+        row exists): when all of them were there, that is all; else the upsert writes the batch as before,
+        which inserts the new rows in the same order (the updated ones are rewritten with the same values)."""
         r, b = self.run_id, self.branch_id
-        up_bal = ("INSERT INTO balances(run_id, branch_id, cycle, account, asset, amount, reserved) "
-                  "VALUES (?,?,?,?,?,?,?) ON CONFLICT(branch_id, account, asset) DO UPDATE SET "
-                  "amount=excluded.amount, reserved=excluded.reserved")
+        update_first = UPDATE_FIRST and isinstance(conn, sqlite3.Connection)
         # sorted: the rows' insertion order must not depend on string hashing (PYTHONHASHSEED)
-        rows = [(r, b, cycle, a, CASH, self.cash.get(a, 0), self.rcash.get(a, 0)) for a in sorted(self.dirty_cash)]
-        rows += [(r, b, cycle, k[0], k[1], self.shares.get(k, 0), self.rshares.get(k, 0))
-                 for k in sorted(self.dirty_shares)]
-        if rows:
-            conn.executemany(up_bal, rows)
+        cash, rcash, shares, rshares = self.cash, self.rcash, self.shares, self.rshares
+        bal = [(cash.get(a, 0), rcash.get(a, 0), b, a, CASH) for a in sorted(self.dirty_cash)]
+        bal += [(shares.get(k, 0), rshares.get(k, 0), b, k[0], k[1]) for k in sorted(self.dirty_shares)]
+        if bal and not (update_first and conn.executemany(_UPDATE_BALANCE, bal).rowcount == len(bal)):
+            conn.executemany(_UPSERT_BALANCE, [(r, b, cycle, a, asset, x, rs) for x, rs, _, a, asset in bal])
         if self.dirty_pos:
-            conn.executemany(
-                "INSERT INTO positions(run_id, branch_id, cycle, account, symbol, cost_basis, realized_pnl, "
-                "fees, long_opened, long_consumed, short_opened, short_consumed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
-                "ON CONFLICT(branch_id, account, symbol) DO UPDATE SET "
-                "cost_basis=excluded.cost_basis, realized_pnl=excluded.realized_pnl, fees=excluded.fees, "
-                "long_opened=excluded.long_opened, long_consumed=excluded.long_consumed, "
-                "short_opened=excluded.short_opened, short_consumed=excluded.short_consumed",
-                [(r, b, cycle, k[0], k[1], p.cost, p.realized, p.fees, p.lo, p.lc, p.so, p.sc)
-                 for k in sorted(self.dirty_pos) for p in (self.pos[k],)])
+            pos = self.pos
+            rows = [(p.cost, p.realized, p.fees, p.lo, p.lc, p.so, p.sc, b, k[0], k[1])
+                    for k in sorted(self.dirty_pos) for p in (pos[k],)]
+            if not (update_first and conn.executemany(_UPDATE_POSITION, rows).rowcount == len(rows)):
+                conn.executemany(_UPSERT_POSITION, [(r, b, cycle, a, sym, *vals)
+                                                    for *vals, _, a, sym in rows])
         if self.dirty_res:
             rows = []
             for oid in sorted(self.dirty_res):
@@ -160,6 +159,22 @@ class BranchState:
                 rows.append((x.remaining if x else 0, b, oid))
             conn.executemany("UPDATE reservations SET remaining=? WHERE branch_id=? AND order_id=?", rows)
         self.clear_dirty()
+
+
+UPDATE_FIRST = True  # `flush` on SQLite: UPDATE, then upsert only a batch with a new row (False: upsert, as before)
+_UPSERT_BALANCE = ("INSERT INTO balances(run_id, branch_id, cycle, account, asset, amount, reserved) "
+                   "VALUES (?,?,?,?,?,?,?) ON CONFLICT(branch_id, account, asset) DO UPDATE SET "
+                   "amount=excluded.amount, reserved=excluded.reserved")
+_UPDATE_BALANCE = "UPDATE balances SET amount=?, reserved=? WHERE branch_id=? AND account=? AND asset=?"
+_UPSERT_POSITION = (
+    "INSERT INTO positions(run_id, branch_id, cycle, account, symbol, cost_basis, realized_pnl, "
+    "fees, long_opened, long_consumed, short_opened, short_consumed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+    "ON CONFLICT(branch_id, account, symbol) DO UPDATE SET "
+    "cost_basis=excluded.cost_basis, realized_pnl=excluded.realized_pnl, fees=excluded.fees, "
+    "long_opened=excluded.long_opened, long_consumed=excluded.long_consumed, "
+    "short_opened=excluded.short_opened, short_consumed=excluded.short_consumed")
+_UPDATE_POSITION = ("UPDATE positions SET cost_basis=?, realized_pnl=?, fees=?, long_opened=?, long_consumed=?, "
+                    "short_opened=?, short_consumed=? WHERE branch_id=? AND account=? AND symbol=?")
 
 
 def branch_row(conn: sqlite3.Connection, branch_id: int) -> tuple[int, int | None, int | None, int]:
