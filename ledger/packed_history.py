@@ -91,15 +91,17 @@ def decode(table: str, data: bytes) -> list[list]:
     return json.loads(d.decompress(data[1:]) + d.flush())
 
 
-def write(conn, table: str, rows: list[tuple]) -> int:
+def write(conn, table: str, rows: list[tuple], *, fresh: bool = False) -> int:
     """Append full rows of `table` (run_id, branch_id, cycle, then the columns, as records.trace_row /
-    message_row build them; all of one branch and cycle) to that cycle's pack. Returns the count."""
+    message_row build them; all of one branch and cycle) to that cycle's pack. Returns the count.
+    `fresh`: the caller knows the cycle has no pack yet (records.rows_may_exist), so none is looked for."""
     if not rows:
         return 0
     packed, _ = PACKED[table]
     run_id, branch_id, cycle = rows[0][:3]
     new = [_as_stored(table, r[3:]) for r in rows]
-    old = conn.execute(f"SELECT data FROM {packed} WHERE branch_id=? AND cycle=?", (branch_id, cycle)).fetchone()
+    old = None if fresh else conn.execute(f"SELECT data FROM {packed} WHERE branch_id=? AND cycle=?",
+                                          (branch_id, cycle)).fetchone()
     if old is None:
         conn.execute(f"INSERT INTO {packed}(run_id, branch_id, cycle, n, keys, data) VALUES (?,?,?,?,?,?)",
                      (run_id, branch_id, cycle, len(new), _keys(table, new), encode(table, new)))

@@ -58,11 +58,35 @@ def record_orders(conn: sqlite3.Connection, st: BranchState, cycle: int, orders:
     return len(rows)
 
 
+_NO_ROWS = -(1 << 62)
+
+
+def rows_may_exist(conn: sqlite3.Connection, st: BranchState, table: str, cycle: int) -> bool:
+    """Whether the branch may already hold rows of `cycle` in `table`, about to be written: not when the cycle
+    is past the newest the mirror knows of (`BranchState.hist_max`, read once per mirror with max(cycle)).
+    Notes the write. A write that fails rolls back its transaction, which reloads the mirror; truncation
+    only removes rows (the note then errs on the side of looking)."""
+    known = st.hist_max.get(table)
+    if known is None:
+        (known,) = conn.execute(f"SELECT max(cycle) FROM {table} WHERE branch_id=?", (st.branch_id,)).fetchone()
+        if known is None:
+            known = _NO_ROWS
+    st.hist_max[table] = cycle if cycle > known else known
+    return cycle <= known
+
+
+def _packed_write(conn: sqlite3.Connection, st: BranchState, table: str, cycle: int, rows: list[tuple]) -> int:
+    if not rows:
+        return 0
+    fresh = not rows_may_exist(conn, st, packed_history.PACKED[table][0], cycle)
+    return packed_history.write(conn, table, rows, fresh=fresh)
+
+
 def record_trace(conn: sqlite3.Connection, st: BranchState, cycle: int, agent: str, node: str, kind: str,
                  payload: Mapping[str, Any], *, packed: bool = False) -> None:
     row = trace_row(st, cycle, agent, node, kind, payload)
     if packed:  # appended to the cycle's pack (packed_history.py)
-        packed_history.write(conn, "traces", [row])
+        _packed_write(conn, st, "traces", cycle, [row])
     else:
         conn.execute(TRACE_INSERT, row)
 
@@ -72,7 +96,7 @@ def record_traces(conn: sqlite3.Connection, st: BranchState, cycle: int,
     """Many traces in one statement: (agent, node, kind, payload) each, in order. Returns the count."""
     rows = [trace_row(st, cycle, agent, node, kind, payload) for agent, node, kind, payload in traces]
     if packed:
-        return packed_history.write(conn, "traces", rows)
+        return _packed_write(conn, st, "traces", cycle, rows)
     conn.executemany(TRACE_INSERT, rows)
     return len(rows)
 
@@ -81,7 +105,7 @@ def record_message(conn: sqlite3.Connection, st: BranchState, cycle: int, sender
                    packed: bool = False, **kw: Any) -> None:
     row = message_row(st, cycle, sender, text, **kw)
     if packed:
-        packed_history.write(conn, "messages", [row])
+        _packed_write(conn, st, "messages", cycle, [row])
     else:
         conn.execute(MESSAGE_INSERT, row)
 
@@ -92,7 +116,7 @@ def record_messages(conn: sqlite3.Connection, st: BranchState, cycle: int,
     (sender, text, recipients, sentiment, topic, round). Returns the count."""
     rows = [message_row(st, cycle, **m) for m in messages]
     if packed:
-        return packed_history.write(conn, "messages", rows)
+        return _packed_write(conn, st, "messages", cycle, rows)
     conn.executemany(MESSAGE_INSERT, rows)
     return len(rows)
 
@@ -110,8 +134,10 @@ def portfolio_values(st: BranchState, marks: Mapping[str, int]) -> dict[str, tup
 
 def record_snapshot(conn: sqlite3.Connection, st: BranchState, cycle: int, marks: Mapping[str, int]) -> None:
     r, b = st.run_id, st.branch_id
-    conn.execute("DELETE FROM snapshots WHERE branch_id=? AND cycle=?", (b, cycle))
-    conn.execute("DELETE FROM marks WHERE branch_id=? AND cycle=?", (b, cycle))
+    if rows_may_exist(conn, st, "snapshots", cycle):  # a cycle recorded again replaces its snapshot
+        conn.execute("DELETE FROM snapshots WHERE branch_id=? AND cycle=?", (b, cycle))
+    if rows_may_exist(conn, st, "marks", cycle):
+        conn.execute("DELETE FROM marks WHERE branch_id=? AND cycle=?", (b, cycle))
     conn.executemany("INSERT INTO snapshots(run_id, branch_id, cycle, account, cash, holdings_value, value) "
                      "VALUES (?,?,?,?,?,?,?)",
                      [(r, b, cycle, a, c, h, c + h) for a, (c, h) in portfolio_values(st, marks).items()])

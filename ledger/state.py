@@ -106,6 +106,10 @@ class BranchState:
     # `pos`'s keys by account, each account's sorted by symbol (views.account_keys), with len(pos) when built:
     # positions are only added (a larger len rebuilds it); code that removes one sets this to None
     pos_index: tuple[int, dict[str, list[tuple[str, str]]]] | None = None
+    # per history table written once per cycle (snapshots, marks, traces and messages packs): the newest cycle
+    # of the branch's rows there as far as this mirror knows, read once (max) and raised by each write
+    # (records.rows_may_exist), so a cycle's first write skips the look for rows of that cycle already there
+    hist_max: dict[str, int] = field(default_factory=dict)
 
     # --- helpers -------------------------------------------------------------------------------
     def fee_cap_per_share(self, limit_price: int) -> int:

@@ -257,6 +257,8 @@ class Ledger(TradingMixin, ReadingMixin):
             n, rebuilt = branches.truncate_after(self.conn, st, cycle)
         if rebuilt:
             self._reload()
+        else:
+            st.hist_max.clear()  # rows after `cycle` are gone: the newest cycles are read again when needed
         self._cycle = cycle
         return n
 
