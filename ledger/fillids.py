@@ -54,11 +54,14 @@ def numbered(ids: Sequence[str]) -> tuple[str, list[int]] | None:
     return None
 
 
-def summarize(ids: Sequence[str]) -> dict[str, list[int]]:
-    """{prefix: [lo, hi]} of the given (distinct) ids."""
+_ASK = object()
+
+
+def summarize(ids: Sequence[str], found: tuple[str, list[int]] | None | object = _ASK) -> dict[str, list[int]]:
+    """{prefix: [lo, hi]} of the given (distinct) ids. `found`: `numbered(ids)` when the caller has it."""
     if not ids:
         return {}
-    fast = numbered(ids)
+    fast = numbered(ids) if found is _ASK else found
     if fast is not None:
         prefix, nums = fast
         return {prefix: [min(nums), max(nums)]}

@@ -99,7 +99,9 @@ def _validate(st: BranchState, cycle: int, rows: Sequence[tuple]) -> tuple[list[
 
 def prepare(conn: sqlite3.Connection, st: BranchState, cycle: int,
             rows: Sequence[tuple]) -> tuple[list[tuple], int, dict[str, list[int]]]:
-    """Validate a batch without touching state: (new fill rows to apply, number of exact retries, id ranges)."""
+    """Validate a batch without touching state: (new fill rows to apply, number of exact retries, id ranges).
+    Leaves `fillids.numbered` of the ids for `fill_id_numbers` (`_last_numbered`): parsed once per batch."""
+    global _last_numbered
     if st.fork_cycle is not None and cycle <= st.fork_cycle:
         raise _reject(RejectCode.INHERITED_PAST,
                       f"branch {st.branch_id} was forked at cycle {st.fork_cycle}; cycle {cycle} is inherited")
@@ -107,7 +109,9 @@ def prepare(conn: sqlite3.Connection, st: BranchState, cycle: int,
         raise _reject(RejectCode.CYCLE_MISMATCH, f"fill cycles must lie in [0, {fillkeys.MAX_CYCLE}], not {cycle}")
     uniq, _ = _validate(st, cycle, rows)
     ids = [r[0] for r in uniq]
-    summary = fillids.summarize(ids)
+    found = fillids.numbered(ids)
+    _last_numbered = (ids, found)
+    summary = fillids.summarize(ids, found)
     new = uniq
     lin = state_lineage(conn, st)
     where = fillids.overlapping(conn, st.branch_id, summary, first=True, lin=lin)
@@ -361,11 +365,17 @@ def apply(conn: sqlite3.Connection, st: BranchState, cycle: int, fills: list[tup
     st.last_fill_cycle = cycle
 
 
+# (ids, fillids.numbered(ids)) of the last batch `prepare` checked: `fill_id_numbers` of the same ids (equal
+# lists: always the same answer, whichever ledger or thread left it) takes it instead of parsing them again
+_last_numbered: tuple[list[str], tuple[str, list[int]] | None] | None = None
+
+
 def fill_id_numbers(ids: list[str]) -> tuple[str, dict[str, int]] | None:
     """(prefix, {id: number}) when the batch's ids are one prefix and canonical numbers of at most 18 digits
     (the exchange's "T356025"...), the case in which the lot chunks (`lots.chunk_row`) and the packed fills
     (`background_fills.pack`) code an id as that prefix and number; else None (each codes its ids itself)."""
-    found = fillids.numbered(ids)
+    last = _last_numbered
+    found = last[1] if last is not None and last[0] == ids else fillids.numbered(ids)
     if found is None or max(found[1]) >= _MAX_NUMBER:
         return None
     return found[0], dict(zip(ids, found[1], strict=True))
