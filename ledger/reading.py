@@ -50,6 +50,11 @@ class ReadingMixin:
     def positions(self, name: str, marks: Mapping[str, int] | None = None) -> list[PositionView]:
         return views.position_views(self._acct(name), name, marks)
 
+    def open_positions(self, name: str) -> list[tuple[str, int, float]]:
+        """(symbol, qty, avg cost) of the account's open positions (qty != 0), by symbol: what
+        `positions(name)` says of them (`avg_cost`), without a PositionView each (a trader's view per cycle)."""
+        return views.open_positions(self._acct(name), name)
+
     def realized_pnl(self, name: str) -> int:
         st = self._acct(name)
         return sum(p.realized for (a, _), p in st.pos.items() if a == name)

@@ -54,6 +54,17 @@ def position_views(st: BranchState, name: str, marks: Mapping[str, int] | None) 
     return out
 
 
+def open_positions(st: BranchState, name: str) -> list[tuple[str, int, float]]:
+    """(symbol, qty, |cost| / |qty|) of each position with shares, by symbol (`position_views`' avg_cost)."""
+    out = []
+    pos, shares = st.pos, st.shares
+    for key in account_keys(st, name):
+        q = shares.get(key, 0)
+        if q:
+            out.append((key[1], q, abs(pos[key].cost) / abs(q)))
+    return out
+
+
 def unrealized(st: BranchState, name: str, marks: Mapping[str, int]) -> int:
     total = 0
     for (a, sym), p in st.pos.items():

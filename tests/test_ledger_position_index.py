@@ -52,3 +52,14 @@ def test_positions_index_matches_a_scan(ledger_backend, cycles, data):
             run_cycle(led, c, acts, tag="again")
             check(led)
     led.close()
+
+
+@SETTINGS
+@given(script)
+def test_open_positions_is_positions_with_shares(ledger_backend, cycles):
+    led = new_ledger(ledger_backend)
+    for c, acts in enumerate(cycles, 1):
+        run_cycle(led, c, acts)
+        for a in led.accounts():
+            assert led.open_positions(a.name) == [(p.symbol, p.qty, p.avg_cost) for p in led.positions(a.name) if p.qty]
+    led.close()
