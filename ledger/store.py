@@ -59,6 +59,7 @@ class Ledger(TradingMixin, ReadingMixin):
         self._dv = None
         self._lv = None  # the ledger's write counter the mirror reflects
         self._cycle = 0
+        self._flat_nested = _FlatNested(self)
         row = conn.execute("SELECT value FROM meta WHERE key='active_branch'").fetchone()
         if row and conn.execute("SELECT 1 FROM branches WHERE branch_id=?", (int(row[0]),)).fetchone():
             self._activate(int(row[0]))
@@ -112,8 +113,7 @@ class Ledger(TradingMixin, ReadingMixin):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def transaction(self, *, savepoints: bool = True) -> Iterator[None]:
+    def transaction(self, *, savepoints: bool = True):
         """One atomic unit (BEGIN IMMEDIATE ... COMMIT; SAVEPOINT when nested). On error: rollback.
 
         `savepoints=False` (on the outermost transaction; nested ones inherit it) is for a writer that
@@ -124,7 +124,17 @@ class Ledger(TradingMixin, ReadingMixin):
         (or a settlement that is refused) cannot be undone on its own, so it dooms the transaction:
         the outermost block then rolls everything back, and if the caller swallowed the error it raises
         LedgerError(ABORTED) instead of committing. Rows are identical in both modes.
+
+        A request nested in such a transaction gets `_FlatNested`, which does exactly what the block below
+        does then (count the depth, doom the transaction on an error) without a generator per request: the
+        settle node makes a dozen of them per cycle.
         """
+        if self._depth and self._flat:
+            return self._flat_nested
+        return self._transaction(savepoints)
+
+    @contextmanager
+    def _transaction(self, savepoints: bool) -> Iterator[None]:
         outer = self._depth == 0
         name = None
         if outer:
@@ -357,3 +367,22 @@ class Ledger(TradingMixin, ReadingMixin):
         if cycle is not None:
             self._cycle = cycle
         return self._cycle
+
+
+class _FlatNested:
+    """`Ledger.transaction()` inside a transaction opened with savepoints=False: no SAVEPOINT, and an error
+    dooms the outermost transaction (which then rolls back and reloads the mirror)."""
+
+    __slots__ = ("led",)
+
+    def __init__(self, led: Ledger):
+        self.led = led
+
+    def __enter__(self) -> None:
+        self.led._depth += 1
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        self.led._depth -= 1
+        if exc_type is not None:
+            self.led._doomed = True
+        return False
