@@ -110,6 +110,11 @@ class BranchState:
     # of the branch's rows there as far as this mirror knows, read once (max) and raised by each write
     # (records.rows_may_exist), so a cycle's first write skips the look for rows of that cycle already there
     hist_max: dict[str, int] = field(default_factory=dict)
+    # (account, asset) of balances rows and (account, symbol) of positions rows known to be stored (loaded, or
+    # flushed since): `flush` UPDATEs those and upserts only the others. A row removed since (truncation) is
+    # noticed by the UPDATE's count, and the batch is upserted whole, as before
+    stored_bal: set[tuple[str, str]] = field(default_factory=set)
+    stored_pos: set[tuple[str, str]] = field(default_factory=set)
 
     # --- helpers -------------------------------------------------------------------------------
     def fee_cap_per_share(self, limit_price: int) -> int:
@@ -138,24 +143,27 @@ class BranchState:
         A state row's `cycle` is the cycle it was created in (never updated), so truncation can delete
         the rows born after the cut, which makes the stored state identical to the state at the cut.
 
-        On SQLite the rows are first UPDATEd (cheaper than an upsert, and after the first cycles every dirty
-        row exists): when all of them were there, that is all; else the upsert writes the batch as before,
-        which inserts the new rows in the same order (the updated ones are rewritten with the same values)."""
+        On SQLite the rows known to be stored (`stored_bal`, `stored_pos`) are UPDATEd (cheaper than an
+        upsert) and only the others upserted, in the same sorted order, so new rows are inserted in the order
+        the upsert of the whole batch gives them; when the UPDATE finds fewer rows than it was given (one was
+        removed since), the whole batch is upserted, as before (the updated ones get the same values again)."""
         r, b = self.run_id, self.branch_id
         update_first = UPDATE_FIRST and isinstance(conn, sqlite3.Connection)
         # sorted: the rows' insertion order must not depend on string hashing (PYTHONHASHSEED)
         cash, rcash, shares, rshares = self.cash, self.rcash, self.shares, self.rshares
         bal = [(cash.get(a, 0), rcash.get(a, 0), b, a, CASH) for a in sorted(self.dirty_cash)]
         bal += [(shares.get(k, 0), rshares.get(k, 0), b, k[0], k[1]) for k in sorted(self.dirty_shares)]
-        if bal and not (update_first and conn.executemany(_UPDATE_BALANCE, bal).rowcount == len(bal)):
-            conn.executemany(_UPSERT_BALANCE, [(r, b, cycle, a, asset, x, rs) for x, rs, _, a, asset in bal])
+        if bal:
+            fresh = _update_known(conn, _UPDATE_BALANCE, bal, self.stored_bal) if update_first else bal
+            if fresh:
+                conn.executemany(_UPSERT_BALANCE, [(r, b, cycle, a, asset, x, rs) for x, rs, _, a, asset in fresh])
         if self.dirty_pos:
             pos = self.pos
             rows = [(p.cost, p.realized, p.fees, p.lo, p.lc, p.so, p.sc, b, k[0], k[1])
                     for k in sorted(self.dirty_pos) for p in (pos[k],)]
-            if not (update_first and conn.executemany(_UPDATE_POSITION, rows).rowcount == len(rows)):
-                conn.executemany(_UPSERT_POSITION, [(r, b, cycle, a, sym, *vals)
-                                                    for *vals, _, a, sym in rows])
+            fresh = _update_known(conn, _UPDATE_POSITION, rows, self.stored_pos) if update_first else rows
+            if fresh:
+                conn.executemany(_UPSERT_POSITION, [(r, b, cycle, a, sym, *vals) for *vals, _, a, sym in fresh])
         if self.dirty_res:
             rows = []
             for oid in sorted(self.dirty_res):
@@ -179,6 +187,19 @@ _UPSERT_POSITION = (
     "short_opened=excluded.short_opened, short_consumed=excluded.short_consumed")
 _UPDATE_POSITION = ("UPDATE positions SET cost_basis=?, realized_pnl=?, fees=?, long_opened=?, long_consumed=?, "
                     "short_opened=?, short_consumed=? WHERE branch_id=? AND account=? AND symbol=?")
+
+
+def _update_known(conn: sqlite3.Connection, sql: str, rows: list[tuple], stored: set[tuple[str, str]]) -> list[tuple]:
+    """UPDATE the rows (values..., branch, key 1, key 2) whose key is in `stored`; return the rows left to upsert:
+    the others, or all of them when a stored one was not found. Afterwards every key is stored."""
+    known = [x for x in rows if x[-2:] in stored]
+    fresh = rows if len(known) == len(rows) else [x for x in rows if x[-2:] not in stored]
+    if known and conn.executemany(sql, known).rowcount != len(known):
+        fresh = rows  # a row removed since it was noted: the upsert writes the whole batch, as before
+    elif len(known) == len(rows):
+        return []
+    stored.update(x[-2:] for x in fresh)
+    return fresh
 
 
 def branch_row(conn: sqlite3.Connection, branch_id: int) -> tuple[int, int | None, int | None, int]:
@@ -216,6 +237,7 @@ def load_state(conn: sqlite3.Connection, branch_id: int) -> BranchState:
             st.cash[acct], st.rcash[acct] = amount, reserved
         else:
             st.shares[(acct, asset)], st.rshares[(acct, asset)] = amount, reserved
+        st.stored_bal.add((acct, asset))
     for acct, sym, cost, real, fees, lo, lc, so, sc in conn.execute(
             "SELECT account, symbol, cost_basis, realized_pnl, fees, long_opened, long_consumed, "
             "short_opened, short_consumed FROM positions WHERE branch_id=?", (branch_id,)):
@@ -225,6 +247,7 @@ def load_state(conn: sqlite3.Connection, branch_id: int) -> BranchState:
         if so > sc:
             p.short, p.sm = load_window(conn, branch_id, acct, sym, -1, sc, so)
         st.pos[(acct, sym)] = p
+        st.stored_pos.add((acct, sym))
     for oid, acct, side, sym, qty, lim, rem, cyc in conn.execute(
             "SELECT order_id, account, side, symbol, qty, limit_price, remaining, cycle FROM reservations "
             "WHERE branch_id=? AND remaining > 0", (branch_id,)):
