@@ -109,7 +109,8 @@ def _position(qty: int, avg_cost: float) -> Position:
 def trader_view(
     trader: str, market: MarketSnapshot, ledger: Ledger, exchange: Exchange, initial_cash: int
 ) -> TraderView:
-    positions = {p.symbol: _position(p.qty, p.avg_cost or 0.0) for p in ledger.positions(trader) if p.qty}
+    # the ledger's lean read of the holdings with shares: (symbol, qty, avg cost), by symbol
+    positions = {sym: _position(qty, avg_cost or 0.0) for sym, qty, avg_cost in ledger.open_positions(trader)}
     open_orders = tuple(
         OpenOrder(order_id=o.order_id, symbol=o.symbol, side=str(o.side), qty=o.qty, price=o.price,
                   order_type=str(o.order_type))
