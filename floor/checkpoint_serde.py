@@ -39,8 +39,17 @@ def unwrap(type_: str | None, blob: bytes | None) -> tuple[str | None, bytes | N
     return type_, blob
 
 
+# A compressor primed with the dictionary once, copied for each value: setting the dictionary (hashing its
+# 4.9 KB) and clearing a new compressor's tables is a third of compressing a checkpoint. Its window (8 KB,
+# wbits 13) holds the dictionary and a whole checkpoint of the default floor (~6 KB), and a memLevel of 6
+# makes tables a quarter the size of the default ones: about 0.1 M of 0.5 M instructions per checkpoint
+# (callgrind), for 0.4% more bytes. A zlib stream names its window, and any decompressor reads a smaller
+# one: `unwrap` reads these and the earlier values alike.
+_PRIMED = zlib.compressobj(LEVEL, zlib.DEFLATED, 13, 6, zlib.Z_DEFAULT_STRATEGY, zdict=ZDICT)
+
+
 def compress(blob: bytes) -> bytes:
-    c = zlib.compressobj(LEVEL, zdict=ZDICT)
+    c = _PRIMED.copy()
     return c.compress(blob) + c.flush()
 
 

@@ -28,7 +28,7 @@ list(s.iter_cycles(2))
 s.close()
 print(before[0], before[1] == 0, gc.get_threshold(), gc.get_freeze_count() > 10_000)
 """)
-    assert out == "(700, 10, 10) True (5000, 20, 20) True"
+    assert out == "(700, 10, 10) True (20000, 50, 50) True"
 
 
 def test_it_applies_once_and_leaves_a_process_s_own_settings_alone():
@@ -57,4 +57,4 @@ import gc
 from floor import gc_policy
 print(gc_policy.tune_for_cycles(), gc_policy.tune_for_cycles(), gc.get_threshold())
 """)
-    assert out == "True False (5000, 20, 20)"
+    assert out == "True False (20000, 50, 50)"
