@@ -1,7 +1,7 @@
 """The trading cycle as a LangGraph state machine: one invocation per cycle, on the run's thread.
 
-    START -> discussion (market tick, then the chat) -> decide (one Send per trader, in parallel, when some
-          trader calls a model; a plain edge to one task when every trader is rule-based: graphs/nodes/fan_out.py)
+    START -> discussion (market tick, the chat, and on an all-rule floor the decisions) -> decide (one Send
+          per trader, in parallel, when some trader calls a model: graphs/nodes/fan_out.py)
           -> risk, only when approval is on -> settle ([risk,] execution, then settlement) -> END
 
 The discussion node runs two stages in one LangGraph super-step: the market tick (graphs/nodes/market_tick.py:
@@ -14,6 +14,10 @@ Without approval, nothing needs a step between the checks and execution: decide 
 (graphs/nodes/risk.py `approval_step`), whose first stage is then the risk stage (the cycle's work notes that
 it ran: `CycleWork.checked`). With approval on, the risk node runs them and pauses there for the person, and
 settle does not run them again. A further 0.63 M instructions (1.6%) a rule cycle.
+
+On an all-rule floor the discussion node also decides for every trader in config order (what one decide
+task did before: the same calls, traces and decisions), and the edge skips the decide node: one super-step
+less again.
 
 The settle node runs two stages in one LangGraph super-step: execution (graphs/nodes/execution.py: cancels,
 reservations, orders to the exchange) and settlement (graphs/nodes/settle.py: the cycle's end, fills to the
@@ -37,7 +41,7 @@ from graphs.context import FloorContext, floor_of
 from graphs.nodes.decide import decide
 from graphs.nodes.discussion import discussion
 from graphs.nodes.execution import execution
-from graphs.nodes.fan_out import decide_each, fan_out
+from graphs.nodes.fan_out import decide_each, fan_out, rule_floor
 from graphs.nodes.market_tick import market_tick
 from graphs.nodes.risk import approval_step, risk
 from graphs.nodes.settle import settle
@@ -47,10 +51,18 @@ from graphs.tracing import CycleGraphBuilder, traced_decide
 NODES = ("discussion", "decide", "risk", "settle")
 
 
+decide_node = decide_each(traced_decide(decide))  # the decide node: a trader's Send, or every trader in turn
+
+
 def tick_and_discuss(state: CycleState, runtime: Runtime) -> dict:
-    """The discussion node: the background market moves, then the traders talk about it (module docstring)."""
+    """The discussion node: the background market moves, then the traders talk about it, and on an all-rule
+    floor they decide too (module docstring)."""
     update = market_tick(state, runtime)
-    return {**update, **discussion({**state, **update}, runtime)}
+    update = {**update, **discussion({**state, **update}, runtime)}
+    merged = {**state, **update}
+    if rule_floor(runtime.context, merged.get("traders", ())):
+        update = {**update, **decide_node({"traders": merged["traders"], "cycle": merged["cycle"]}, runtime)}
+    return update
 
 
 def execute_and_settle(state: CycleState, runtime: Runtime) -> dict:
@@ -64,11 +76,11 @@ def execute_and_settle(state: CycleState, runtime: Runtime) -> dict:
 def build_graph() -> CycleGraphBuilder:
     g = CycleGraphBuilder(CycleState, context_schema=FloorContext)
     g.add_node("discussion", tick_and_discuss)
-    g.add_node("decide", decide_each(traced_decide(decide)))
+    g.add_node("decide", decide_node)
     g.add_node("risk", risk)
     g.add_node("settle", execute_and_settle)
     g.add_edge(START, "discussion")
-    g.add_conditional_edges("discussion", fan_out, ["decide"])
+    g.add_conditional_edges("discussion", fan_out, ["decide", "risk", "settle"])
     g.add_conditional_edges("decide", approval_step, ["risk", "settle"])
     g.add_edge("risk", "settle")
     g.add_edge("settle", END)

@@ -4,7 +4,7 @@ What a trace looks like (one per cycle, in the project named by `LANGSMITH_PROJE
 
     cycle 23                                  root: the graph invocation of cycle 23
       discussion, risk, settle               LangGraph's own node runs (each stage's own name in the traces)
-      decide  (one per trader, in parallel)
+      decide  (one per trader, in parallel; an all-rule floor decides in discussion, which they nest under)
         decision momentum                     inputs: the trader's view, as an LLM would read it;
                                               outputs: its signals and its decision (mode, orders)
           rule decision                       rule mode: the theory's @traceable decision

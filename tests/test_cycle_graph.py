@@ -21,9 +21,10 @@ def test_a_cycle_runs_every_node_and_settles_into_the_ledger(session):
     for chunk in session.graph.stream({}, session.thread.config_dict, context=session.context,
                                       stream_mode="updates"):
         seen.extend(chunk.keys())
-        decided += [[d["trader"] for d in chunk["decide"]["decisions"]]] if "decide" in chunk else []
-    # without approval decide goes straight to settle, whose first stage is the risk check (cycle_graph.py)
-    assert [n for n in NODES if n in seen] == [n for n in NODES if n != "risk"]
+        decided += [[d["trader"] for d in update["decisions"]] for update in chunk.values() if "decisions" in update]
+    # an all-rule floor decides in the discussion node, and without approval goes straight to settle, whose
+    # first stage is the risk check (cycle_graph.py)
+    assert [n for n in NODES if n in seen] == ["discussion", "settle"]
     assert session.floor.ledger.traces(cycle=1, node="risk", limit=None)
     # every trader is rule-based: one decide task for all of them, in config order (graphs/nodes/fan_out.py)
     assert decided == [[t.name for t in session.floor.config.traders]]

@@ -23,8 +23,9 @@ from support.stub_process import StubProcess, submit
 
 TRADING_FLOOR = str(Path(sys.executable).with_name("trading-floor"))
 TRADERS = ("momentum", "mean_reversion", "risk_parity", "arbitrage", "trend_following", "sentiment")
-# the nodes a cycle without approval visits: market_tick is discussion's first stage, risk settle's
-NODES = {"discussion", "decide", "settle"}
+# the nodes a rule cycle without approval visits: market_tick is discussion's first stage and its decisions its
+# last (graphs/cycle_graph.py), risk settle's first
+NODES = {"discussion", "settle"}
 
 
 def env_for(url: str, tracing: bool) -> dict:
@@ -92,13 +93,13 @@ def test_three_cycles_are_three_traces_with_metadata_nodes_and_a_named_decision_
         assert root["session_name"] == "trading-floor-test"
         trace = {k: r for k, r in runs.items() if r["trace_id"] == root["id"]}
         top = [r["name"] for r in trace.values() if r.get("parent_run_id") == root["id"]]
-        assert set(top) == NODES and top.count("decide") == 1  # a rule floor decides in one task (fan_out.py)
+        assert set(top) == NODES  # a rule floor decides in the discussion node (fan_out.py)
         decisions = {r["name"].removeprefix("decision "): r for r in trace.values()
                      if r["name"].startswith("decision ")}
         assert set(decisions) == set(TRADERS)
         rules = by_name(trace, "rule decision")
         for trader, run in decisions.items():
-            assert ancestors(runs, run) == ["decide", f"cycle {n}"]
+            assert ancestors(runs, run) == ["discussion", f"cycle {n}"]
             assert run["inputs"]["trader"] == trader and run["inputs"]["cycle"] == n
             assert f"You are {trader}" in run["inputs"]["view"] and f"Cycle {n}." in run["inputs"]["view"]
             decision = run["outputs"]["decision"]

@@ -2,12 +2,12 @@
 
 - Some trader calls a model: one Send per trader, so that their requests run in parallel (LangGraph runs
   a super-step's tasks in threads).
-- Every trader is rule-based: a plain edge to one decide task, which decides for every trader in config
-  order. Rule decisions are pure Python, which threads do not speed up, while each task costs LangGraph
-  about as much as a whole node (scheduling, a thread hand-off, its writes): six tasks were a third of an
-  empty graph's cycle. A plain edge also spares the Send's own handling (about 1% of a rule cycle in
-  instructions, against one Send for all). The decisions, traces and rows are the same either way, in the
-  same order.
+- Every trader is rule-based: no decide task at all. The discussion node decides for every trader in
+  config order (graphs/cycle_graph.py), as one decide task did before, and the edge goes on to risk or
+  settle (`approval_step`). Rule decisions are pure Python, which threads do not speed up, while each task
+  costs LangGraph about as much as a whole node (scheduling, a thread hand-off, its writes): six tasks were
+  a third of an empty graph's cycle, and the one task, a super-step of its own, was 1.2 M of a rule cycle's
+  36 M instructions (callgrind). The decisions, traces and rows are the same either way, in the same order.
 """
 from __future__ import annotations
 
@@ -20,17 +20,26 @@ from graphs.context import FloorContext
 from graphs.state import CycleState, DecideInput, DecideStep
 
 
+def rule_floor(context: object, names) -> bool:
+    """Whether the run's context names its floor and every one of `names` (the state's traders) decides by
+    rule: then the discussion node decides for them itself (graphs/cycle_graph.py) and the edge after it
+    skips the decide node. The node and the edge ask this same question of the same context."""
+    floor = context.floor if isinstance(context, FloorContext) else None
+    return floor is not None and not any(floor.config.trader(name).mode == "llm" for name in names)
+
+
 def fan_out(state: CycleState) -> list[Send] | str:
-    """Where the decide step goes (module docstring): the per-trader Sends in config order, or "decide" by
-    the plain edge. Without the floor in the runtime's context (`update_state` runs this edge without one;
-    `langgraph dev` may build its floor later), one Send per trader, which is right for any floor."""
+    """Where the discussion step goes (module docstring): the per-trader Sends in config order; or, on a rule
+    floor, whose decisions the discussion node made, the next step after decide (`approval_step`). Without
+    the floor in the runtime's context (`update_state` runs this edge without one; `langgraph dev` may build
+    its floor later), one Send per trader, which is right for any floor."""
+    from graphs.nodes.risk import approval_step
+
     cycle = state["cycle"] + 1
     names = list(state.get("traders", ()))
-    ctx = getattr(get_runtime(), "context", None)  # get_runtime(): None under update_state
-    floor = ctx.floor if isinstance(ctx, FloorContext) else None
-    if floor is None or any(floor.config.trader(name).mode == "llm" for name in names):
+    if not rule_floor(getattr(get_runtime(), "context", None), names):  # get_runtime(): None under update_state
         return [Send("decide", DecideInput(trader=name, cycle=cycle)) for name in names]
-    return "decide" if names else []
+    return approval_step(state) if names else []
 
 
 def decide_each(decide_one: Callable[[DecideInput, Runtime], dict]) -> Callable[[DecideStep, Runtime], dict]:
