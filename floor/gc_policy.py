@@ -12,9 +12,10 @@ floor), those walks cost about 0.7 M of the cycle's ~41 M instructions, nearly a
   generation the collector never walks again. They stay collectable by reference counting as before.
 - the youngest generation's threshold goes from 700 to 20,000 allocations, the older ones from 10 to 50:
   the same collector, waking about a thirtieth as often. A cycle's garbage that only the collector can free
-  waits a little longer: over 3,000 cycles the peak RSS was 118.7 MiB with (5,000, 20, 20), 118.5 MiB with
-  the defaults (`bench memory` watches the slope over 10,000). (20,000, 50, 50) saved a further 0.13 M
-  instructions a cycle against (5,000, 20, 20).
+  waits a little longer: over 4,000 cycles the peak RSS was 122.0 MiB with these settings and 121.9 MiB
+  with the interpreter's defaults, both growing about 0.6 MiB per 1,000 cycles from cycle 3,000 on
+  (`bench memory` watches that slope over 10,000). (20,000, 50, 50) saved a further 0.13 M instructions a
+  cycle against (5,000, 20, 20).
 
 A process that set its own thresholds (anything but the interpreter's defaults) is left as it is, and
 TRADING_FLOOR_GC=default keeps the interpreter's defaults.
