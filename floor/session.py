@@ -218,7 +218,6 @@ class FloorSession:
         self.stopped_by = None
         if self.thread is None:
             self.start()
-        gc_policy.tune_for_cycles()
         waiting = self._recover_unfinished_cycle()
         self.serve_commands()
         done = 0
@@ -244,6 +243,10 @@ class FloorSession:
         return self._invoke(Command(resume=answer))
 
     def _invoke(self, payload: Any) -> CycleReport:
+        with gc_policy.cycle_gc():  # the collector wakes less often while the cycle runs (floor/gc_policy.py)
+            return self._invoke_graph(payload)
+
+    def _invoke_graph(self, payload: Any) -> CycleReport:
         config = self.thread.config_dict
         # version "v2": LangGraph streams the state after each step and nothing else; its default ("v1")
         # also streams every task's update, only to find interrupts in them, which "v2" hands over itself
