@@ -28,11 +28,18 @@ def set_default_floor_factory(factory: Callable[[], Floor]) -> None:
     _default_factory, _default_floor = factory, None
 
 
+def passed_floor(runtime: Runtime | None) -> Floor | None:
+    """The Floor the run's context names, or None: no runtime (`update_state` runs edges without one) or a
+    context without a floor (`langgraph dev`, whose floor is the process default)."""
+    ctx = getattr(runtime, "context", None)
+    return ctx.floor if isinstance(ctx, FloorContext) else None
+
+
 def floor_of(runtime: Runtime | None) -> Floor:
     global _default_floor
-    ctx = getattr(runtime, "context", None)
-    if isinstance(ctx, FloorContext) and ctx.floor is not None:
-        return ctx.floor
+    floor = passed_floor(runtime)
+    if floor is not None:
+        return floor
     if _default_floor is None:
         if _default_factory is None:
             raise RuntimeError("no Floor: pass context=FloorContext(floor) or set a default floor factory")

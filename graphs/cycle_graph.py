@@ -60,7 +60,7 @@ def tick_and_discuss(state: CycleState, runtime: Runtime) -> dict:
     update = market_tick(state, runtime)
     update = {**update, **discussion({**state, **update}, runtime)}
     merged = {**state, **update}
-    if rule_floor(runtime.context, merged.get("traders", ())):
+    if rule_floor(runtime, merged.get("traders", ())):
         update = {**update, **decide_node({"traders": merged["traders"], "cycle": merged["cycle"]}, runtime)}
     return update
 

@@ -16,15 +16,15 @@ from collections.abc import Callable
 from langgraph.runtime import Runtime, get_runtime
 from langgraph.types import Send
 
-from graphs.context import FloorContext
+from graphs.context import passed_floor
 from graphs.state import CycleState, DecideInput, DecideStep
 
 
-def rule_floor(context: object, names) -> bool:
+def rule_floor(runtime: Runtime | None, names) -> bool:
     """Whether the run's context names its floor and every one of `names` (the state's traders) decides by
     rule: then the discussion node decides for them itself (graphs/cycle_graph.py) and the edge after it
     skips the decide node. The node and the edge ask this same question of the same context."""
-    floor = context.floor if isinstance(context, FloorContext) else None
+    floor = passed_floor(runtime)
     return floor is not None and not any(floor.config.trader(name).mode == "llm" for name in names)
 
 
@@ -37,7 +37,7 @@ def fan_out(state: CycleState) -> list[Send] | str:
 
     cycle = state["cycle"] + 1
     names = list(state.get("traders", ()))
-    if not rule_floor(getattr(get_runtime(), "context", None), names):  # get_runtime(): None under update_state
+    if not rule_floor(get_runtime(), names):  # get_runtime(): None under update_state
         return [Send("decide", DecideInput(trader=name, cycle=cycle)) for name in names]
     return approval_step(state) if names else []
 

@@ -13,7 +13,7 @@ from langgraph.runtime import Runtime, get_runtime
 from langgraph.types import interrupt
 
 from floor.risk import check_decision
-from graphs.context import FloorContext, floor_of
+from graphs.context import floor_of, passed_floor
 from graphs.state import CycleState
 from tools import external_orders
 from traders.decision import Decision
@@ -67,8 +67,7 @@ def approval_step(state: CycleState) -> str:
     """Where the decide step goes: the risk node when the cycle may pause for a person's approval (the
     state asks for it, or the floor is not known: `update_state`, or `langgraph dev` before its floor is
     built), else straight to settle, whose first stage then makes the same checks (graphs/cycle_graph.py)."""
-    ctx = getattr(get_runtime(), "context", None)  # get_runtime(): None under update_state
-    floor = ctx.floor if isinstance(ctx, FloorContext) else None
+    floor = passed_floor(get_runtime())  # get_runtime(): None under update_state
     if floor is None or state.get("approval", floor.config.approval):
         return "risk"
     return "settle"
