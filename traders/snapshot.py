@@ -263,15 +263,21 @@ def etf_baskets(instruments: Iterable[object], quotes: Mapping[str, Quote]) -> t
     Accepts `market.instruments.Instrument` objects (anything with kind/basket/units) without importing
     the market package's engine.
     """
+    return with_navs(etf_listing(instruments), quotes)
+
+
+def etf_listing(instruments: Iterable[object]) -> tuple[EtfBasket, ...]:
+    """The EtfBasket records of the ETFs among `instruments`, without NAV (fixed for the instruments)."""
+    return tuple(EtfBasket(symbol=inst.symbol, components=tuple(inst.basket), units=getattr(inst, "units", 1))
+                 for inst in instruments if getattr(inst, "basket", ()))
+
+
+def with_navs(baskets: tuple[EtfBasket, ...], quotes: Mapping[str, Quote]) -> tuple[EtfBasket, ...]:
+    """The baskets with their NAV from the mids in `quotes`."""
+    if not baskets:
+        return ()
     mids = {sym: q.mid for sym, q in quotes.items()}
-    out = []
-    for inst in instruments:
-        basket = getattr(inst, "basket", ())
-        if not basket:
-            continue
-        etf = EtfBasket(symbol=inst.symbol, components=tuple(basket), units=getattr(inst, "units", 1))
-        out.append(etf.model_copy(update={"nav": etf.nav_from(mids)}))
-    return tuple(out)
+    return tuple(etf.model_copy(update={"nav": etf.nav_from(mids)}) for etf in baskets)
 
 
 def instrument_specs(instruments: Iterable[object]) -> dict[str, InstrumentSpec]:

@@ -23,7 +23,9 @@ from traders.snapshot import (
     Quote,
     TraderView,
     etf_baskets,
+    etf_listing,
     instrument_specs,
+    with_navs,
 )
 
 _close = attrgetter("close")
@@ -35,11 +37,7 @@ _qty = attrgetter("qty")
 def _listing(instruments: tuple[Instrument, ...]) -> tuple[dict[str, InstrumentSpec], tuple[EtfBasket, ...]]:
     """The specs of a floor's instruments and its ETF baskets without NAV: fixed for the instruments, so
     built once per instruments tuple, not every cycle (the snapshot copies the dict; the models are frozen)."""
-    baskets = tuple(
-        EtfBasket(symbol=inst.symbol, components=tuple(inst.basket), units=getattr(inst, "units", 1))
-        for inst in instruments if getattr(inst, "basket", ())
-    )
-    return instrument_specs(instruments), baskets
+    return instrument_specs(instruments), etf_listing(instruments)
 
 
 def _etfs(instruments, quotes: dict[str, Quote]) -> tuple[dict[str, InstrumentSpec], tuple[EtfBasket, ...]]:
@@ -47,10 +45,7 @@ def _etfs(instruments, quotes: dict[str, Quote]) -> tuple[dict[str, InstrumentSp
     if type(instruments) is not tuple:
         return instrument_specs(instruments), etf_baskets(instruments, quotes)
     specs, baskets = _listing(instruments)
-    if not baskets:
-        return specs, ()
-    mids = {sym: q.mid for sym, q in quotes.items()}
-    return specs, tuple(etf.model_copy(update={"nav": etf.nav_from(mids)}) for etf in baskets)
+    return specs, with_navs(baskets, quotes)
 
 
 def market_snapshot(
