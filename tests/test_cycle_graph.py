@@ -22,9 +22,9 @@ def test_a_cycle_runs_every_node_and_settles_into_the_ledger(session):
                                       stream_mode="updates"):
         seen.extend(chunk.keys())
         decided += [[d["trader"] for d in update["decisions"]] for update in chunk.values() if "decisions" in update]
-    # an all-rule floor decides in the discussion node, and without approval goes straight to settle, whose
-    # first stage is the risk check (cycle_graph.py)
-    assert [n for n in NODES if n in seen] == ["discussion", "settle"]
+    # an all-rule floor decides in the discussion node, and without approval executes and settles there too,
+    # after the risk check: the whole cycle is one step (cycle_graph.py)
+    assert [n for n in NODES if n in seen] == ["discussion"]
     assert session.floor.ledger.traces(cycle=1, node="risk", limit=None)
     # every trader is rule-based: one decide task for all of them, in config order (graphs/nodes/fan_out.py)
     assert decided == [[t.name for t in session.floor.config.traders]]
@@ -108,8 +108,9 @@ def test_a_floor_with_an_llm_trader_decides_in_one_task_per_trader(tmp_path, ope
 
 
 def test_approving_every_order_at_the_risk_node_fills_as_settle_s_own_risk_stage(tmp_path):
-    """The two paths of the risk check (graphs/cycle_graph.py): with approval on, the risk node checks and
-    pauses, and every order is approved; without, settle runs the check first. The same fills either way."""
+    """The two paths of a rule cycle (graphs/cycle_graph.py): with approval on, the risk node checks and
+    pauses, every order is approved, and the settle node executes and settles; without, the discussion node
+    runs the check, the execution and the settlement itself. The same fills either way."""
     def run(approval: bool) -> tuple[list, int]:
         s = FloorSession(tmp_path / f"approval-{approval}.db", fast_config(approval=approval))
         s.start()

@@ -23,9 +23,9 @@ from support.stub_process import StubProcess, submit
 
 TRADING_FLOOR = str(Path(sys.executable).with_name("trading-floor"))
 TRADERS = ("momentum", "mean_reversion", "risk_parity", "arbitrage", "trend_following", "sentiment")
-# the nodes a rule cycle without approval visits: market_tick is discussion's first stage and its decisions its
-# last (graphs/cycle_graph.py), risk settle's first
-NODES = {"discussion", "settle"}
+# the nodes a rule cycle without approval visits: the discussion node runs every stage, from the market tick
+# to the settlement (graphs/cycle_graph.py)
+NODES = {"discussion"}
 
 
 def env_for(url: str, tracing: bool) -> dict:

@@ -3,8 +3,9 @@
 - Some trader calls a model: one Send per trader, so that their requests run in parallel (LangGraph runs
   a super-step's tasks in threads).
 - Every trader is rule-based: no decide task at all. The discussion node decides for every trader in
-  config order (graphs/cycle_graph.py), as one decide task did before, and the edge goes on to risk or
-  settle (`approval_step`). Rule decisions are pure Python, which threads do not speed up, while each task
+  config order (graphs/cycle_graph.py), as one decide task did before; then, with approval on, the edge
+  goes on to the risk node; without, the discussion node executes and settles the cycle too, and the edge
+  ends it (`settles_here`). Rule decisions are pure Python, which threads do not speed up, while each task
   costs LangGraph about as much as a whole node (scheduling, a thread hand-off, its writes): six tasks were
   a third of an empty graph's cycle, and the one task, a super-step of its own, was 1.2 M of a rule cycle's
   36 M instructions (callgrind). The decisions, traces and rows are the same either way, in the same order.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from langgraph.graph import END
 from langgraph.runtime import Runtime, get_runtime
 from langgraph.types import Send
 
@@ -28,18 +30,31 @@ def rule_floor(runtime: Runtime | None, names) -> bool:
     return floor is not None and not any(floor.config.trader(name).mode == "llm" for name in names)
 
 
+def settles_here(state: CycleState) -> bool:
+    """On a rule floor (`rule_floor`), whose decisions the discussion node made: whether that node also runs
+    the settle node's stages, which is when the cycle has traders and will not pause for approval (the step
+    after decide would be settle: graphs/nodes/risk.py `approval_step`). The node and the edge after it ask
+    this same question of the same state."""
+    from graphs.nodes.risk import approval_step
+
+    return bool(state.get("traders")) and approval_step(state) == "settle"
+
+
 def fan_out(state: CycleState) -> list[Send] | str:
     """Where the discussion step goes (module docstring): the per-trader Sends in config order; or, on a rule
-    floor, whose decisions the discussion node made, the next step after decide (`approval_step`). Without
-    the floor in the runtime's context (`update_state` runs this edge without one; `langgraph dev` may build
-    its floor later), one Send per trader, which is right for any floor."""
+    floor, whose decisions the discussion node made, the end of the cycle when that node settled it too
+    (`settles_here`), else the next step after decide (`approval_step`: the risk node, for approval).
+    Without the floor in the runtime's context (`update_state` runs this edge without one; `langgraph dev`
+    may build its floor later), one Send per trader, which is right for any floor."""
     from graphs.nodes.risk import approval_step
 
     cycle = state["cycle"] + 1
     names = list(state.get("traders", ()))
     if not rule_floor(get_runtime(), names):  # get_runtime(): None under update_state
         return [Send("decide", DecideInput(trader=name, cycle=cycle)) for name in names]
-    return approval_step(state) if names else []
+    if not names:
+        return []
+    return END if settles_here(state) else approval_step(state)
 
 
 def decide_each(decide_one: Callable[[DecideInput, Runtime], dict]) -> Callable[[DecideStep, Runtime], dict]:
