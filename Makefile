@@ -15,11 +15,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-## setup.py compiles market/_book_core.pyx (the fast matching engine) and the background market's modules
-## (market/compiled_twin.py) in place: a change to one of them reinstalls.
+## setup.py compiles market/_book_core.pyx (the fast matching engine), the background market's modules and the
+## ledger's settlement path (market/compiled_twin.py) in place: a change to one of them reinstalls.
 TWIN_SOURCES := market/background/market_maker.py market/background/noise_trader.py market/background/value_trader.py \
                 market/background/population.py market/fundamentals.py \
-                $(wildcard market/background/*.pxd market/fundamentals.pxd)
+                $(wildcard market/background/*.pxd market/fundamentals.pxd) \
+                ledger/settlement.py ledger/background_fills.py ledger/lots.py ledger/records.py ledger/fillids.py \
+                ledger/packed_history.py ledger/id_numbers.py ledger/state.py
 $(STAMP): pyproject.toml constraints.txt setup.py market/_book_core.pyx $(TWIN_SOURCES) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,ray]'
 	touch $(STAMP)

@@ -15,9 +15,12 @@ from pathlib import Path
 from setuptools import Extension, setup
 
 HERE = Path(__file__).resolve().parent
-# the modules of market/compiled_twin.py TWINS (setup.py does not import the package it builds)
+# the modules of market/compiled_twin.py TWINS (setup.py does not import the package it builds): the background
+# market's, then the ledger's settlement path
 TWINS = ("market.background.market_maker", "market.background.noise_trader", "market.background.value_trader",
          "market.background.population", "market.fundamentals")
+LEDGER_TWINS = ("ledger.settlement", "ledger.background_fills", "ledger.lots", "ledger.records", "ledger.fillids",
+                "ledger.packed_history", "ledger.id_numbers", "ledger.state")
 
 
 def _twin_hash(source: bytes, declarations: bytes | None) -> str:
@@ -75,6 +78,18 @@ else:
         )
     except Exception as exc:
         print(f"warning: the background market's modules were not compiled ({exc}); they run as plain Python")
+    try:
+        # The ledger's modules have no .pxd: every name stays a Python object. No type inference either: Cython
+        # 3 infers a local assigned a bytearray as one and then refuses what Python accepts (a memoryview
+        # assigned to a slice of it: ledger/background_fills.py `unpack`).
+        ext_modules += cythonize(
+            [_twin_extension(m) for m in LEDGER_TWINS],
+            compiler_directives={"language_level": "3", "binding": True, "annotation_typing": False,
+                                 "infer_types": False},
+            quiet=True,
+        )
+    except Exception as exc:
+        print(f"warning: the ledger's modules were not compiled ({exc}); they run as plain Python")
     for ext in ext_modules:
         ext.optional = True  # a C compile error only warns (cythonize does not carry `optional` over)
 

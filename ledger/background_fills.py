@@ -297,3 +297,9 @@ def select(conn, lin: list[tuple[int, int]], columns: list[str], *, cycle: int |
     if limit is not None:
         found = found[-int(limit):] if limit > 0 else []
     return [{c: r[i] for c, i in zip(columns, want, strict=True)} for r in found]
+
+
+# The compiled twin of this module, when it was built from this very source (market/compiled_twin.py).
+from market.compiled_twin import use_twin  # noqa: E402
+
+use_twin(globals())

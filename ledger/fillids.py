@@ -108,3 +108,9 @@ def stored_fills(conn: sqlite3.Connection, where: set[tuple[int, int]], ids: set
 
 def record(conn: sqlite3.Connection, run_id: int, branch_id: int, cycle: int, summary: dict[str, list[int]]) -> None:
     conn.executemany(INSERT, [(run_id, branch_id, cycle, p, lo, hi) for p, (lo, hi) in summary.items()])
+
+
+# The compiled twin of this module, when it was built from this very source (market/compiled_twin.py).
+from market.compiled_twin import use_twin  # noqa: E402
+
+use_twin(globals())

@@ -27,3 +27,9 @@ def canonical(tails: list[str]) -> bool:
     with "0" is then looked at tail by tail, since "0" alone is canonical)."""
     return bool(tails) and all(tails) and max(map(len, tails)) <= MAX_DIGITS and (
         "\n0" not in "\n" + "\n".join(tails) or all(t[0] != "0" or t == "0" for t in tails))
+
+
+# The compiled twin of this module, when it was built from this very source (market/compiled_twin.py).
+from market.compiled_twin import use_twin  # noqa: E402
+
+use_twin(globals())

@@ -144,3 +144,9 @@ def delete_from(conn: sqlite3.Connection, branch_id: int, account: str, symbol: 
     """Delete the chunks opened at or after stream position `opened` (truncation)."""
     conn.execute("DELETE FROM lots WHERE branch_id=? AND account=? AND symbol=? AND side=? AND start>=?",
                  (branch_id, account, symbol, side, opened))
+
+
+# The compiled twin of this module, when it was built from this very source (market/compiled_twin.py).
+from market.compiled_twin import use_twin  # noqa: E402
+
+use_twin(globals())

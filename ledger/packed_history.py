@@ -184,3 +184,9 @@ def unpacked_rows(conn, table: str) -> Iterable[tuple]:
             f"SELECT run_id, branch_id, cycle, data FROM {packed} ORDER BY branch_id, cycle").fetchall():
         for r in decode(table, data):
             yield (run_id, branch_id, c, *r)
+
+
+# The compiled twin of this module, when it was built from this very source (market/compiled_twin.py).
+from market.compiled_twin import use_twin  # noqa: E402
+
+use_twin(globals())

@@ -172,3 +172,9 @@ def decode(rows: list[dict[str, Any]], *fields: str) -> list[dict[str, Any]]:
             if row.get(f) is not None:
                 row[f] = json.loads(row[f])
     return rows
+
+
+# The compiled twin of this module, when it was built from this very source (market/compiled_twin.py).
+from market.compiled_twin import use_twin  # noqa: E402
+
+use_twin(globals())

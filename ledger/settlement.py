@@ -400,3 +400,9 @@ def settle(conn: sqlite3.Connection, st: BranchState, cycle: int, fills: Sequenc
         if was_enabled:
             gc.enable()
     return SettleResult(settled=len(new), duplicates=dup)
+
+
+# The compiled twin of this module, when it was built from this very source (market/compiled_twin.py).
+from market.compiled_twin import use_twin  # noqa: E402
+
+use_twin(globals())

@@ -269,3 +269,9 @@ def set_fill_cursor(conn: sqlite3.Connection, st: BranchState, seq_range: tuple[
     else:
         _, cycle, i = fillkeys.decode(last)
         st.last_fill_cycle, st.next_seq = cycle, i + 1
+
+
+# The compiled twin of this module, when it was built from this very source (market/compiled_twin.py).
+from market.compiled_twin import use_twin  # noqa: E402
+
+use_twin(globals())
