@@ -17,7 +17,9 @@ line added: the SHA-256 of the source it was built from. At the end of each list
   for the order book).
 
 Classes and functions taken from the twin are renamed into the public module (`__module__`), so a pickled
-snapshot names `market.background.market_maker.MarketMakers` either way and loads under either.
+snapshot names `market.background.market_maker.MarketMakers` either way and loads under either. A name set
+on the public module afterwards (a test replacing a function or a constant) is set in the twin too, whose
+functions look their globals up there (`_TwinnedModule`).
 `status()` says, per module, which one runs.
 """
 from __future__ import annotations
@@ -26,6 +28,8 @@ import hashlib
 import importlib
 import importlib.machinery
 import os
+import sys
+import types
 from typing import Any
 
 TWINS = (
@@ -73,6 +77,32 @@ def use_twin(namespace: dict[str, Any]) -> None:
         if getattr(value, "__module__", None) == twin.__name__:  # a class or function the twin defines
             value.__module__ = name
         namespace[key] = value
+    module = sys.modules.get(name)
+    if module is not None and module.__dict__ is namespace:  # the module being imported (always, by `import`)
+        namespace[_TWIN_KEY] = twin
+        module.__class__ = _TwinnedModule
+
+
+_TWIN_KEY = "__compiled_twin__"
+
+
+class _TwinnedModule(types.ModuleType):
+    """A module that took its twin's contents: setting (or deleting) one of its names does the same in the
+    twin, whose functions read their globals there. Code that replaces a module's function or constant (a
+    test's `monkeypatch.setattr(lots, "LOT_WINDOW", 2)`, `settlement.apply = wrapper`) so acts as on the
+    plain module."""
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        super().__setattr__(key, value)
+        twin = self.__dict__.get(_TWIN_KEY)
+        if twin is not None and not key.startswith("__"):
+            setattr(twin, key, value)
+
+    def __delattr__(self, key: str) -> None:
+        super().__delattr__(key)
+        twin = self.__dict__.get(_TWIN_KEY)
+        if twin is not None and not key.startswith("__") and hasattr(twin, key):
+            delattr(twin, key)
 
 
 def _load(name: str, path: str | None) -> Any | None:

@@ -65,3 +65,21 @@ def test_the_ledger_twins_settle_the_same_rows_as_plain_python(tmp_path):
         pytest.skip("the ledger's twins are not built here (no Cython or C compiler at install)")
     assert pure["tables"] and "fills" in pure["tables"] and "lots" in pure["tables"]
     assert twin["tables"] == pure["tables"]
+
+
+def test_a_name_set_on_a_ledger_module_reaches_its_compiled_twin(monkeypatch):
+    """The twin's functions look their globals up in the twin: a constant or a function replaced on the public
+    module (as tests do) must be replaced there too, and put back with it."""
+    import ledger.lots as lots
+    from market import compiled_twin
+
+    if compiled_twin.status()["ledger.lots"] != "compiled":
+        if os.environ.get("CI"):
+            pytest.fail("CI builds every twin, and ledger.lots did not take its twin")
+        pytest.skip("the ledger's twins are not built here")
+    twin = sys.modules["ledger.lots_compiled"]
+    before = lots.LOT_WINDOW
+    with monkeypatch.context() as m:
+        m.setattr(lots, "LOT_WINDOW", 3)
+        assert twin.LOT_WINDOW == 3
+    assert lots.LOT_WINDOW == twin.LOT_WINDOW == before
