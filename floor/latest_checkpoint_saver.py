@@ -14,10 +14,21 @@ checkpoint of that thread" from them, while nothing can have changed the thread 
 The values are decoded afresh for every read, as from the file, so no two readers share an object and a
 caller that changes what it got changes nothing for the next. Any other read (a checkpoint by id, another
 thread or namespace, or after any of the changes above) goes to the file, as before.
+
+`on_connection(conn)`: within the block, and on the calling thread only, the saver reads and writes through
+`conn` instead of its own connection. A rule floor's session runs each cycle on one thread and passes the
+ledger's connection (floor/session.py): the checkpoint is then not another connection's commit, which made
+SQLite drop the ledger connection's whole page cache at the start of the next cycle (about 70 page reads a
+cycle, and a re-check of the ledger's version). The commits are the same two as before, ledger then
+checkpoint, each whole or not at all. Every other thread (a UI reading the state, `set_approval`) keeps the
+saver's own connection, and so never writes into a transaction the cycle's thread has open.
 """
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from langgraph.checkpoint.base import CheckpointTuple, get_checkpoint_id, get_checkpoint_metadata
@@ -27,22 +38,51 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 class _Written:
     """What a read of the thread's latest checkpoint would give, kept as bytes, and the file's state then."""
 
-    __slots__ = ("thread_id", "ns", "checkpoint_id", "parent_id", "payload", "metadata", "data_version", "changes")
+    __slots__ = ("thread_id", "ns", "checkpoint_id", "parent_id", "payload", "metadata", "file_state")
 
     def __init__(self, thread_id: str, ns: str, checkpoint_id: str, parent_id: str | None,
-                 payload: tuple[str, bytes], metadata: bytes, data_version: int, changes: int) -> None:
+                 payload: tuple[str, bytes], metadata: bytes, file_state: tuple) -> None:
         self.thread_id, self.ns, self.checkpoint_id, self.parent_id = thread_id, ns, checkpoint_id, parent_id
         self.payload, self.metadata = payload, metadata
-        self.data_version, self.changes = data_version, changes
+        self.file_state = file_state
 
 
 class LatestCheckpointSaver(SqliteSaver):
-    """SqliteSaver answering the read of a thread's latest checkpoint from what it wrote last (see above)."""
+    """SqliteSaver answering the read of a thread's latest checkpoint from what it wrote last, and writing
+    through another connection on request (see above)."""
 
     _written: _Written | None = None
 
-    def _file_state(self) -> tuple[int, int]:
-        return self.conn.execute("PRAGMA data_version").fetchone()[0], self.conn.total_changes
+    def __init__(self, conn, *args: Any, **kwargs: Any) -> None:
+        self._routes = threading.local()
+        super().__init__(conn, *args, **kwargs)
+
+    @property
+    def conn(self):
+        """The connection SqliteSaver uses: `on_connection`'s on the thread inside it, else the saver's own."""
+        return getattr(self._routes, "conn", None) or self._own_conn
+
+    @conn.setter
+    def conn(self, value) -> None:
+        self._own_conn = value
+
+    @contextmanager
+    def on_connection(self, conn) -> Iterator[None]:
+        """Within the block, on this thread: read and write checkpoints through `conn` (another connection to
+        the same file, in autocommit mode, with no transaction of its own open when the saver writes)."""
+        if not self.is_setup:
+            self.setup()  # on the saver's own connection: the set-up script would commit what `conn` holds open
+        self._routes.conn = conn
+        try:
+            yield
+        finally:
+            self._routes.conn = None
+
+    def _file_state(self) -> tuple:
+        """What must be unchanged for the memo to stand: the connection, other connections' commits to the file
+        (`data_version`) and this connection's own changes."""
+        conn = self.conn
+        return id(conn), conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes
 
     def put(self, config: dict, checkpoint: dict, metadata: dict, new_versions: dict) -> dict:
         self._written = None
@@ -53,9 +93,9 @@ class LatestCheckpointSaver(SqliteSaver):
             # what SqliteSaver stored (and json.loads back when reading it)
             meta = json.dumps(get_checkpoint_metadata(config, metadata), ensure_ascii=False).encode("utf-8", "ignore")
             with self.lock:
-                data_version, changes = self._file_state()
+                file_state = self._file_state()
             self._written = _Written(str(conf["thread_id"]), conf["checkpoint_ns"], checkpoint["id"],
-                                     conf.get("checkpoint_id"), payload, meta, data_version, changes)
+                                     conf.get("checkpoint_id"), payload, meta, file_state)
         return saved
 
     def put_writes(self, config: dict, writes: Any, task_id: str, task_path: str = "") -> None:
@@ -72,12 +112,13 @@ class LatestCheckpointSaver(SqliteSaver):
         if (w is not None and not get_checkpoint_id(config) and str(conf["thread_id"]) == w.thread_id
                 and conf.get("checkpoint_ns", "") == w.ns):
             with self.lock:
-                unchanged = self._file_state() == (w.data_version, w.changes)
-            if unchanged and self._written is w:
+                now = self._file_state()
+            if now == w.file_state and self._written is w:
                 parent = None if not w.parent_id else {"configurable": {
                     "thread_id": w.thread_id, "checkpoint_ns": w.ns, "checkpoint_id": w.parent_id}}
                 return CheckpointTuple(
                     {"configurable": {"thread_id": w.thread_id, "checkpoint_ns": w.ns, "checkpoint_id": w.checkpoint_id}},
                     self.serde.inner.loads_typed(w.payload), json.loads(w.metadata), parent, [])
-            self._written = None
+            if now[0] == w.file_state[0]:  # a change seen on the memo's own connection: it is stale for good
+                self._written = None  # (a read through the other connection just goes to the file)
         return super().get_tuple(config)

@@ -16,6 +16,8 @@ writes, never takes the lease, and reads whole cycles only.
 """
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -255,15 +257,26 @@ class FloorSession:
         else:
             # Rule decisions take a fraction of a millisecond and hold the GIL: the decide fan-out gains
             # nothing from a pool of threads, which LangGraph would start (and join) on every cycle; its one
-            # background write, the checkpoint, is done by this thread (graphs/inline_background.py).
+            # background write, the checkpoint, is done by this thread (graphs/inline_background.py), through
+            # the ledger's connection on SQLite (floor/latest_checkpoint_saver.py `on_connection`).
             from graphs.inline_background import inline_background
 
-            with inline_background():
+            with inline_background(), self._checkpoints_on_ledger_connection():
                 got = self.graph.invoke(payload, {**config, "max_concurrency": 1}, context=self.context,
                                         durability="exit", version="v2", output_keys=_REPORTED)
         out = got.value if not got.interrupts else {**(got.value or {}), "__interrupt__": list(got.interrupts)}
         snap = self.graph.get_state(self.thread.config_dict) if common.paused(out) else None
         return CycleReport(**common.report_fields(out, snap))
+
+    def _checkpoints_on_ledger_connection(self):
+        """While this thread runs a cycle: the saver writes the checkpoint through the ledger's SQLite
+        connection (one connection's commits, so neither drops the other's page cache); elsewhere, and on
+        PostgreSQL, nothing changes."""
+        on_connection = getattr(self.graph.checkpointer, "on_connection", None)
+        ledger_conn = self.floor.ledger.db.conn
+        if on_connection is None or self.readonly or not isinstance(ledger_conn, sqlite3.Connection):
+            return contextlib.nullcontext()
+        return on_connection(ledger_conn)
 
     def pending_approval(self) -> dict | None:
         if self.thread is None:

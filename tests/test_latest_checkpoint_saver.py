@@ -39,7 +39,10 @@ def test_a_floor_run_reads_its_own_checkpoints_from_memory_and_they_equal_the_fi
     list(session.iter_cycles(3))
     before = len(file_reads)
     list(session.iter_cycles(4))
-    assert len(file_reads) == before  # each cycle's opening read came from memory
+    # each cycle's opening read came from memory; the one read before them (the session's look for an
+    # unfinished cycle) is made through the session's own connection, not the ledger's the cycles write on,
+    # and goes to the file
+    assert len(file_reads) == before + 1
     config = session.thread.config_dict
     mine, theirs = saver.get_tuple(config), _from_file(saver, config)
     assert mine == theirs and mine.checkpoint["channel_values"]["cycle"] == 7
@@ -87,3 +90,47 @@ def test_pending_writes_and_reads_by_id_or_of_other_threads_go_to_the_file(tmp_p
                      [("x", "z")], "task-1")
     got = saver.get_tuple(config)
     assert len(file_reads) == 3 and [w[1:] for w in got.pending_writes] == [("x", "z")]
+
+
+def test_on_connection_routes_the_calling_thread_only(tmp_path, file_reads):
+    """Inside `on_connection`, this thread's reads and writes go through the given connection; another
+    thread's through the saver's own; a memo written on one connection is not trusted on the other."""
+    import threading
+
+    saver, config = _saver_with_a_checkpoint(tmp_path)
+    own = saver.conn
+    other = sqlite3.connect(tmp_path / "c.db", isolation_level=None, check_same_thread=False)
+    seen = {}
+    with saver.on_connection(other):
+        assert saver.conn is other
+        worker = threading.Thread(target=lambda: seen.update(conn=saver.conn))
+        worker.start()
+        worker.join()
+        assert saver.get_tuple(config).metadata == {"source": "loop", "step": 3}
+        assert len(file_reads) == 1  # written through `own`: read from the file through `other`
+        saver.put({"configurable": {"thread_id": "t", "checkpoint_ns": ""}},
+                  {"v": 1, "id": "1f0-b", "ts": "2026-12-06T00:00:01+00:00", "versions_seen": {},
+                   "channel_versions": {"x": 2}, "channel_values": {"x": "z"}}, {"step": 4}, {"x": 2})
+        assert not other.in_transaction  # the put committed (autocommit): nothing left open on `other`
+        assert saver.get_tuple(config).checkpoint["id"] == "1f0-b" and len(file_reads) == 1  # from memory
+    assert seen["conn"] is own and saver.conn is own
+    assert saver.get_tuple(config).checkpoint["id"] == "1f0-b" and len(file_reads) == 2  # own conn: the file
+    assert _from_file(saver, config).checkpoint["id"] == "1f0-b"
+
+
+def test_a_rule_floor_commits_its_checkpoints_on_the_ledger_connection(tmp_path):
+    """A rule floor's cycle writes its checkpoint through the ledger's connection (floor/session.py): for the
+    ledger that is no other connection's commit, so SQLite keeps its page cache from one cycle to the next;
+    the session's checkpoint connection writes nothing."""
+    session = FloorSession(tmp_path / "f.db", load_config())
+    session.start()
+    list(session.iter_cycles(2))
+    ledger_conn = session.floor.ledger.db.conn
+    version = ledger_conn.execute("PRAGMA data_version").fetchone()[0]
+    own_changes = session.conn.total_changes
+    list(session.iter_cycles(3))
+    assert ledger_conn.execute("PRAGMA data_version").fetchone()[0] == version
+    assert session.conn.total_changes == own_changes
+    assert session.state()["cycle"] == 5
+    assert _from_file(session.saver, session.thread.config_dict).checkpoint["channel_values"]["cycle"] == 5
+    session.close()
