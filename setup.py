@@ -54,6 +54,21 @@ def _twin_extension(module: str) -> Extension:
     return Extension(module + "_compiled", [str(copy.relative_to(HERE))], optional=True, extra_compile_args=args)
 
 
+def _cythonize_twins(cythonize, modules: tuple[str, ...], what: str, **directives) -> list:
+    """The twins of `modules`, Python source compiled as Python (annotations are not C types, functions stay
+    introspectable), with `directives` on top; none, with a warning, when Cython fails (plain Python runs)."""
+    try:
+        return cythonize(
+            [_twin_extension(m) for m in modules],
+            compiler_directives={"language_level": "3", "binding": True, "annotation_typing": False, **directives},
+            include_path=[str(HERE / "build" / "twins")],  # where each twin's .pxd is found, by its module's name
+            quiet=True,
+        )
+    except Exception as exc:
+        print(f"warning: {what} were not compiled ({exc}); they run as plain Python")
+        return []
+
+
 try:
     from Cython.Build import cythonize
 except ImportError:  # no Cython in the build environment: pure-Python engine and modules
@@ -68,28 +83,11 @@ else:
     except Exception as exc:  # a Cython error must not break the install: the pure engine still works
         print(f"warning: market/_book_core.pyx was not compiled ({exc}); using the pure-Python book")
         ext_modules = []
-    try:
-        # Python source compiled as Python: annotations are not C types, functions stay introspectable
-        ext_modules += cythonize(
-            [_twin_extension(m) for m in TWINS],
-            compiler_directives={"language_level": "3", "binding": True, "annotation_typing": False},
-            include_path=[str(HERE / "build" / "twins")],  # where each twin's .pxd is found, by its module's name
-            quiet=True,
-        )
-    except Exception as exc:
-        print(f"warning: the background market's modules were not compiled ({exc}); they run as plain Python")
-    try:
-        # The ledger's modules have no .pxd: every name stays a Python object. No type inference either: Cython
-        # 3 infers a local assigned a bytearray as one and then refuses what Python accepts (a memoryview
-        # assigned to a slice of it: ledger/background_fills.py `unpack`).
-        ext_modules += cythonize(
-            [_twin_extension(m) for m in LEDGER_TWINS],
-            compiler_directives={"language_level": "3", "binding": True, "annotation_typing": False,
-                                 "infer_types": False},
-            quiet=True,
-        )
-    except Exception as exc:
-        print(f"warning: the ledger's modules were not compiled ({exc}); they run as plain Python")
+    ext_modules += _cythonize_twins(cythonize, TWINS, "the background market's modules")
+    # The ledger's modules have no .pxd: every name stays a Python object. No type inference either: Cython 3
+    # infers a local assigned a bytearray as one and then refuses what Python accepts (a memoryview assigned
+    # to a slice of it: ledger/background_fills.py `unpack`).
+    ext_modules += _cythonize_twins(cythonize, LEDGER_TWINS, "the ledger's modules", infer_types=False)
     for ext in ext_modules:
         ext.optional = True  # a C compile error only warns (cythonize does not carry `optional` over)
 
