@@ -72,11 +72,12 @@ class LatestCheckpointSaver(SqliteSaver):
         the same file, in autocommit mode, with no transaction of its own open when the saver writes)."""
         if not self.is_setup:
             self.setup()  # on the saver's own connection: the set-up script would commit what `conn` holds open
+        outer = getattr(self._routes, "conn", None)
         self._routes.conn = conn
         try:
             yield
         finally:
-            self._routes.conn = None
+            self._routes.conn = outer
 
     def _file_state(self) -> tuple:
         """What must be unchanged for the memo to stand: the connection, other connections' commits to the file

@@ -3,7 +3,8 @@
 What a trace looks like (one per cycle, in the project named by `LANGSMITH_PROJECT`):
 
     cycle 23                                  root: the graph invocation of cycle 23
-      discussion, risk, settle               LangGraph's own node runs (each stage's own name in the traces)
+      discussion, risk, settle               LangGraph's own node runs (each stage's own name in the traces;
+                                              an all-rule floor without approval runs only discussion)
       decide  (one per trader, in parallel; an all-rule floor decides in discussion, which they nest under)
         decision momentum                     inputs: the trader's view, as an LLM would read it;
                                               outputs: its signals and its decision (mode, orders)

@@ -4,7 +4,8 @@ The background agents (market makers, noise and value traders, their population,
 ledger's settlement path (the settle loop, the packed fills, lots, records and state flush that a cycle's
 settlement runs) are plain Python whose time is mostly the interpreter's own work per line. The ledger's
 twins cut a rule cycle by 1.8% of its instructions (33.90 M -> 33.29 M a cycle, cycles 6-65, callgrind);
-they have no .pxd and are compiled without type inference, so every name in them stays a Python object. setup.py compiles each module
+they have no .pxd and are compiled without type inference, so every name in them stays a Python object.
+setup.py compiles each module
 listed in `TWINS`, unchanged, as an extension module named `<module>_compiled` (Cython compiling Python
 source keeps Python semantics: the same integers, floats, random draws and iteration orders), with one
 line added: the SHA-256 of the source it was built from. At the end of each listed module,

@@ -46,15 +46,13 @@ def fan_out(state: CycleState) -> list[Send] | str:
     (`settles_here`), else the next step after decide (`approval_step`: the risk node, for approval).
     Without the floor in the runtime's context (`update_state` runs this edge without one; `langgraph dev`
     may build its floor later), one Send per trader, which is right for any floor."""
-    from graphs.nodes.risk import approval_step
-
     cycle = state["cycle"] + 1
     names = list(state.get("traders", ()))
     if not rule_floor(get_runtime(), names):  # get_runtime(): None under update_state
         return [Send("decide", DecideInput(trader=name, cycle=cycle)) for name in names]
     if not names:
         return []
-    return END if settles_here(state) else approval_step(state)
+    return END if settles_here(state) else "risk"  # not settled here: `approval_step` asked for the risk node
 
 
 def decide_each(decide_one: Callable[[DecideInput, Runtime], dict]) -> Callable[[DecideStep, Runtime], dict]:
