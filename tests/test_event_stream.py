@@ -254,10 +254,11 @@ def test_with_a_token_every_request_needs_it(tmp_path):
 
 
 def test_streams_end_with_a_final_event_after_run_finished_and_stats_count_shared_chunks_once(tmp_path):
-    # The kernel's and the server's socket buffers take in up to about 30 cycles of every kind of event for a
-    # client that never reads (measured: 1,000-1,640 events); with 30 cycles a CI run once found the hub's
-    # queues empty at the end. 80 cycles leave it holding about 50 batches for each slow client.
-    cycles = 80
+    # The kernel's and the server's socket buffers take in about 30 cycles of every kind of event for a client
+    # that never reads (measured: 1,000-1,700 events), more when faster cycles coalesce into bigger writes;
+    # with 30 cycles a CI run once found the hub's queues empty at the end. 200 cycles fill each slow client's
+    # 64-batch queue.
+    cycles = 200
     with events_server(tmp_path, "ending", 3, cycles=cycles) as base:
         # two clients with the same filter that never read: the hub queues the same chunks for both
         slow = [slow_subscriber(base) for _ in range(2)]
