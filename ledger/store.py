@@ -30,6 +30,11 @@ from ledger.state import BranchState, load_state
 from ledger.trading import TradingMixin
 from ledger.types import CASH, SYSTEM_ACCOUNTS, BranchView, RunRef, RunView
 
+# A writer folds the WAL into the file (a checkpoint: two fsyncs and a copy of every page written since) once
+# the WAL holds this many pages. SQLite's default, 1,000 pages (4 MB), meant a checkpoint every ~18 cycles of the
+# default floor (57 pages a cycle); 4,096 (16 MB of WAL at most) cut a 1,000-cycle run's CPU time by ~2-4%.
+WAL_AUTOCHECKPOINT_PAGES = 4096
+
 
 class Ledger(TradingMixin, ReadingMixin):
     def __init__(self, conn: sqlite3.Connection, *, fee_bps: int, allow_short: bool, short_limit: int,
@@ -101,6 +106,7 @@ class Ledger(TradingMixin, ReadingMixin):
         if str(path) != ":memory:" and not readonly:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         return cls(conn, fee_bps=fee_bps, allow_short=allow_short, short_limit=short_limit,
                    credit_limit=credit_limit, symbols=symbols, readonly=readonly, packed_history=packed_history)
 
