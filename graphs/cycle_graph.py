@@ -47,7 +47,7 @@ from graphs.nodes.execution import execution
 from graphs.nodes.fan_out import decide_each, fan_out, rule_floor, settles_here
 from graphs.nodes.market_tick import market_tick
 from graphs.nodes.risk import approval_step, risk
-from graphs.nodes.settle import settle
+from graphs.nodes.settle import announce, settle
 from graphs.state import CycleState
 from graphs.tracing import CycleGraphBuilder, traced_decide
 
@@ -74,9 +74,15 @@ def tick_and_discuss(state: CycleState, runtime: Runtime) -> dict:
 def execute_and_settle(state: CycleState, runtime: Runtime) -> dict:
     """The settle node: the pre-trade checks unless the risk node made them, the approved orders reach the
     exchange, then the cycle settles (module docstring)."""
-    update = {} if floor_of(runtime).work.checked else risk(state, runtime)
-    update = {**update, **execution({**state, **update}, runtime)}
-    return {**update, **settle({**state, **update}, runtime)}
+    floor = floor_of(runtime)
+    update = {} if floor.work.checked else risk(state, runtime)
+    # the orders' reservations and the cycle's records in ONE ledger commit: a cycle is wholly recorded or
+    # wholly absent, and one commit a cycle instead of one more per cycle with orders
+    with floor.ledger.transaction(savepoints=False):
+        update = {**update, **execution({**state, **update}, runtime)}
+        update = {**update, **settle({**state, **update}, runtime)}
+    announce({**state, **update}, runtime)
+    return update
 
 
 def build_graph() -> CycleGraphBuilder:

@@ -39,6 +39,7 @@ def settle(state: CycleState, runtime: Runtime) -> dict:
     run_id, branch_id = state["run_id"], state["branch_id"]
     # Any failure below ends the cycle's recording, so the nested writes need no SAVEPOINTs (see
     # `Ledger.transaction`); each table gets its rows in one executemany, in the order they had as calls.
+    # (The settle node opens this transaction before execution, whose reservations join it: one commit.)
     with ledger.transaction(savepoints=False):
         if floor.lease is not None:  # fencing: commit this cycle only while still the run's owner
             floor.lease.assert_held(ledger.conn)
@@ -87,16 +88,25 @@ def settle(state: CycleState, runtime: Runtime) -> dict:
         "rejections": len(state.get("rejections", [])),
         "marks": marks,
     }
+    return {"cycle": cycle, "summary": summary}
+
+
+def announce(state: CycleState, runtime: Runtime) -> None:
+    """After the cycle's commit: its events to the floor's bus (a subscriber told of a cycle may read the
+    ledger at once, so never before the commit). `state` holds `settle`'s update."""
+    floor = floor_of(runtime)
+    work = floor.work
+    summary = state["summary"]
+    marks, cycle = summary["marks"], summary["cycle"]
     if floor.bus.has_subscribers:
         floor.bus.publish(cycle_events(
-            run_id, branch_id, cycle, trades=trades, marks=marks, previous_marks=floor.last_marks,
-            decisions=[d for d in state.get("decisions", []) if d["cycle"] == cycle],
+            state["run_id"], state["branch_id"], cycle, trades=work.trades(), marks=marks,
+            previous_marks=floor.last_marks, decisions=[d for d in state.get("decisions", []) if d["cycle"] == cycle],
             messages=work.transcript.messages if work.transcript is not None else (),
             rejections=state.get("rejections", []), summary=summary,
             scenario_events=[p for _, _, kind, p in work.traces if kind == "scenario_event"],
         ))
     floor.last_marks = marks
-    return {"cycle": cycle, "summary": summary}
 
 
 
