@@ -24,7 +24,6 @@ import json
 import os
 import struct
 import sys
-import zlib
 from array import array
 from heapq import merge
 from itertools import chain
@@ -32,6 +31,7 @@ from operator import add, mul, sub
 from typing import Any
 
 from ledger import fillkeys
+from ledger.compression import zlib
 from ledger.id_numbers import DIGITS, canonical, split
 from ledger.json_text import encode_with
 

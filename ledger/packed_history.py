@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import json
 import os
-import zlib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ledger.compression import zlib
 from ledger.dialect import dialect_of
 from ledger.json_text import encode_with
 
