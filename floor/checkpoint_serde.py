@@ -12,7 +12,7 @@ the default rule floor, so the keys, trader names and phrases every checkpoint r
 nothing): about 1.2 KB instead of 2.1 KB a cycle, and SQLite then fits three checkpoints in a 4 KB page
 instead of one. Such values are typed "msgpack+zdict1"; the dictionary file must never change (a new one
 would take a new suffix). "+zlib" values, written before, still load. The compressor is zlib-ng's at its
-level 2 (ledger/compression.py: the same format and about the same bytes as zlib's level 1, sooner).
+level 2 (market/compression.py: the same format and about the same bytes as zlib's level 1, sooner).
 
 floor/checkpoint_reader.py reads the same format without LangGraph (`unwrap`).
 """
@@ -21,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ledger.compression import FAST_LEVEL, zlib
+from market.compression import FAST_LEVEL, zlib
 
 SUFFIX = "+zdict1"  # what is written: zlib with the preset dictionary below
 PLAIN_SUFFIX = "+zlib"  # written before issue 21: zlib without a dictionary

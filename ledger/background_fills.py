@@ -31,9 +31,9 @@ from operator import add, mul, sub
 from typing import Any
 
 from ledger import fillkeys
-from ledger.compression import zlib
 from ledger.id_numbers import DIGITS, canonical, split
 from ledger.json_text import encode_with
+from market.compression import zlib
 
 TABLE = "bg_fills"
 TABLE_SPEC = (TABLE, {"run_id": int, "branch_id": int, "cycle": int, "seq_lo": int, "seq_hi": int, "n": int,

@@ -32,9 +32,9 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ledger.compression import zlib
 from ledger.dialect import dialect_of
 from ledger.json_text import encode_with
+from market.compression import zlib
 
 # table -> (packed table, the columns a pack row holds, in order)
 PACKED = {

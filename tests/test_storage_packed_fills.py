@@ -85,10 +85,10 @@ def test_realistic_amounts_always_pack(rows):
 def _row_wise_pack(rows):
     """The blob as the first version of `background_fills.pack` built it, row by row: the specification the
     column-wise coding must meet byte for byte (files already hold blobs of this coding). Compressed with the
-    ledger's codec (ledger/compression.py: zlib-ng; files written with Python's zlib hold the same coding)."""
+    ledger's codec (market/compression.py: zlib-ng; files written with Python's zlib hold the same coding)."""
     from array import array
 
-    from ledger.compression import zlib
+    from market.compression import zlib
 
     strings: dict[str, int] = {}
     idx = strings.setdefault
