@@ -91,6 +91,20 @@ def slow_subscriber(base: str) -> socket.socket:
     return s
 
 
+def read_rest(s: socket.socket, seconds: float) -> bytes:
+    """What a client that did not read gets once it reads, after the run: the rest of its stream, up to the
+    final `end` event or the server closing the connection, within `seconds`."""
+    s.settimeout(0.5)
+    got, deadline = bytearray(), time.monotonic() + seconds
+    while b"event: end" not in got and time.monotonic() < deadline:
+        with contextlib.suppress(TimeoutError):
+            chunk = s.recv(1 << 16)
+            if not chunk:
+                break
+            got += chunk
+    return bytes(got)
+
+
 def ids_of(raw: bytes) -> list[tuple[str, str]]:
     return [(i.decode(), k.decode()) for i, k in ID_RE.findall(raw)]
 
@@ -120,12 +134,7 @@ def test_200_subscribers_see_the_same_ordered_events_without_slowing_the_run(tmp
             run = wait_run(base)
             stats = httpx.get(f"{base}/stats", timeout=10).json()
             slow_stats = next(s for s in stats["per_subscriber"] if "message" in s["kinds"])
-            # the slow client now reads: it is told how much it lost
-            slow.settimeout(0.5)
-            got, deadline = bytearray(), time.monotonic() + 10
-            while b"event: dropped" not in got and time.monotonic() < deadline:
-                with contextlib.suppress(TimeoutError):
-                    got += slow.recv(65536)
+            got = read_rest(slow, 10)  # the slow client now reads: it is told how much it lost
         finally:
             slow.close()
 
@@ -169,14 +178,7 @@ def test_a_client_that_never_reads_is_dropped_from_counted_and_told(tmp_path):
         try:
             run = wait_run(base)
             slow_stats = httpx.get(f"{base}/stats", timeout=10).json()["per_subscriber"][0]
-            slow.settimeout(0.5)
-            got, deadline = bytearray(), time.monotonic() + 30
-            while b"event: end" not in got and time.monotonic() < deadline:
-                with contextlib.suppress(TimeoutError):
-                    chunk = slow.recv(1 << 16)
-                    if not chunk:
-                        break
-                    got += chunk
+            got = read_rest(slow, 30)
         finally:
             slow.close()
     print(f"\n{cycles} cycles, a client that never read: {slow_stats}")
