@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.dialect import is_url
-from ledger.store import WAL_AUTOCHECKPOINT_PAGES
+from ledger.store import use_wal
 
 LEGACY_SUFFIX = ".checkpoints.db"
 DEFAULT_DB = Path("runs/floor.db")  # the command line's run database (`--db`); floor.session names it too
@@ -193,10 +193,7 @@ def connect_checkpoints(db_path: str, *, readonly: bool = False) -> sqlite3.Conn
         conn = sqlite3.connect(f"file:{source.resolve()}?mode=ro", uri=True, check_same_thread=False)
     else:
         conn = sqlite3.connect(db_path, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        # as the ledger: a commit survives a killed process without waiting for the disk (fsync) each cycle
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")  # as the ledger's writer
+        use_wal(conn)  # as the ledger's writer
     conn.execute("PRAGMA busy_timeout=30000")
     return conn
 

@@ -36,6 +36,15 @@ from ledger.types import CASH, SYSTEM_ACCOUNTS, BranchView, RunRef, RunView
 WAL_AUTOCHECKPOINT_PAGES = 4096
 
 
+def use_wal(conn: sqlite3.Connection) -> None:
+    """A writer's settings for a run database file (the ledger's connection and the checkpoints'): WAL;
+    synchronous=NORMAL, so a commit survives a killed process without waiting for the disk (fsync) each
+    cycle; the WAL folded in every WAL_AUTOCHECKPOINT_PAGES pages."""
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+
+
 class Ledger(TradingMixin, ReadingMixin):
     def __init__(self, conn: sqlite3.Connection, *, fee_bps: int, allow_short: bool, short_limit: int,
                  credit_limit: int, symbols: Iterable[str] | None, readonly: bool = False,
@@ -104,9 +113,7 @@ class Ledger(TradingMixin, ReadingMixin):
         conn.execute("PRAGMA busy_timeout=10000")
         conn.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache: the hot B-tree pages stay in memory
         if str(path) != ":memory:" and not readonly:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+            use_wal(conn)
         return cls(conn, fee_bps=fee_bps, allow_short=allow_short, short_limit=short_limit,
                    credit_limit=credit_limit, symbols=symbols, readonly=readonly, packed_history=packed_history)
 
