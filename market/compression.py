@@ -11,12 +11,14 @@ journals, snapshots) is 2 there: about the size zlib's level 1 writes, still fas
 """
 from __future__ import annotations
 
+# FAST_LEVEL: about zlib's level 1 in bytes (module docstring)
 try:
     from zlib_ng import zlib_ng as zlib
+
+    FAST_LEVEL = 2
 except ImportError:  # pragma: no cover - zlib-ng is a dependency; a bare checkout still runs
     import zlib
 
-NAME = "zlib-ng" if zlib.__name__.endswith("zlib_ng") else "zlib"
-FAST_LEVEL = 2 if NAME == "zlib-ng" else 1  # about zlib's level 1 in bytes (module docstring)
+    FAST_LEVEL = 1
 
-__all__ = ["FAST_LEVEL", "NAME", "zlib"]
+__all__ = ["FAST_LEVEL", "zlib"]
